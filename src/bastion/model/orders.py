@@ -1,0 +1,178 @@
+"""Orders, order reports and fills.
+
+``OrderRequest`` is what the cycle wants sent (a command); ``OrderReport`` is
+what the venue says an order is (a report, as reconciliation reads it);
+``Fill`` is one execution. All money is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from bastion.model.intents import Intent
+from bastion.model.money import ZERO
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    POST_ONLY = "post_only"
+
+
+class OrderStatus(StrEnum):
+    """Order lifecycle states; the transitions live in ``bastion.execution.lifecycle``."""
+
+    NEW = "new"
+    SUBMITTING = "submitting"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCEL_PENDING = "cancel_pending"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def working(self) -> bool:
+        """Live at the venue (or possibly so): counts against limits and inventory."""
+        return self in _WORKING
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+_WORKING = frozenset(
+    {
+        OrderStatus.SUBMITTING,
+        OrderStatus.OPEN,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.CANCEL_PENDING,
+        OrderStatus.UNKNOWN,
+    }
+)
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyRef:
+    """Which strategy, at which version (a hash of its code and parameters)."""
+
+    id: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.id}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRequest:
+    """One order the cycle wants placed, derived from an intent.
+
+    ``client_id`` is a pure function of (run, cycle, intent, leg) so that a
+    replay or a retry names the same order. ``reduces_exposure`` is set by the
+    planner when the order can only bring the position toward zero; the halt
+    latch lets such orders through.
+    """
+
+    client_id: str
+    strategy: StrategyRef
+    symbol: str
+    side: Side
+    qty: Decimal
+    type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    reduces_exposure: bool = False
+    cycle: int = 0
+    intent: Intent | None = None
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty if self.side is Side.BUY else -self.qty
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRequest:
+    """Cancel one of our orders by client id."""
+
+    client_id: str
+    symbol: str
+    strategy: StrategyRef | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderReport:
+    """What the venue says about one order."""
+
+    client_id: str
+    venue_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: Decimal
+    price: Decimal | None
+    tif: TimeInForce
+    status: OrderStatus
+    filled_qty: Decimal = ZERO
+    avg_fill_price: Decimal | None = None
+    ts: int = 0
+    reason: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """One execution of one order. ``trade_id`` is unique per venue (dedupe key)."""
+
+    trade_id: str
+    client_id: str
+    venue_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: Liquidity
+    ts: int
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty if self.side is Side.BUY else -self.qty
+
+    @property
+    def notional(self) -> Decimal:
+        return self.qty * self.price
