@@ -1,0 +1,204 @@
+"""The decision cycle, identical in backtest, paper and live.
+
+gate → reconcile → decide → plan → review → execute → journal.
+
+``Bot`` holds the assembled parts; it performs no I/O of its own beyond what
+its venue and journal do, and reads no clock: ``now`` is passed in by the
+shell (a simulated clock in backtests, the wall clock live).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bastion.data.gate import DataGate
+from bastion.execution import OrderManager, client_order_id
+from bastion.execution.planner import Plan, plan
+from bastion.model import AccountSnapshot, CancelRequest, Instrument, Intent
+from bastion.model.view import MarketView
+from bastion.risk import Decision, RiskContext, RiskGate, Verdict
+from bastion.state import Reconciler
+from bastion.strategy import Strategy, guarded_decide
+from bastion.venues.port import Venue
+
+
+@dataclass(slots=True)
+class StrategySlot:
+    strategy: Strategy[Any, Any]
+    memory: Any
+    index: int  # position among the bot's strategies; part of every client id
+
+
+@dataclass(slots=True)
+class Bot:
+    run_id: str
+    venue: Venue
+    gate: DataGate
+    reconciler: Reconciler
+    risk: RiskGate
+    orders: OrderManager
+    journal: Any  # a Sink: (kind, ts, payload) -> None
+    instruments: dict[str, Instrument]
+    slots: list[StrategySlot]
+    guard: bool = False
+    cycle: int = 0
+    intents_total: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+
+    def ledger(self) -> dict[str, Decimal]:
+        """Net quantity per symbol from our own fills, across strategies."""
+        out: dict[str, Decimal] = {}
+        for (_sid, sym), qty in self.orders.attributed.items():
+            out[sym] = out.get(sym, Decimal(0)) + qty
+        return out
+
+
+def run_cycle(bot: Bot, now: int) -> None:
+    """One decision: every line is one step of the cycle."""
+    bot.cycle += 1
+    view = bot.gate.view_at(now)  # gate
+    account = reconcile(bot, now)  # reconcile
+    for slot in bot.slots:
+        intents = decide(bot, slot, view, account)  # decide
+        if not intents:
+            continue
+        orders_plan = make_plan(bot, slot, intents, account, view)  # plan
+        decisions = review(bot, orders_plan, account, view, now)  # review
+        execute(bot, orders_plan.cancels, decisions, now)  # execute
+        journal_cycle(bot, slot, intents, orders_plan, decisions, now)  # journal
+
+
+def reconcile(bot: Bot, now: int) -> AccountSnapshot:
+    bot.orders.on_events(bot.venue.drain_events(), now)
+    in_flight = frozenset(mo.request.symbol for mo in bot.orders.working.values())
+    return bot.reconciler.account(now, bot.ledger(), in_flight)
+
+
+def decide(
+    bot: Bot, slot: StrategySlot, view: MarketView, account: AccountSnapshot
+) -> Sequence[Intent]:
+    if bot.guard:
+        intents, slot.memory = guarded_decide(slot.strategy, view, account, slot.memory)
+    else:
+        intents, slot.memory = slot.strategy.decide(view, account, slot.memory)
+    return intents
+
+
+def make_plan(
+    bot: Bot, slot: StrategySlot, intents: Sequence[Intent], account: AccountSnapshot, view: MarketView
+) -> Plan:
+    strategy = slot.strategy
+    shared = len(bot.slots) > 1
+    positions = (
+        bot.orders.positions_for(strategy.ref.id)
+        if shared
+        else {s: account.position(s) for s in strategy.symbols}
+    )
+    cycle, run, idx = bot.cycle, bot.run_id, slot.index
+
+    def new_id(intent: int, leg: int) -> str:
+        return client_order_id(run, cycle, intent * 16 + idx, leg)
+
+    return plan(
+        strategy=strategy.ref,
+        intents=intents,
+        positions=positions,
+        own_orders=bot.orders.working_for(strategy.ref.id),
+        instruments=bot.instruments,
+        marks={s: view[s].price for s in strategy.symbols if s in view},
+        cycle=cycle,
+        new_id=new_id,
+    )
+
+
+def review(
+    bot: Bot, orders_plan: Plan, account: AccountSnapshot, view: MarketView, now: int
+) -> list[Decision]:
+    if not orders_plan.orders:
+        return []
+    ctx = RiskContext.build(
+        account=account,
+        view=view,
+        now=now,
+        instruments=bot.instruments,
+        latch=bot.risk.latch,
+        blocked=frozenset(bot.orders.blocked),
+    )
+    return bot.risk.review(orders_plan.orders, ctx)
+
+
+def execute(
+    bot: Bot, cancels: Sequence[CancelRequest], decisions: Sequence[Decision], now: int
+) -> None:
+    for c in cancels:
+        bot.orders.cancel(c, now)
+    for d in decisions:
+        if d.request is not None:
+            bot.orders.submit(d.request, now)
+
+
+def journal_cycle(
+    bot: Bot,
+    slot: StrategySlot,
+    intents: Sequence[Intent],
+    orders_plan: Plan,
+    decisions: Sequence[Decision],
+    now: int,
+) -> None:
+    ref = slot.strategy.ref
+    bot.intents_total += len(intents)
+    bot.journal(
+        "cycle",
+        now,
+        {
+            "cycle": bot.cycle,
+            "strategy": str(ref),
+            "intents": [_intent_dict(i) for i in intents],
+            "orders": len(orders_plan.orders),
+            "cancels": len(orders_plan.cancels),
+            "skipped": [{"intent": _intent_dict(i), "why": w} for i, w in orders_plan.skipped],
+        },
+    )
+    for d in decisions:
+        key = d.reason.value if d.reason is not None else "APPROVED"
+        bot.decisions[key] = bot.decisions.get(key, 0) + 1
+        bot.journal(
+            "risk_decision",
+            now,
+            {
+                "cycle": bot.cycle,
+                "strategy": str(ref),
+                "symbol": d.original.symbol,
+                "client_id": d.original.client_id,
+                "verdict": d.verdict.value,
+                "reason": d.reason.value if d.reason else None,
+                "rule": d.rule,
+                "details": dict(d.details),
+                "side": d.original.side.value,
+                "qty": str(d.original.qty),
+                "approved_qty": str(d.request.qty) if d.request is not None else None,
+            }
+            if d.verdict is not Verdict.APPROVE
+            else {
+                "cycle": bot.cycle,
+                "strategy": str(ref),
+                "symbol": d.original.symbol,
+                "client_id": d.original.client_id,
+                "verdict": "approve",
+            },
+        )
+
+
+def _intent_dict(intent: Intent) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in intent.__slots__:
+        value = getattr(intent, name)
+        if isinstance(value, tuple):
+            value = [[str(lv.price), str(lv.qty)] for lv in value]
+        elif value is not None and not isinstance(value, str | int | float | bool):
+            value = str(value)
+        out[name] = value
+    return out

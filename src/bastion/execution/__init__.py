@@ -1,0 +1,20 @@
+"""Execution: intents become orders, orders become venue calls, never twice."""
+
+from bastion.execution.ids import client_order_id
+from bastion.execution.lifecycle import IllegalTransition, OrderEvent, transition
+from bastion.execution.manager import ManagedOrder, OrderManager
+from bastion.execution.outcomes import Outcome, classify
+from bastion.execution.planner import Plan, plan
+
+__all__ = [
+    "IllegalTransition",
+    "ManagedOrder",
+    "OrderEvent",
+    "OrderManager",
+    "Outcome",
+    "Plan",
+    "classify",
+    "client_order_id",
+    "plan",
+    "transition",
+]

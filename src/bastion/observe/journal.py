@@ -1,0 +1,155 @@
+"""The journal: an append-only SQLite record of everything the bot decided and
+every answer the venue gave.
+
+Rows are never updated or deleted (triggers refuse it), so the journal can be
+trusted as evidence when explaining an order months later. Writes are batched
+for backtests (``flush_every``) and flushed every cycle in live runs; WAL mode
+lets the dashboard and ``bastion journal`` read while the bot writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq      INTEGER PRIMARY KEY,
+    ts       INTEGER NOT NULL,
+    kind     TEXT    NOT NULL,
+    strategy TEXT,
+    symbol   TEXT,
+    payload  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind, ts);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+"""
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if hasattr(obj, "value"):  # enums
+        return obj.value
+    return str(obj)
+
+
+def encode(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload, default=_default).decode()
+
+
+class Journal:
+    """Append events; read them back in order."""
+
+    def __init__(self, path: str | Path, *, flush_every: int = 1) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._buf: list[tuple[int, str, str | None, str | None, str]] = []
+        self.flush_every = max(1, flush_every)
+        self.count = 0
+
+    def append(self, kind: str, ts: int, payload: dict[str, Any]) -> None:
+        strategy = payload.get("strategy")
+        symbol = payload.get("symbol")
+        self._buf.append((ts, kind, strategy, symbol, encode(payload)))
+        self.count += 1
+        if len(self._buf) >= self.flush_every:
+            self.flush()
+
+    __call__ = append  # a Journal is a Sink
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, encode({"v": value})),
+        )
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        rows, self._buf = self._buf, []
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO events(ts, kind, strategy, symbol, payload) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_journal(path: str | Path) -> Path:
+    """Accept a run folder or the journal file itself."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "journal.sqlite"
+    if not p.exists():
+        raise FileNotFoundError(f"no journal at {p}")
+    return p
+
+
+def read_events(
+    path: str | Path,
+    *,
+    kinds: Sequence[str] | None = None,
+    since_ts: int | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Events in order as dicts: seq, ts, kind, strategy, symbol and the payload."""
+    db = sqlite3.connect(f"file:{find_journal(path)}?mode=ro", uri=True)
+    try:
+        sql = "SELECT seq, ts, kind, strategy, symbol, payload FROM events"
+        where: list[str] = []
+        args: list[Any] = []
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if since_ts is not None:
+            where.append("ts >= ?")
+            args.append(since_ts)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for seq, ts, kind, strategy, symbol, payload in db.execute(sql, args):
+            yield {
+                "seq": seq,
+                "ts": ts,
+                "kind": kind,
+                "strategy": strategy,
+                "symbol": symbol,
+                **orjson.loads(payload),
+            }
+    finally:
+        db.close()
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    db = sqlite3.connect(f"file:{find_journal(path)}?mode=ro", uri=True)
+    try:
+        return {k: orjson.loads(v)["v"] for k, v in db.execute("SELECT key, value FROM meta")}
+    finally:
+        db.close()

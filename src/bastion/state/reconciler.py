@@ -1,0 +1,95 @@
+"""The reconciler: before every decision, the account comes from the venue.
+
+It compares what the venue holds with what our own fills say we should hold
+(the ledger). A difference is *explained* while orders on that symbol are in
+flight (fills in transit), otherwise *unexplained*: journaled and alerted,
+then adopted, because the exchange is the truth and a position opened or
+closed by hand must not be fought. The first snapshot adopts whatever the
+account already holds.
+
+A venue that exposes ``version`` (the simulated venue) is only re-read when it
+changed, which keeps the check free in a backtest; any other venue is read
+every ``refresh_ms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from bastion.model import AccountSnapshot
+from bastion.model.money import ZERO
+from bastion.venues.port import Venue
+
+Sink = Callable[[str, int, dict[str, Any]], None]
+
+
+class Reconciler:
+    def __init__(self, venue: Venue, sink: Sink, *, refresh_ms: int = 0) -> None:
+        self._venue = venue
+        self._sink = sink
+        self.refresh_ms = refresh_ms
+        self._account: AccountSnapshot | None = None
+        self._version: int | None = None
+        self._fetched_at = 0
+        self.baseline: dict[str, Decimal] = {}  # adopted quantities not from our fills
+        self.unexplained = 0
+
+    def account(
+        self, now: int, ledger: Mapping[str, Decimal], in_flight: frozenset[str] = frozenset()
+    ) -> AccountSnapshot:
+        """The venue's account as of ``now``; journals any difference with ``ledger``."""
+        version = getattr(self._venue, "version", None)
+        cached = self._account
+        if cached is not None:
+            if version is not None and version == self._version:
+                return cached
+            if version is None and now - self._fetched_at < self.refresh_ms:
+                return cached
+        acct = self._venue.fetch_account()
+        self._version, self._fetched_at = version, now
+        first = cached is None
+        self._account = acct
+        self._compare(acct, ledger, in_flight, now, first)
+        return acct
+
+    def invalidate(self) -> None:
+        """Force a full re-read before the next decision (reconnect, downtime)."""
+        self._account = None
+
+    def _compare(
+        self,
+        acct: AccountSnapshot,
+        ledger: Mapping[str, Decimal],
+        in_flight: frozenset[str],
+        now: int,
+        first: bool,
+    ) -> None:
+        symbols = set(acct.positions) | set(ledger) | set(self.baseline)
+        for sym in symbols:
+            venue_qty = acct.position(sym)
+            expected = self.baseline.get(sym, ZERO) + ledger.get(sym, ZERO)
+            delta = venue_qty - expected
+            if delta == 0:
+                continue
+            if first:
+                self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
+                self._sink("position_adopted", now, {"symbol": sym, "qty": str(venue_qty)})
+                continue
+            if sym in in_flight:
+                continue  # explained: fills in transit for orders in flight
+            self.unexplained += 1
+            self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
+            self._sink(
+                "reconcile_delta",
+                now,
+                {
+                    "symbol": sym,
+                    "venue": str(venue_qty),
+                    "expected": str(expected),
+                    "delta": str(delta),
+                    "explained": False,
+                    "alert": True,
+                },
+            )

@@ -1,0 +1,1 @@
+"""Example strategies: starting points, not advice."""
