@@ -78,6 +78,6 @@ class DataGate:
         view = self.view
         view.now = now
         limit = self.max_age_ms
-        for sv in view.values():
+        for sv in view._symbols.values():
             sv.stale = sv.bars == 0 or now - sv.data_ts > limit
         return view

@@ -17,12 +17,24 @@ from typing import Any
 from bastion.data.gate import DataGate
 from bastion.execution import OrderManager, client_order_id
 from bastion.execution.planner import Plan, plan
-from bastion.model import AccountSnapshot, CancelRequest, Instrument, Intent
+from bastion.model import (
+    AccountSnapshot,
+    CancelRequest,
+    Instrument,
+    Intent,
+    OrderRequest,
+    OrderType,
+    Side,
+    StrategyRef,
+)
 from bastion.model.view import MarketView
-from bastion.risk import Decision, RiskContext, RiskGate, Verdict
+from bastion.risk import Decision, Flatten, HaltState, RiskContext, RiskGate, Verdict
 from bastion.state import Reconciler
 from bastion.strategy import Strategy, guarded_decide
 from bastion.venues.port import Venue
+
+
+FLATTEN_REF = StrategyRef(id="risk.flatten", version="1")
 
 
 @dataclass(slots=True)
@@ -61,6 +73,7 @@ def run_cycle(bot: Bot, now: int) -> None:
     bot.cycle += 1
     view = bot.gate.view_at(now)  # gate
     account = reconcile(bot, now)  # reconcile
+    protect(bot, account, view, now)  # account-level risk: flatten and halt
     for slot in bot.slots:
         intents = decide(bot, slot, view, account)  # decide
         if not intents:
@@ -72,9 +85,67 @@ def run_cycle(bot: Bot, now: int) -> None:
 
 
 def reconcile(bot: Bot, now: int) -> AccountSnapshot:
-    bot.orders.on_events(bot.venue.drain_events(), now)
+    events = bot.venue.drain_events()
+    if events:
+        bot.orders.on_events(events, now)
+    cached = bot.reconciler.current(now)
+    if cached is not None:
+        return cached
     in_flight = frozenset(mo.request.symbol for mo in bot.orders.working.values())
     return bot.reconciler.account(now, bot.ledger(), in_flight)
+
+
+def protect(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> None:
+    action = bot.risk.watch(account, view, now)
+    if action is not None:
+        flatten(bot, account, view, now, action)
+
+
+def flatten(
+    bot: Bot, account: AccountSnapshot, view: MarketView, now: int, action: Flatten
+) -> None:
+    """Cancel every working order, close every position with market orders, halt.
+
+    The closing orders go through the same order manager (client ids in their
+    own ``x`` namespace) and are marked as reducing exposure, so the halt
+    latch lets them pass; dust below the exchange minimum is reported.
+    """
+    bot.risk.latch.set(
+        HaltState(action.halt_state), reason=action.reason.value, now=now, by="risk"
+    )
+    bot.journal(
+        "flatten",
+        now,
+        {"reason": action.reason.value, "details": dict(action.details), "cycle": bot.cycle},
+    )
+    for mo in list(bot.orders.working.values()):
+        bot.orders.cancel(
+            CancelRequest(client_id=mo.request.client_id, symbol=mo.request.symbol, reason="flatten"),
+            now,
+        )
+    for leg, (sym, pos) in enumerate(sorted(account.positions.items())):
+        inst = bot.instruments.get(sym)
+        if inst is None or pos.qty == 0:
+            continue
+        qty = inst.round_qty(abs(pos.qty))
+        mark = view[sym].mark if sym in view else pos.avg_price
+        why = inst.below_minimum(qty, mark)
+        if why is not None:
+            bot.journal("flatten_dust", now, {"symbol": sym, "qty": str(pos.qty), "why": why})
+            continue
+        bot.orders.submit(
+            OrderRequest(
+                client_id=client_order_id(bot.run_id, bot.cycle, leg, 0, prefix="bx"),
+                strategy=FLATTEN_REF,
+                symbol=sym,
+                side=Side.SELL if pos.qty > 0 else Side.BUY,
+                qty=qty,
+                type=OrderType.MARKET,
+                reduces_exposure=True,
+                cycle=bot.cycle,
+            ),
+            now,
+        )
 
 
 def decide(

@@ -54,15 +54,13 @@ def _pick(source: Source, o: float, h: float, low: float, c: float, v: float) ->
 
 
 class _Sma(Indicator):
-    """Rolling mean with a Neumaier-compensated running sum.
-
-    A plain running sum drifts over millions of bars; compensation keeps the
-    mean within an ulp or two of ``math.fsum`` of the window, so crossovers
-    agree with libraries that sum the window afresh each bar. Inlined because
-    it runs on every bar.
+    """Rolling mean: a running sum, re-summed exactly with ``math.fsum`` once per
+    window so rounding error never accumulates beyond one window's worth (a few
+    ulps). Crossovers then agree with libraries that sum each window afresh.
+    Kept to a handful of operations because it runs on every bar.
     """
 
-    __slots__ = ("_buf", "_comp", "_period", "_source", "_sum")
+    __slots__ = ("_buf", "_left", "_period", "_source", "_sum")
 
     def __init__(self, period: int, source: Source) -> None:
         super().__init__()
@@ -72,27 +70,25 @@ class _Sma(Indicator):
         self._source: Source = source
         self._buf: deque[float] = deque()
         self._sum = 0.0
-        self._comp = 0.0
+        self._left = period  # updates until the next exact re-sum
 
     def update(self, o: float, h: float, low: float, c: float, v: float) -> None:
         x = c if self._source == "close" else _pick(self._source, o, h, low, c, v)
         buf = self._buf
         buf.append(x)
-        s = self._sum
-        comp = self._comp
-        t = s + x
-        comp += ((s - t) + x) if abs(s) >= abs(x) else ((x - t) + s)
-        s = t
-        if len(buf) > self._period:
-            x = -buf.popleft()
-            t = s + x
-            comp += ((s - t) + x) if abs(s) >= abs(x) else ((x - t) + s)
-            s = t
-        self._sum = s
-        self._comp = comp
         self.prev = self.value
+        if len(buf) > self._period:
+            self._sum += x - buf.popleft()
+            self._left -= 1
+            if self._left == 0:
+                self._left = self._period
+                self._sum = math.fsum(buf)
+            self.value = self._sum / self._period
+            return
+        self._sum += x
         if len(buf) == self._period:
-            self.value = (s + comp) / self._period
+            self._sum = math.fsum(buf)
+            self.value = self._sum / self._period
 
 
 class _Std(Indicator):

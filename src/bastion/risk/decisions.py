@@ -23,6 +23,21 @@ class RiskReason(StrEnum):
     EXPOSURE_LIMIT = "EXPOSURE_LIMIT"
     BELOW_MINIMUM = "BELOW_MINIMUM"
     NO_PRICE = "NO_PRICE"
+    DAILY_LOSS = "DAILY_LOSS"
+    MAX_DRAWDOWN = "MAX_DRAWDOWN"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flatten:
+    """The account-level answer: close everything, cancel everything, then halt.
+
+    Returned by ``RiskGate.watch``; the engine carries it out in the same cycle
+    through the order manager and sets the latch to ``halt_state``.
+    """
+
+    reason: "RiskReason"
+    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    halt_state: str = "HALTED"
 
 
 class Verdict(StrEnum):

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bastion.model import OrderRequest
+from bastion.model import AccountSnapshot, OrderRequest
+from bastion.model.view import MarketView
 from bastion.risk.context import RiskContext
-from bastion.risk.decisions import Decision, Verdict, approve
+from bastion.risk.decisions import Decision, Flatten, Verdict, approve
 from bastion.risk.latch import HaltLatch
 from bastion.risk.rules import (
     BlockedSymbolRule,
@@ -52,6 +53,13 @@ class RiskGate:
     def __init__(self, rules: Sequence[Rule], latch: HaltLatch | None = None) -> None:
         self.rules = tuple(rules)
         self.latch = latch or HaltLatch()
+
+    def watch(self, account: AccountSnapshot, view: MarketView, now: int) -> Flatten | None:
+        """Account-level checks run every cycle, before any decision (daily loss,
+        drawdown). Returning ``Flatten`` makes the engine close everything and
+        halt in this same cycle. Must be cheap: it runs on every bar, so cache
+        on the account object's identity (a new snapshot means something changed)."""
+        return None
 
     def review(self, requests: Sequence[OrderRequest], ctx: RiskContext) -> list[Decision]:
         out: list[Decision] = []

@@ -36,6 +36,16 @@ class Reconciler:
         self.baseline: dict[str, Decimal] = {}  # adopted quantities not from our fills
         self.unexplained = 0
 
+    def current(self, now: int) -> AccountSnapshot | None:
+        """The cached account if nothing can have changed since it was read, else None."""
+        cached = self._account
+        if cached is None:
+            return None
+        version = getattr(self._venue, "version", None)
+        if version is not None:
+            return cached if version == self._version else None
+        return cached if now - self._fetched_at < self.refresh_ms else None
+
     def account(
         self, now: int, ledger: Mapping[str, Decimal], in_flight: frozenset[str] = frozenset()
     ) -> AccountSnapshot:

@@ -213,6 +213,8 @@ class SimVenue:
         )
 
     def drain_events(self) -> Sequence[VenueEvent]:
+        if not self._events:
+            return ()
         events, self._events = self._events, []
         return events
 
