@@ -454,8 +454,9 @@ def _ts_from_strings(array: pa.Array, where: _Where, name: str) -> IntArray:
         except pa.ArrowInvalid:
             continue
         return _epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
+    upper = pc.utf8_upper(array)  # lower-case ``t`` and ``z`` are valid ISO-8601 too
     try:
-        return _iso_to_ms(array)
+        return _iso_to_ms(upper)
     except pa.ArrowInvalid:
         return _ts_slow(array.to_pylist(), where, name)
 
@@ -474,8 +475,9 @@ def _ts_slow(texts: list[str], where: _Where, name: str) -> IntArray:
     """Row by row, on the way to an error or for forms only Python parses.
 
     Row 0 decides what the column holds: numbers (so the first non-number is
-    the bad cell) or ISO-8601 date-times (Python also takes lower-case ``z``
-    and dates Arrow's nanosecond range cannot hold).
+    the bad cell) or ISO-8601 date-times (Python also takes the basic form
+    ``20240101T000000Z``, a space before the offset, and dates outside the
+    years 1678–2261 that Arrow's nanoseconds cannot hold).
     """
     if _is_number(texts[0]):
         for row, text in enumerate(texts):
@@ -486,7 +488,7 @@ def _ts_slow(texts: list[str], where: _Where, name: str) -> IntArray:
     out = np.empty(len(texts), dtype=np.int64)
     for row, text in enumerate(texts):
         try:
-            moment = datetime.fromisoformat(text)
+            moment = datetime.fromisoformat(text.upper())
         except ValueError:
             raise where.error(_TS_EXPECTED, row=row, column=name, value=text) from None
         if moment.tzinfo is None:

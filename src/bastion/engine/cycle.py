@@ -1,6 +1,7 @@
 """The decision cycle, identical in backtest, paper and live.
 
-gate → reconcile → decide → plan → review → execute → journal.
+gate → reconcile → protect → decide → plan → review → journal → execute.
+Decisions are journaled before the orders they cause are sent (write-ahead).
 
 ``Bot`` holds the assembled parts; it performs no I/O of its own beyond what
 its venue and journal do, and reads no clock: ``now`` is passed in by the
@@ -10,7 +11,7 @@ shell (a simulated clock in backtests, the wall clock live).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -80,8 +81,8 @@ def run_cycle(bot: Bot, now: int) -> None:
             continue
         orders_plan = make_plan(bot, slot, intents, account, view)  # plan
         decisions = review(bot, orders_plan, account, view, now)  # review
+        journal_cycle(bot, slot, intents, orders_plan, decisions, now)  # journal (write-ahead)
         execute(bot, orders_plan.cancels, decisions, now)  # execute
-        journal_cycle(bot, slot, intents, orders_plan, decisions, now)  # journal
 
 
 def reconcile(bot: Bot, now: int) -> AccountSnapshot:
@@ -190,6 +191,12 @@ def review(
 ) -> list[Decision]:
     if not orders_plan.orders:
         return []
+    if orders_plan.cancels:
+        # Orders this plan cancels no longer count against limits or inventory.
+        going = {c.client_id for c in orders_plan.cancels}
+        account = replace(
+            account, open_orders=tuple(o for o in account.open_orders if o.client_id not in going)
+        )
     ctx = RiskContext.build(
         account=account,
         view=view,

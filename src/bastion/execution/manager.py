@@ -249,7 +249,15 @@ class OrderManager:
         self._sink(
             "order_" + new.value,
             now,
-            {"client_id": cid, "from": old.value, "event": event.value, "reason": mo.reason},
+            {
+                "client_id": cid,
+                "strategy": str(mo.request.strategy),
+                "symbol": mo.request.symbol,
+                "from": old.value,
+                "event": event.value,
+                "reason": mo.reason,
+                "filled": str(mo.filled),
+            },
         )
 
     def resolve_unknown(self, now: int) -> None:

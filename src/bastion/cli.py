@@ -1,0 +1,275 @@
+"""The ``bastion`` command: a thin shell over the engine.
+
+Commands parse arguments, load files and print; the work happens in the
+engine. Errors in what the user gave (a bad file, a bad parameter) end with a
+one-line message naming the problem and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bastion.config import BotConfig, ConfigError, load_config
+from bastion.engine.backtest import BacktestResult, run_backtest
+from bastion.engine.outputs import write_outputs
+from bastion.model import BarSeries
+
+app = typer.Typer(
+    name="bastion",
+    help="Run an automated trading bot that survives live markets.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _parse_params(raw: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--param {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _config_with(
+    config: BotConfig, *, cash: str | None, fee_bps: str | None, slippage: str | None
+) -> BotConfig:
+    try:
+        updates: dict[str, Any] = {}
+        if cash is not None:
+            updates["backtest"] = config.backtest.model_copy(update={"cash": Decimal(cash)})
+        venue: dict[str, Any] = {}
+        if fee_bps is not None:
+            venue["fee_bps"] = Decimal(fee_bps)
+        if slippage is not None:
+            venue["slippage"] = slippage
+        if venue:
+            updates["venue"] = config.venue.model_copy(update=venue)
+    except InvalidOperation:
+        raise _fail(f"--cash {cash!r} / --fee-bps {fee_bps!r}: numbers expected") from None
+    merged = config.model_copy(update=updates)
+    # Re-validate so overrides obey the same rules as the file.
+    from bastion.config import parse_config
+
+    try:
+        return parse_config(merged.model_dump(mode="json"), "command line")
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _load_series(data: Path | None, symbol: str | None, synthetic_bars: int, seed: int) -> BarSeries:
+    if data is None:
+        from bastion.data.synthetic import regime_bars
+
+        return regime_bars(synthetic_bars, seed=seed, symbol=symbol or "SYN/USDT")
+    from bastion.data.errors import DataError
+    from bastion.data.loaders import load_bars
+
+    try:
+        return load_bars(data, symbol=symbol)
+    except (DataError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _progress_runner(label: str) -> tuple[Progress, Any]:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(label, total=1)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return progress, update
+
+
+def print_summary(result: BacktestResult, title: str) -> None:
+    s = result.summary
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    if s.get("synthetic"):
+        table.add_row("data", "[yellow]SYNTHETIC — not a real market[/]")
+    pct = ("total_return", "cagr", "max_drawdown", "win_rate", "exposure")
+    for key in (
+        "bars",
+        "orders",
+        "fills",
+        "round_trips",
+        "final_equity",
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "max_drawdown_duration_s",
+        "win_rate",
+        "profit_factor",
+        "exposure",
+        "fees",
+        "halt_state",
+        "elapsed_s",
+        "bars_per_s",
+    ):
+        value = s.get(key)
+        if value is None:
+            text = "—"
+        elif key in pct and isinstance(value, float):
+            text = f"{value:.2%}"
+        elif isinstance(value, float):
+            text = f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
+        elif isinstance(value, int):
+            text = f"{value:,}"
+        else:
+            text = str(value)
+        table.add_row(key, text)
+    rejected = {k: v for k, v in s.get("risk_decisions", {}).items() if k != "APPROVED"}
+    if rejected:
+        table.add_row("risk (not approved)", ", ".join(f"{k}={v}" for k, v in rejected.items()))
+    console.print(table)
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[str, typer.Option(help="Strategy name (sma_cross, bollinger, quoter).")] = "sma_cross",
+    data: Annotated[Path | None, typer.Option(help="Bars file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON). Omit for a synthetic market.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Symbol, e.g. BTC/USDT (default: from the file name).")] = None,
+    cash: Annotated[str | None, typer.Option(help="Starting cash in the quote currency.")] = None,
+    fee_bps: Annotated[str | None, typer.Option("--fee-bps", help="Taker (and maker) fee in basis points.")] = None,
+    slippage: Annotated[str | None, typer.Option(help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS]")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter KEY=VALUE (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="bot.toml with risk, venue, data and backtest tables.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/backtest"),
+    synthetic_bars: Annotated[int, typer.Option(help="Bars of synthetic market when --data is omitted.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+    guard: Annotated[bool, typer.Option(help="Run the strategy under the purity guard (slow).")] = False,
+) -> None:
+    """Backtest one strategy on one symbol and write summary.json, trades.csv, the journal and report.html."""
+    from bastion.strategy import build_strategy
+
+    try:
+        cfg = load_config(config) if config is not None else BotConfig()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    cfg = _config_with(cfg, cash=cash, fee_bps=fee_bps, slippage=slippage)
+    series = _load_series(data, symbol, synthetic_bars, seed)
+    try:
+        strat = build_strategy(strategy, [series.symbol], _parse_params(param or []))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    result = _run(series, strat, cfg, out, guard=guard)
+    print_summary(result, f"{strat.ref} on {series.symbol} ({series.source or data})")
+    for name, path in result.files.items():
+        console.print(f"  {name}: {path}")
+
+
+def _run(series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: bool = False) -> BacktestResult:
+    out.mkdir(parents=True, exist_ok=True)
+    journal = out / "journal.sqlite"
+    for stale in (journal, out / "journal.sqlite-wal", out / "journal.sqlite-shm"):
+        stale.unlink(missing_ok=True)  # a backtest's journal describes one run
+    progress, update = _progress_runner(f"{strat.ref.id} {series.symbol}")
+    try:
+        with progress:
+            result = run_backtest([series], [strat], cfg, journal_path=journal, progress=update, guard=guard)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    write_outputs(result, out, series)
+    return result
+
+
+@app.command()
+def journal(
+    path: Annotated[Path, typer.Argument(help="A run folder or a journal.sqlite file.")],
+    kind: Annotated[list[str] | None, typer.Option(help="Only events of this kind (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
+) -> None:
+    """Print journal events: cycles with intents, risk decisions, order events, fills."""
+    from bastion.observe.journal import read_events
+
+    try:
+        events = read_events(path, kinds=kind, limit=limit)
+        for ev in events:
+            if as_json:
+                sys.stdout.write(json.dumps(ev, separators=(",", ":")) + "\n")
+            else:
+                rest = {k: v for k, v in ev.items() if k not in ("seq", "ts", "kind", "strategy", "symbol")}
+                from datetime import UTC, datetime
+
+                when = datetime.fromtimestamp(ev["ts"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+                who = " ".join(x for x in (ev.get("strategy"), ev.get("symbol")) if x)
+                console.print(f"{ev['seq']:>7} {when} [bold]{ev['kind']:<18}[/] {who} {rest}", highlight=False, soft_wrap=True)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    except BrokenPipeError:
+        pass
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
+    bars: Annotated[int, typer.Option(help="Bars of synthetic market.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+) -> None:
+    """Backtest every example strategy on a synthetic market and print their summaries."""
+    from bastion.strategy import build_strategy
+
+    cfg = BotConfig()
+    series = _load_series(None, "SYN/USDT", bars, seed)
+    console.print(
+        f"[yellow]SYNTHETIC market[/] ({len(series):,} one-minute bars, seed {seed}): "
+        "trend, range, high-volatility and crash regimes. Not a real market."
+    )
+    demos: list[tuple[str, dict[str, str]]] = [
+        ("sma_cross", {"fast": "20", "slow": "50", "qty": "0.1"}),
+        ("bollinger", {"period": "20", "k": "2", "qty": "0.1"}),
+        ("quoter", {"spread_bps": "20", "qty": "0.05", "max_inventory": "0.2"}),
+    ]
+    for name, params in demos:
+        strat = build_strategy(name, [series.symbol], params)
+        result = _run(series, strat, cfg, out / name)
+        print_summary(result, f"{strat.ref} on {series.symbol}")
+        console.print(f"  report: {result.files.get('report')}\n")
+
+
+def _register_optional() -> None:
+    """Commands from layers that may not be installed in every build."""
+    try:
+        from bastion.cli_risk import register
+    except ImportError:
+        return
+    register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
