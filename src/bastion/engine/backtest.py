@@ -250,43 +250,108 @@ def _drive(
         )
         for s in series
     ]
-    ptr = [0] * len(cols)
-    last_close = [0.0] * len(cols)
     equity = np.empty(n, dtype=np.float64)
-    on_bar = venue.on_bar
-    gate_on_bar = bot.gate.on_bar
-    set_time = venue.set_time
     interval = min(s.interval_ms for s in series)
-    seen_version = -1
-    cash = 0.0
-    held = [0.0] * len(cols)
-    exposure_bars = 0
     step = max(1, n // 200)
-    for i, t in enumerate(timeline.tolist()):
-        for k, (sym, _iv, ts, o, h, lo, c, v) in enumerate(cols):
-            j = ptr[k]
-            if j < len(ts) and ts[j] == t:
-                on_bar(sym, t, o[j], h[j], lo[j], c[j], v[j])
-                gate_on_bar(sym, t, o[j], h[j], lo[j], c[j], v[j])
-                last_close[k] = c[j]
-                ptr[k] = j + 1
-        now = t + interval
-        set_time(now)
-        run_cycle(bot, now)
-        if venue.version != seen_version:
-            seen_version = venue.version
-            acct = venue.fetch_account()
-            cash = float(acct.cash(quote))
-            held = [float(acct.position(col[0])) for col in cols]
-        value = cash
-        for k in range(len(cols)):
-            if held[k]:
-                value += held[k] * last_close[k]
-        if any(held):
-            exposure_bars += 1
-        equity[i] = value
-        if progress is not None and i % step == 0:
-            progress(i, n)
+    state = _Marks(venue, quote, [c[0] for c in cols])
+    if len(cols) == 1:
+        exposure_bars = _drive_one(bot, venue, cols[0], equity, interval, state, progress, step)
+    else:
+        exposure_bars = _drive_many(
+            bot, venue, cols, timeline.tolist(), equity, interval, state, progress, step
+        )
     if progress is not None:
         progress(n, n)
     return np.asarray(timeline, dtype=np.int64), equity, exposure_bars
+
+
+class _Marks:
+    """Float cash and holdings for the equity curve, refreshed only when the
+    venue's state changed (its ``version``), so marking costs a multiply per bar."""
+
+    __slots__ = ("cash", "held", "quote", "symbols", "venue", "version")
+
+    def __init__(self, venue: SimVenue, quote: str, symbols: list[str]) -> None:
+        self.venue, self.quote, self.symbols = venue, quote, symbols
+        self.version = -1
+        self.cash = 0.0
+        self.held = [0.0] * len(symbols)
+
+    def refresh(self) -> None:
+        if self.venue.version != self.version:
+            self.version = self.venue.version
+            acct = self.venue.fetch_account()
+            self.cash = float(acct.cash(self.quote))
+            self.held = [float(acct.position(s)) for s in self.symbols]
+
+
+def _drive_one(
+    bot: Bot,
+    venue: SimVenue,
+    col: tuple[Any, ...],
+    equity: npt.NDArray[np.float64],
+    interval: int,
+    marks: _Marks,
+    progress: Progress | None,
+    step: int,
+) -> int:
+    sym, _iv, ts, o, h, lo, c, v = col
+    on_bar, gate_on_bar, set_time = venue.on_bar, bot.gate.on_bar, venue.set_time
+    exposure_bars = 0
+    for i in range(len(ts)):
+        t = ts[i]
+        close = c[i]
+        on_bar(sym, t, o[i], h[i], lo[i], close, v[i])
+        gate_on_bar(sym, t, o[i], h[i], lo[i], close, v[i])
+        now = t + interval
+        set_time(now)
+        run_cycle(bot, now)
+        if venue.version != marks.version:
+            marks.refresh()
+        held = marks.held[0]
+        if held:
+            exposure_bars += 1
+            equity[i] = marks.cash + held * close
+        else:
+            equity[i] = marks.cash
+        if progress is not None and i % step == 0:
+            progress(i, len(ts))
+    return exposure_bars
+
+
+def _drive_many(
+    bot: Bot,
+    venue: SimVenue,
+    cols: list[tuple[Any, ...]],
+    timeline: list[int],
+    equity: npt.NDArray[np.float64],
+    interval: int,
+    marks: _Marks,
+    progress: Progress | None,
+    step: int,
+) -> int:
+    ptr = [0] * len(cols)
+    last_close = [0.0] * len(cols)
+    exposure_bars = 0
+    for i, t in enumerate(timeline):
+        for k, (sym, _iv, ts, o, h, lo, c, v) in enumerate(cols):
+            j = ptr[k]
+            if j < len(ts) and ts[j] == t:
+                venue.on_bar(sym, t, o[j], h[j], lo[j], c[j], v[j])
+                bot.gate.on_bar(sym, t, o[j], h[j], lo[j], c[j], v[j])
+                last_close[k] = c[j]
+                ptr[k] = j + 1
+        now = t + interval
+        venue.set_time(now)
+        run_cycle(bot, now)
+        marks.refresh()
+        value = marks.cash
+        for k, held in enumerate(marks.held):
+            if held:
+                value += held * last_close[k]
+        if any(marks.held):
+            exposure_bars += 1
+        equity[i] = value
+        if progress is not None and i % step == 0:
+            progress(i, len(timeline))
+    return exposure_bars

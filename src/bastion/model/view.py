@@ -20,6 +20,7 @@ class SymbolView:
     """Latest market state of one symbol. Read-only for strategies."""
 
     __slots__ = (
+        "_by_id",
         "_indicators",
         "_specs",
         "ask",
@@ -55,6 +56,9 @@ class SymbolView:
         self.stale = True
         self._specs: tuple[IndicatorSpec, ...] = ()
         self._indicators: dict[IndicatorSpec, Indicator] = {}
+        # Strategies ask for the same spec object every bar; looking it up by
+        # identity skips re-hashing a dataclass on the hot path.
+        self._by_id: dict[int, tuple[IndicatorSpec, Indicator]] = {}
         self.add_indicators(specs)
 
     def add_indicators(self, specs: Iterable[IndicatorSpec]) -> None:
@@ -65,11 +69,18 @@ class SymbolView:
 
     def value(self, spec: IndicatorSpec) -> float | None:
         """Current value of ``spec`` (None until its window is full)."""
-        return self._indicators[spec].value
+        entry = self._by_id.get(id(spec))
+        if entry is not None and entry[0] is spec:
+            return entry[1].value
+        return self.indicator(spec).value
 
     def indicator(self, spec: IndicatorSpec) -> Indicator:
         """The indicator itself, for ``value`` and ``prev``."""
-        return self._indicators[spec]
+        ind = self._indicators.get(spec)
+        if ind is None:
+            raise KeyError(f"{self.symbol}: indicator {spec} was not requested by any strategy")
+        self._by_id[id(spec)] = (spec, ind)
+        return ind
 
     @property
     def price(self) -> float:

@@ -33,6 +33,7 @@ class Reconciler:
         self._account: AccountSnapshot | None = None
         self._version: int | None = None
         self._fetched_at = 0
+        self._versioned = hasattr(venue, "version")
         self.baseline: dict[str, Decimal] = {}  # adopted quantities not from our fills
         self.unexplained = 0
 
@@ -41,9 +42,8 @@ class Reconciler:
         cached = self._account
         if cached is None:
             return None
-        version = getattr(self._venue, "version", None)
-        if version is not None:
-            return cached if version == self._version else None
+        if self._versioned:
+            return cached if self._venue.version == self._version else None  # type: ignore[attr-defined]
         return cached if now - self._fetched_at < self.refresh_ms else None
 
     def account(
