@@ -74,7 +74,9 @@ def _config_with(
         raise _fail(str(exc)) from None
 
 
-def _load_series(data: Path | None, symbol: str | None, synthetic_bars: int, seed: int) -> BarSeries:
+def _load_series(
+    data: Path | None, symbol: str | None, synthetic_bars: int, seed: int
+) -> BarSeries:
     if data is None:
         from bastion.data.synthetic import regime_bars
 
@@ -153,20 +155,45 @@ def print_summary(result: BacktestResult, title: str) -> None:
 
 @app.command()
 def backtest(
-    strategy: Annotated[str, typer.Option(help="Strategy name (sma_cross, bollinger, quoter).")] = "sma_cross",
-    data: Annotated[Path | None, typer.Option(help="Bars file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON). Omit for a synthetic market.")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Symbol, e.g. BTC/USDT (default: from the file name).")] = None,
+    strategy: Annotated[
+        str, typer.Option(help="Strategy name (sma_cross, bollinger, quoter).")
+    ] = "sma_cross",
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Bars file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON). "
+            "Omit for a synthetic market."
+        ),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol, e.g. BTC/USDT (default: from the file name).")
+    ] = None,
     cash: Annotated[str | None, typer.Option(help="Starting cash in the quote currency.")] = None,
-    fee_bps: Annotated[str | None, typer.Option("--fee-bps", help="Taker (and maker) fee in basis points.")] = None,
-    slippage: Annotated[str | None, typer.Option(help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS]")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter KEY=VALUE (repeatable).")] = None,
-    config: Annotated[Path | None, typer.Option(help="bot.toml with risk, venue, data and backtest tables.")] = None,
+    fee_bps: Annotated[
+        str | None, typer.Option("--fee-bps", help="Taker (and maker) fee in basis points.")
+    ] = None,
+    slippage: Annotated[
+        str | None, typer.Option(help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS]")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Strategy parameter KEY=VALUE (repeatable).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="bot.toml with risk, venue, data and backtest tables.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/backtest"),
-    synthetic_bars: Annotated[int, typer.Option(help="Bars of synthetic market when --data is omitted.")] = 50_000,
+    synthetic_bars: Annotated[
+        int, typer.Option(help="Bars of synthetic market when --data is omitted.")
+    ] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
-    guard: Annotated[bool, typer.Option(help="Run the strategy under the purity guard (slow).")] = False,
+    guard: Annotated[
+        bool, typer.Option(help="Run the strategy under the purity guard (slow).")
+    ] = False,
 ) -> None:
-    """Backtest one strategy on one symbol and write summary.json, trades.csv, the journal and report.html."""
+    """Backtest one strategy on one symbol.
+
+    Writes summary.json, trades.csv, the journal and report.html to --out.
+    """
     from bastion.strategy import build_strategy
 
     try:
@@ -185,7 +212,9 @@ def backtest(
         console.print(f"  {name}: {path}")
 
 
-def _run(series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: bool = False) -> BacktestResult:
+def _run(
+    series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: bool = False
+) -> BacktestResult:
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "journal.sqlite"
     for stale in (journal, out / "journal.sqlite-wal", out / "journal.sqlite-shm"):
@@ -193,7 +222,9 @@ def _run(series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: boo
     progress, update = _progress_runner(f"{strat.ref.id} {series.symbol}")
     try:
         with progress:
-            result = run_backtest([series], [strat], cfg, journal_path=journal, progress=update, guard=guard)
+            result = run_backtest(
+                [series], [strat], cfg, journal_path=journal, progress=update, guard=guard
+            )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     write_outputs(result, out, series)
@@ -203,7 +234,9 @@ def _run(series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: boo
 @app.command()
 def journal(
     path: Annotated[Path, typer.Argument(help="A run folder or a journal.sqlite file.")],
-    kind: Annotated[list[str] | None, typer.Option(help="Only events of this kind (repeatable).")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option(help="Only events of this kind (repeatable).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
 ) -> None:
@@ -216,12 +249,20 @@ def journal(
             if as_json:
                 sys.stdout.write(json.dumps(ev, separators=(",", ":")) + "\n")
             else:
-                rest = {k: v for k, v in ev.items() if k not in ("seq", "ts", "kind", "strategy", "symbol")}
+                rest = {
+                    k: v
+                    for k, v in ev.items()
+                    if k not in ("seq", "ts", "kind", "strategy", "symbol")
+                }
                 from datetime import UTC, datetime
 
                 when = datetime.fromtimestamp(ev["ts"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
                 who = " ".join(x for x in (ev.get("strategy"), ev.get("symbol")) if x)
-                console.print(f"{ev['seq']:>7} {when} [bold]{ev['kind']:<18}[/] {who} {rest}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"{ev['seq']:>7} {when} [bold]{ev['kind']:<18}[/] {who} {rest}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
     except BrokenPipeError:

@@ -103,7 +103,9 @@ def build_bot(
         limit_fill=v.limit_fill,
         seed=config.backtest.seed,
     )
-    specs = {s.symbol: [spec for st in strategies for spec in st.indicators(s.symbol)] for s in series}
+    specs = {
+        s.symbol: [spec for st in strategies for spec in st.indicators(s.symbol)] for s in series
+    }
     max_age = config.data.max_age_s
     gate = DataGate(
         {s.symbol: s.interval_ms for s in series},
@@ -235,7 +237,9 @@ def _drive(
     progress: Progress | None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
     """Feed bars in time order, one cycle per timestamp; returns the equity curve."""
-    timeline = series[0].ts if len(series) == 1 else np.unique(np.concatenate([s.ts for s in series]))
+    timeline = (
+        series[0].ts if len(series) == 1 else np.unique(np.concatenate([s.ts for s in series]))
+    )
     n = len(timeline)
     cols = [
         (

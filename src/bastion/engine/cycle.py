@@ -34,7 +34,6 @@ from bastion.state import Reconciler
 from bastion.strategy import Strategy, guarded_decide
 from bastion.venues.port import Venue
 
-
 FLATTEN_REF = StrategyRef(id="risk.flatten", version="1")
 
 
@@ -111,9 +110,7 @@ def flatten(
     own ``x`` namespace) and are marked as reducing exposure, so the halt
     latch lets them pass; dust below the exchange minimum is reported.
     """
-    bot.risk.latch.set(
-        HaltState(action.halt_state), reason=action.reason.value, now=now, by="risk"
-    )
+    bot.risk.latch.set(HaltState(action.halt_state), reason=action.reason.value, now=now, by="risk")
     bot.journal(
         "flatten",
         now,
@@ -121,7 +118,9 @@ def flatten(
     )
     for mo in list(bot.orders.working.values()):
         bot.orders.cancel(
-            CancelRequest(client_id=mo.request.client_id, symbol=mo.request.symbol, reason="flatten"),
+            CancelRequest(
+                client_id=mo.request.client_id, symbol=mo.request.symbol, reason="flatten"
+            ),
             now,
         )
     for leg, (sym, pos) in enumerate(sorted(account.positions.items())):
@@ -160,7 +159,11 @@ def decide(
 
 
 def make_plan(
-    bot: Bot, slot: StrategySlot, intents: Sequence[Intent], account: AccountSnapshot, view: MarketView
+    bot: Bot,
+    slot: StrategySlot,
+    intents: Sequence[Intent],
+    account: AccountSnapshot,
+    view: MarketView,
 ) -> Plan:
     strategy = slot.strategy
     shared = len(bot.slots) > 1

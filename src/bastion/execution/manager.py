@@ -162,7 +162,10 @@ class OrderManager:
         event = event_for_status(report.status)
         if event is None or report.status is mo.status:
             return
-        if report.status is OrderStatus.PARTIALLY_FILLED and mo.status is OrderStatus.CANCEL_PENDING:
+        if (
+            report.status is OrderStatus.PARTIALLY_FILLED
+            and mo.status is OrderStatus.CANCEL_PENDING
+        ):
             return
         if report.status is OrderStatus.OPEN and mo.status is OrderStatus.PARTIALLY_FILLED:
             return  # a stale "open" report arriving after a fill

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from bastion.model import (
     CancelOrders,
@@ -74,10 +76,7 @@ def plan(
         held = positions.get(intent.symbol, ZERO)
         mark = marks.get(intent.symbol)
 
-        def make(leg: int, **kw: object) -> OrderRequest:
-            return OrderRequest(
-                client_id=new_id(index, leg), strategy=strategy, cycle=cycle, intent=intent, **kw  # type: ignore[arg-type]
-            )
+        make = partial(_request, new_id, strategy, cycle, index, intent)
 
         if isinstance(intent, TargetPosition):
             _plan_target(out, intent, inst, held, working, strategy, make, mark)
@@ -86,6 +85,20 @@ def plan(
         elif isinstance(intent, PlaceOrder):
             _plan_explicit(out, intent, inst, held, make, mark)
     return out
+
+
+def _request(
+    new_id: IdFactory,
+    strategy: StrategyRef,
+    cycle: int,
+    index: int,
+    intent: Intent,
+    leg: int,
+    **fields: Any,
+) -> OrderRequest:
+    return OrderRequest(
+        client_id=new_id(index, leg), strategy=strategy, cycle=cycle, intent=intent, **fields
+    )
 
 
 def _cancel(o: OrderReport, strategy: StrategyRef, reason: str) -> CancelRequest:

@@ -87,7 +87,9 @@ def parse_params(cls: type[Any], raw: Mapping[str, Any]) -> Any:
             )
         typ = hints[key]
         try:
-            kwargs[key] = value if isinstance(value, typ) and typ is not bool else _coerce(typ, value)
+            kwargs[key] = (
+                value if isinstance(value, typ) and typ is not bool else _coerce(typ, value)
+            )
         except (ValueError, ArithmeticError) as exc:
             raise ValueError(
                 f"parameter {key}={value!r}: expected {getattr(typ, '__name__', typ)}"

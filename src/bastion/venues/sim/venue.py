@@ -183,9 +183,7 @@ class SimVenue:
 
     def fetch_fills(self, since_ts: int = 0, symbol: str | None = None) -> Sequence[Fill]:
         return [
-            f
-            for f in self._fills
-            if f.ts >= since_ts and (symbol is None or f.symbol == symbol)
+            f for f in self._fills if f.ts >= since_ts and (symbol is None or f.symbol == symbol)
         ]
 
     def fetch_account(self) -> AccountSnapshot:
@@ -231,7 +229,9 @@ class SimVenue:
         if req.qty <= 0:
             raise InvalidOrder(f"{req.client_id}: quantity must be positive, got {req.qty}")
         if inst.round_qty(req.qty) != req.qty:
-            raise InvalidOrder(f"{req.client_id}: quantity {req.qty} not a multiple of {inst.lot_size}")
+            raise InvalidOrder(
+                f"{req.client_id}: quantity {req.qty} not a multiple of {inst.lot_size}"
+            )
         if req.type is OrderType.LIMIT:
             if req.price is None or req.price <= 0:
                 raise InvalidOrder(f"{req.client_id}: a limit order needs a positive price")
