@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-_LEGAL = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+_LEGAL = re.compile(r"[A-Za-z0-9_-]{1,36}\Z")  # \Z, not $: "$" also matches before a final newline
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 

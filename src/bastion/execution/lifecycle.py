@@ -17,7 +17,9 @@ class OrderEvent(StrEnum):
     ACCEPTED = "accepted"  # the venue acknowledged it
     REJECTED = "rejected"  # the venue said no (definitely failed)
     OUTCOME_UNKNOWN = "outcome_unknown"  # timeout, disconnect, bad response
-    NOT_FOUND = "not_found"  # resolution: the venue never saw it
+    NOT_FOUND = "not_found"  # resolution: the venue says it never saw it
+    RETRY_SCHEDULED = "retry_scheduled"  # definitely failed, transient: send again later
+    ABANDONED = "abandoned"  # not placed, and the decision is too old to act on now
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCEL_REQUESTED = "cancel_requested"
@@ -34,7 +36,11 @@ TABLE: dict[tuple[S, OrderEvent], S] = {
     (S.SUBMITTING, OrderEvent.REJECTED): S.REJECTED,
     (S.SUBMITTING, OrderEvent.OUTCOME_UNKNOWN): S.UNKNOWN,
     (S.UNKNOWN, OrderEvent.ACCEPTED): S.OPEN,
-    (S.UNKNOWN, OrderEvent.NOT_FOUND): S.REJECTED,
+    # "Not placed" is the venue's word, not a guess: the order may be sent again
+    # under the same client id (venue dedupe protects us) or abandoned.
+    (S.UNKNOWN, OrderEvent.NOT_FOUND): S.NEW,
+    (S.SUBMITTING, OrderEvent.RETRY_SCHEDULED): S.NEW,
+    (S.NEW, OrderEvent.ABANDONED): S.EXPIRED,
     (S.UNKNOWN, OrderEvent.REJECTED): S.REJECTED,
     (S.UNKNOWN, OrderEvent.OUTCOME_UNKNOWN): S.UNKNOWN,
     (S.OPEN, OrderEvent.ACCEPTED): S.OPEN,

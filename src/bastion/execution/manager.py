@@ -1,15 +1,27 @@
 """The order manager: approved requests in, venue calls out, never twice.
 
-Every order is registered (and, with a store, persisted) under its client id
-before it is sent. A failed send is classified in one table
-(``outcomes.classify``): a definite refusal ends the order; an *unknown*
-outcome is never re-sent, it blocks new exposure on the symbol until the venue
-is asked about that client id. Fills are deduped by trade id and attributed to
-the strategy that placed the order.
+Every order is registered and persisted under its client id before it is
+sent. A failed send is classified in one table (``outcomes.classify``):
+
+- *definitely failed*: the order ends REJECTED; a transient refusal (rate
+  limit) is sent again under the same id after a backoff, up to a hard cap on
+  attempts and total delay; at the cap ``tick`` reports ``CapReached`` and the
+  engine flattens and halts;
+- *unknown* (timeout, 5xx, bad response, anything unexpected): never re-sent.
+  The symbol takes no new exposure while ``tick`` asks the venue about the
+  client id. Found: it takes the venue's state. Not found, consistently, past
+  a grace period: *not placed* (the venue's word), re-sent under the same id
+  if the decision is still fresh, else abandoned. Neither within a bound:
+  UNRESOLVED, alerted, the symbol stays blocked;
+- *landed* (duplicate client id): an earlier attempt was accepted; look it up.
+
+Fills are deduped by trade id (across restarts, through the store) and
+attributed to the strategy that placed the order.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,24 +29,32 @@ from typing import Any, Protocol
 
 from bastion.execution.lifecycle import IllegalTransition, OrderEvent, event_for_status, transition
 from bastion.execution.outcomes import Outcome, classify
-from bastion.model import (
-    CancelRequest,
-    Fill,
-    OrderReport,
-    OrderRequest,
-    OrderStatus,
-)
+from bastion.execution.policy import ExecutionPolicy
+from bastion.model import CancelRequest, Fill, OrderReport, OrderRequest, OrderStatus
 from bastion.model.money import ZERO
-from bastion.venues.errors import OrderNotFound, VenueError
+from bastion.venues.errors import OrderNotFound, RateLimited, VenueError
 from bastion.venues.port import FillReceived, OrderUpdated, Venue, VenueEvent
 
 Sink = Callable[[str, int, dict[str, Any]], None]  # (kind, ts, payload) -> journal
 
 
 class OrderStore(Protocol):
-    """Where client ids are written before the first send (see ``bastion.state``)."""
+    """Where orders are written before the first send (``bastion.state.orders``)."""
 
     def save_order(self, request: OrderRequest, status: OrderStatus, ts: int) -> None: ...
+
+    def update_order(
+        self,
+        client_id: str,
+        *,
+        status: OrderStatus,
+        filled: Decimal,
+        venue_id: str,
+        reason: str,
+        ts: int,
+    ) -> None: ...
+
+    def record_fill(self, fill: Fill) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -48,6 +68,10 @@ class ManagedOrder:
     reason: str = ""
     created_ts: int = 0
     updated_ts: int = 0
+    attempts: int = 0
+    retry_at: int | None = None
+    not_found: int = 0
+    unresolved: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -76,13 +100,33 @@ class ManagedOrder:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class CapReached:
+    """Retries ran out: the engine must flatten and halt."""
+
+    client_id: str
+    symbol: str
+    attempts: int
+    reason: str
+
+
 class OrderManager:
     """Tracks every order bastion placed, from request to terminal state."""
 
-    def __init__(self, venue: Venue, sink: Sink, store: OrderStore | None = None) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        sink: Sink,
+        store: OrderStore | None = None,
+        *,
+        policy: ExecutionPolicy | None = None,
+        seed: int = 0,
+    ) -> None:
         self._venue = venue
         self._sink = sink
         self._store = store
+        self.policy = policy or ExecutionPolicy()
+        self._rng = random.Random(seed)
         self.orders: dict[str, ManagedOrder] = {}
         self.working: dict[str, ManagedOrder] = {}
         self._seen_trades: set[str] = set()
@@ -97,9 +141,8 @@ class OrderManager:
         mo = ManagedOrder(request=req, created_ts=now, updated_ts=now)
         self.orders[req.client_id] = mo
         self.working[req.client_id] = mo
-        self._move(mo, OrderEvent.SUBMIT, now)
         if self._store is not None:
-            self._store.save_order(req, mo.status, now)
+            self._store.save_order(req, mo.status, now)  # on disk before the first send
         self._sink(
             "order_submitted",
             now,
@@ -113,38 +156,56 @@ class OrderManager:
                 "price": None if req.price is None else str(req.price),
                 "tif": req.tif.value,
                 "cycle": req.cycle,
+                "reduces_exposure": req.reduces_exposure,
             },
         )
-        try:
-            report = self._venue.submit(req)
-        except VenueError as exc:
-            self._on_submit_error(mo, exc, now)
-        except Exception as exc:  # anything unexpected: we do not know what happened
-            self._on_submit_error(mo, exc, now)
-        else:
-            self.apply_report(report, now)
+        self._send(mo, now)
         return mo
 
     def cancel(self, creq: CancelRequest, now: int) -> None:
         mo = self.orders.get(creq.client_id)
         if mo is None or mo.status.terminal:
             return
+        if mo.status is OrderStatus.NEW:  # waiting for a retry: never reached the venue
+            mo.reason = f"cancelled before sending: {creq.reason}"
+            self._move(mo, OrderEvent.ABANDONED, now)
+            return
         if mo.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
             self._move(mo, OrderEvent.CANCEL_REQUESTED, now)
-        self._sink("cancel_requested", now, {"client_id": creq.client_id, "reason": creq.reason})
+        self._sink(
+            "cancel_requested",
+            now,
+            {"client_id": creq.client_id, "symbol": creq.symbol, "reason": creq.reason},
+        )
         try:
             report = self._venue.cancel(creq.symbol, creq.client_id)
         except OrderNotFound:
-            # Already gone: find out how it ended instead of guessing.
-            found = self._venue.fetch_order(creq.symbol, creq.client_id)
-            if found is not None:
-                self.apply_report(found, now)
+            # Already gone (filled, expired): find out how it ended instead of guessing.
+            self._lookup(mo, now)
         except VenueError as exc:
             self._sink("cancel_failed", now, {"client_id": creq.client_id, "error": str(exc)})
             if mo.status is OrderStatus.CANCEL_PENDING:
                 self._move(mo, OrderEvent.CANCEL_FAILED, now)
         else:
             self.apply_report(report, now)
+
+    def tick(self, now: int) -> list[CapReached]:
+        """Housekeeping before each decision: due retries, unknown outcomes."""
+        caps: list[CapReached] = []
+        for mo in list(self.working.values()):
+            if mo.status is OrderStatus.NEW and mo.retry_at is not None and now >= mo.retry_at:
+                mo.retry_at = None
+                self._send(mo, now)
+            elif mo.status is OrderStatus.UNKNOWN:
+                self._resolve(mo, now)
+            if mo.status is OrderStatus.REJECTED and mo.reason.startswith("retry cap"):
+                caps.append(
+                    CapReached(mo.request.client_id, mo.request.symbol, mo.attempts, mo.reason)
+                )
+        self.blocked = {
+            m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN
+        }
+        return caps
 
     # ------------------------------------------------------------- events
     def on_events(self, events: Iterable[VenueEvent], now: int) -> None:
@@ -169,14 +230,27 @@ class OrderManager:
             return
         if report.status is OrderStatus.OPEN and mo.status is OrderStatus.PARTIALLY_FILLED:
             return  # a stale "open" report arriving after a fill
+        if mo.status.terminal and event is not event_for_status(mo.status):
+            self._sink(
+                "late_report",
+                now,
+                {
+                    "client_id": mo.request.client_id,
+                    "have": mo.status.value,
+                    "got": report.status.value,
+                },
+            )
+            return
         mo.reason = report.reason or mo.reason
         self._move(mo, event, now)
 
     def apply_fill(self, fill: Fill, now: int) -> None:
         if fill.trade_id in self._seen_trades:
-            self._sink("fill_duplicate", now, {"trade_id": fill.trade_id})
+            self._sink("fill_duplicate", now, {"trade_id": fill.trade_id, "symbol": fill.symbol})
             return
         self._seen_trades.add(fill.trade_id)
+        if self._store is not None and not self._store.record_fill(fill):
+            return  # applied before a restart
         mo = self.orders.get(fill.client_id)
         strategy_id = mo.request.strategy.id if mo is not None else ""
         self.fills.append((strategy_id, fill))
@@ -187,6 +261,7 @@ class OrderManager:
             mo.notional += fill.qty * fill.price
             mo.fees += fill.fee
             mo.updated_ts = now
+            self._persist(mo, now)
         self._sink(
             "fill",
             fill.ts,
@@ -203,6 +278,32 @@ class OrderManager:
             },
         )
 
+    def catch_up_fills(self, since_ts: int, now: int) -> None:
+        """Apply fills the stream may have missed (disconnects, downtime)."""
+        for fill in self._venue.fetch_fills(since_ts):
+            if fill.trade_id not in self._seen_trades:
+                self.apply_fill(fill, now)
+
+    # ----------------------------------------------------------- recovery
+    def adopt(self, mo: ManagedOrder, seen_trades: Iterable[str] = ()) -> None:
+        """Load an order from the store after a restart (before any decision)."""
+        self.orders[mo.request.client_id] = mo
+        if not mo.status.terminal:
+            self.working[mo.request.client_id] = mo
+        self._seen_trades.update(seen_trades)
+
+    def recover(self, now: int) -> None:
+        """Every order not known terminal is re-learned from the venue by client id."""
+        for mo in list(self.working.values()):
+            if mo.status in (OrderStatus.NEW, OrderStatus.SUBMITTING):
+                # Persisted, maybe sent, maybe not: exactly the unknown case.
+                mo.reason = "recovered after restart: outcome unknown"
+                self._force(mo, OrderStatus.UNKNOWN, now)
+            self._resolve(mo, now) if mo.status is OrderStatus.UNKNOWN else self._lookup(mo, now)
+        self.blocked = {
+            m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN
+        }
+
     # ------------------------------------------------------------ queries
     def working_for(self, strategy_id: str) -> list[OrderReport]:
         return [
@@ -213,23 +314,133 @@ class OrderManager:
         return {sym: q for (sid, sym), q in self.attributed.items() if sid == strategy_id}
 
     # ----------------------------------------------------------- internal
+    def _send(self, mo: ManagedOrder, now: int) -> None:
+        mo.attempts += 1
+        self._move(mo, OrderEvent.SUBMIT, now)
+        try:
+            report = self._venue.submit(mo.request)
+        except Exception as exc:  # VenueError or anything unexpected (then: unknown)
+            self._on_submit_error(mo, exc, now)
+        else:
+            self.apply_report(report, now)
+
     def _on_submit_error(self, mo: ManagedOrder, exc: BaseException, now: int) -> None:
         outcome = classify(exc)
         mo.reason = f"{type(exc).__name__}: {exc}"
-        if outcome in (Outcome.FAILED, Outcome.FAILED_TRANSIENT):
+        if outcome is Outcome.FAILED:
             self._move(mo, OrderEvent.REJECTED, now)
+        elif outcome is Outcome.FAILED_TRANSIENT:
+            self._schedule_retry(mo, exc, now)
         elif outcome is Outcome.LANDED:
-            found = self._venue.fetch_order(mo.request.symbol, mo.request.client_id)
-            if found is not None:
-                self.apply_report(found, now)
-            else:
-                self._unknown(mo, now)
+            self._lookup(mo, now, missing_is_unknown=True)
         else:
-            self._unknown(mo, now)
+            self._move(mo, OrderEvent.OUTCOME_UNKNOWN, now)
+            self.blocked.add(mo.request.symbol)
 
-    def _unknown(self, mo: ManagedOrder, now: int) -> None:
-        self._move(mo, OrderEvent.OUTCOME_UNKNOWN, now)
-        self.blocked.add(mo.request.symbol)
+    def _schedule_retry(self, mo: ManagedOrder, exc: BaseException, now: int) -> None:
+        p = self.policy
+        hint = exc.retry_after_s if isinstance(exc, RateLimited) else None
+        delay = p.backoff_ms(mo.attempts, self._rng, None if hint is None else int(hint * 1000))
+        if mo.attempts >= p.max_attempts or (now + delay) - mo.created_ts > p.max_total_delay_ms:
+            mo.reason = f"retry cap after {mo.attempts} attempts: {mo.reason}"
+            self._move(mo, OrderEvent.REJECTED, now)
+            self._sink(
+                "retry_cap",
+                now,
+                {"client_id": mo.request.client_id, "symbol": mo.request.symbol, "alert": True},
+            )
+            return
+        mo.retry_at = now + delay
+        self._move(mo, OrderEvent.RETRY_SCHEDULED, now)
+        self._sink(
+            "retry_scheduled",
+            now,
+            {"client_id": mo.request.client_id, "attempt": mo.attempts, "delay_ms": delay},
+        )
+
+    def _resolve(self, mo: ManagedOrder, now: int) -> None:
+        """One attempt at learning what happened to an order of unknown outcome."""
+        p = self.policy
+        try:
+            found = self._venue.fetch_order(mo.request.symbol, mo.request.client_id)
+        except VenueError as exc:
+            found, failed = None, str(exc)
+        else:
+            failed = ""
+        if found is not None:
+            mo.not_found = 0
+            self.apply_report(found, now)
+            self.catch_up_fills(mo.created_ts, now)
+            self._sink(
+                "order_resolved",
+                now,
+                {"client_id": mo.request.client_id, "status": found.status.value},
+            )
+            return
+        age = now - mo.created_ts
+        if not failed and age >= p.unknown_grace_ms:
+            mo.not_found += 1
+        if mo.not_found >= p.unknown_checks:
+            mo.reason = "not placed: the venue has no order with this client id"
+            self._move(mo, OrderEvent.NOT_FOUND, now)
+            if age <= p.resend_if_younger_ms:
+                self._send(mo, now)  # same client id: a late twin would be refused as duplicate
+            else:
+                mo.reason = "not placed, and the decision is stale: dropped"
+                self._move(mo, OrderEvent.ABANDONED, now)
+            return
+        if age > p.unresolved_after_ms and not mo.unresolved:
+            mo.unresolved = True
+            self._sink(
+                "order_unresolved",
+                now,
+                {
+                    "client_id": mo.request.client_id,
+                    "symbol": mo.request.symbol,
+                    "age_ms": age,
+                    "last_error": failed,
+                    "alert": True,
+                },
+            )
+
+    def _lookup(self, mo: ManagedOrder, now: int, *, missing_is_unknown: bool = False) -> None:
+        try:
+            found = self._venue.fetch_order(mo.request.symbol, mo.request.client_id)
+        except VenueError:
+            found = None
+        if found is not None:
+            self.apply_report(found, now)
+            self.catch_up_fills(mo.created_ts, now)
+        elif missing_is_unknown and mo.status is OrderStatus.SUBMITTING:
+            self._move(mo, OrderEvent.OUTCOME_UNKNOWN, now)
+            self.blocked.add(mo.request.symbol)
+
+    def _force(self, mo: ManagedOrder, status: OrderStatus, now: int) -> None:
+        """Set a recovered order's state outside the table (recovery only)."""
+        old, mo.status = mo.status, status
+        self._persist(mo, now)
+        self._sink(
+            "order_" + status.value,
+            now,
+            {
+                "client_id": mo.request.client_id,
+                "symbol": mo.request.symbol,
+                "from": old.value,
+                "event": "recovered",
+                "reason": mo.reason,
+            },
+        )
+
+    def _persist(self, mo: ManagedOrder, now: int) -> None:
+        if self._store is not None:
+            self._store.update_order(
+                mo.request.client_id,
+                status=mo.status,
+                filled=mo.filled,
+                venue_id=mo.venue_id,
+                reason=mo.reason,
+                ts=now,
+            )
 
     def _move(self, mo: ManagedOrder, event: OrderEvent, now: int) -> None:
         cid = mo.request.client_id
@@ -239,7 +450,12 @@ class OrderManager:
             self._sink(
                 "illegal_transition",
                 now,
-                {"client_id": cid, "state": exc.state.value, "event": exc.event.value},
+                {
+                    "client_id": cid,
+                    "state": exc.state.value,
+                    "event": exc.event.value,
+                    "alert": True,
+                },
             )
             raise
         old, mo.status, mo.updated_ts = mo.status, new, now
@@ -247,7 +463,8 @@ class OrderManager:
             return
         if new.terminal:
             self.working.pop(cid, None)
-        if new is OrderStatus.NEW or event is OrderEvent.SUBMIT:
+        self._persist(mo, now)
+        if event is OrderEvent.SUBMIT:
             return
         self._sink(
             "order_" + new.value,
@@ -262,20 +479,3 @@ class OrderManager:
                 "filled": str(mo.filled),
             },
         )
-
-    def resolve_unknown(self, now: int) -> None:
-        """Ask the venue about every order of unknown outcome, by client id.
-
-        Found: it takes the venue's state. Not found: it stays UNKNOWN and the
-        symbol stays blocked; deciding "never placed" needs the venue's word
-        over time (see the execution issue's resolution policy), not a guess.
-        """
-        for mo in [m for m in self.working.values() if m.status is OrderStatus.UNKNOWN]:
-            try:
-                found = self._venue.fetch_order(mo.request.symbol, mo.request.client_id)
-            except VenueError:
-                continue
-            if found is not None:
-                self.apply_report(found, now)
-        still = {m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN}
-        self.blocked = still

@@ -1,0 +1,267 @@
+"""The order store: every client id is on disk before its first send.
+
+SQLite in WAL mode. A committed row survives the process dying at any point
+(SIGKILL included): WAL commits are in the OS page cache before ``commit``
+returns. With ``synchronous=NORMAL`` (the default here) a *power loss* can
+drop the last few commits; ``durable=True`` selects ``synchronous=FULL``,
+which fsyncs every commit and survives power loss at the cost of a disk flush
+per order (see docs/benchmarks.md for what that costs).
+
+What is stored is what restart recovery needs: every order's request and last
+known state, the trade ids already applied (fill dedupe across restarts), and
+a boot counter that makes each process's client ids distinct.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from bastion.model import (
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    StrategyRef,
+    TimeInForce,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    client_id  TEXT PRIMARY KEY,
+    strategy   TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    symbol     TEXT NOT NULL,
+    side       TEXT NOT NULL,
+    qty        TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    price      TEXT,
+    tif        TEXT NOT NULL,
+    reduces    INTEGER NOT NULL,
+    cycle      INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    filled     TEXT NOT NULL DEFAULT '0',
+    venue_id   TEXT NOT NULL DEFAULT '',
+    reason     TEXT NOT NULL DEFAULT '',
+    created_ts INTEGER NOT NULL,
+    updated_ts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_open ON orders(status);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id  TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    symbol    TEXT NOT NULL,
+    side      TEXT NOT NULL,
+    qty       TEXT NOT NULL,
+    price     TEXT NOT NULL,
+    fee       TEXT NOT NULL,
+    fee_asset TEXT NOT NULL,
+    liquidity TEXT NOT NULL,
+    ts        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_OPEN = tuple(s.value for s in OrderStatus if not s.terminal)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    request: OrderRequest
+    status: OrderStatus
+    filled: Decimal
+    venue_id: str
+    reason: str
+    created_ts: int
+    updated_ts: int
+
+
+class OrderStore:
+    """Orders, applied fills and counters in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---------------------------------------------------------------- orders
+    def save_order(self, request: OrderRequest, status: OrderStatus, ts: int) -> None:
+        """Record a new order (before it is sent). A second save of the same id fails."""
+        r = request
+        self._db.execute(
+            "INSERT INTO orders(client_id, strategy, version, symbol, side, qty, type, price, tif,"
+            " reduces, cycle, status, created_ts, updated_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                r.client_id,
+                r.strategy.id,
+                r.strategy.version,
+                r.symbol,
+                r.side.value,
+                str(r.qty),
+                r.type.value,
+                None if r.price is None else str(r.price),
+                r.tif.value,
+                int(r.reduces_exposure),
+                r.cycle,
+                status.value,
+                ts,
+                ts,
+            ),
+        )
+
+    def update_order(
+        self,
+        client_id: str,
+        *,
+        status: OrderStatus,
+        filled: Decimal,
+        venue_id: str,
+        reason: str,
+        ts: int,
+    ) -> None:
+        self._db.execute(
+            "UPDATE orders SET status = ?, filled = ?, venue_id = ?, reason = ?, updated_ts = ?"
+            " WHERE client_id = ?",
+            (status.value, str(filled), venue_id, reason, ts, client_id),
+        )
+
+    def open_orders(self) -> list[StoredOrder]:
+        """Every order not known to be terminal: what recovery must resolve."""
+        marks = ",".join("?" * len(_OPEN))
+        rows = self._db.execute(f"SELECT * FROM orders WHERE status IN ({marks})", _OPEN)
+        return [_row_to_order(row) for row in rows]
+
+    def all_orders(self) -> Iterator[StoredOrder]:
+        for row in self._db.execute("SELECT * FROM orders ORDER BY created_ts, client_id"):
+            yield _row_to_order(row)
+
+    def get(self, client_id: str) -> StoredOrder | None:
+        row = self._db.execute("SELECT * FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+        return None if row is None else _row_to_order(row)
+
+    # ----------------------------------------------------------------- fills
+    def record_fill(self, fill: Fill) -> bool:
+        """Store a fill; False when its trade id was already applied."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fill.trade_id,
+                fill.client_id,
+                fill.symbol,
+                fill.side.value,
+                str(fill.qty),
+                str(fill.price),
+                str(fill.fee),
+                fill.fee_asset,
+                fill.liquidity.value,
+                fill.ts,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def trade_ids(self) -> set[str]:
+        return {t for (t,) in self._db.execute("SELECT trade_id FROM fills")}
+
+    def fills(self) -> list[Fill]:
+        from bastion.model import Liquidity
+
+        out = []
+        for row in self._db.execute("SELECT * FROM fills ORDER BY ts, rowid"):
+            tid, cid, sym, side, qty, price, fee, fee_asset, liq, ts = row
+            out.append(
+                Fill(
+                    trade_id=tid,
+                    client_id=cid,
+                    venue_order_id="",
+                    symbol=sym,
+                    side=Side(side),
+                    qty=Decimal(qty),
+                    price=Decimal(price),
+                    fee=Decimal(fee),
+                    fee_asset=fee_asset,
+                    liquidity=Liquidity(liq),
+                    ts=ts,
+                )
+            )
+        return out
+
+    # -------------------------------------------------------------- counters
+    def next_boot(self) -> int:
+        """A counter bumped once per process start: part of every run id."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM kv WHERE key = 'boot'").fetchone()
+            boot = int(row[0]) + 1 if row else 1
+            self._db.execute(
+                "INSERT INTO kv(key, value) VALUES ('boot', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(boot),),
+            )
+        return boot
+
+    def get_value(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_value(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO kv(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def _row_to_order(row: tuple[object, ...]) -> StoredOrder:
+    (
+        cid,
+        strategy,
+        version,
+        symbol,
+        side,
+        qty,
+        typ,
+        price,
+        tif,
+        reduces,
+        cycle,
+        status,
+        filled,
+        venue_id,
+        reason,
+        created,
+        updated,
+    ) = row
+    request = OrderRequest(
+        client_id=str(cid),
+        strategy=StrategyRef(id=str(strategy), version=str(version)),
+        symbol=str(symbol),
+        side=Side(str(side)),
+        qty=Decimal(str(qty)),
+        type=OrderType(str(typ)),
+        price=None if price is None else Decimal(str(price)),
+        tif=TimeInForce(str(tif)),
+        reduces_exposure=bool(reduces),
+        cycle=int(str(cycle)),
+    )
+    return StoredOrder(
+        request=request,
+        status=OrderStatus(str(status)),
+        filled=Decimal(str(filled)),
+        venue_id=str(venue_id),
+        reason=str(reason),
+        created_ts=int(str(created)),
+        updated_ts=int(str(updated)),
+    )
