@@ -10,11 +10,19 @@ attributes so callers and tests need not parse the message.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Final
 
 import numpy as np
 
-_UNSET: Final = object()
+
+class _Unset(Enum):
+    """No offending value (the error is about a whole file); pickles by name."""
+
+    UNSET = "UNSET"
+
+
+_UNSET: Final = _Unset.UNSET
 
 
 class DataError(ValueError):
@@ -66,6 +74,11 @@ class DataError(ValueError):
             value=self.value,
         )
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Survive pickling, e.g. from a worker process of a parallel backtest."""
+        value = self.value if self.has_value else _UNSET
+        return (_rebuild, (self.expected, self.path, self.row, self.line, self.column, value))
+
     def _message(self) -> str:
         where = [self.path if self.path is not None else "<bars in memory>"]
         if self.row is not None:
@@ -76,3 +89,14 @@ class DataError(ValueError):
             where.append(f"column {self.column!r}")
         got = f"got {self.value!r}; " if self.has_value else ""
         return f"{', '.join(where)}: {got}expected {self.expected}"
+
+
+def _rebuild(
+    expected: str,
+    path: str | None,
+    row: int | None,
+    line: int | None,
+    column: str | None,
+    value: object,
+) -> DataError:
+    return DataError(expected, path=path, row=row, line=line, column=column, value=value)

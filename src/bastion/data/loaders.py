@@ -26,6 +26,7 @@ import csv
 import gzip
 import io
 import os
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ _MAX_ABS_MS: Final = 2**62 // 1_000_000  # beyond this, ms→ns arithmetic elsew
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _A = TypeVar("_A", FloatArray, IntArray)
 
+_ISO_DATE: Final = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TZ_SUFFIX: Final = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
 
@@ -133,13 +135,19 @@ def _reader_for(path: Path) -> tuple[str, Callable[[Path], _Columns]]:
 
 
 def _read_parquet(path: Path) -> _Columns:
-    names = _pick_columns(pq.read_schema(path).names, path)
-    table = pq.read_table(path, columns=list(names.values()))
+    try:
+        names = _pick_columns(pq.read_schema(path).names, path)
+        table = pq.read_table(path, columns=list(names.values()))
+    except pa.ArrowInvalid as exc:
+        raise DataError("a readable Parquet file", path=path, value=str(exc)) from exc
     return _from_table(table, names, _Where(str(path)))
 
 
 def _read_feather(path: Path) -> _Columns:
-    table = feather.read_table(path)
+    try:
+        table = feather.read_table(path)
+    except pa.ArrowInvalid as exc:
+        raise DataError("a readable Arrow/feather file", path=path, value=str(exc)) from exc
     names = _pick_columns(table.column_names, path)
     return _from_table(table, names, _Where(str(path)))
 
@@ -188,12 +196,15 @@ def _json_row_error(rows: list[object], where: _Where) -> DataError:
 def _read_csv(path: Path) -> _Columns:
     data = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")
     body = data.lstrip(b"\r\n")
-    if not body.strip():
+    if not body or body.isspace():  # isspace stops at the first visible byte; strip() copies
         raise DataError("at least one bar", path=path, value="empty file")
     first_line = (data.count(b"\n", 0, len(data) - len(body))) + 1
-    header_text = body.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    fields = [field.strip().strip('"').strip() for field in header_text.split(",")]
-    has_header = not _is_number(fields[0])
+    end = body.find(b"\n")
+    header_text = body[: end if end >= 0 else len(body)].decode("utf-8", "replace").rstrip("\r")
+    fields = [
+        f.strip().strip('"').strip() for f in next(csv.reader([header_text], skipinitialspace=True))
+    ]
+    has_header = not (_is_number(fields[0]) or _ISO_DATE.match(fields[0]))
     if has_header:
         names = _pick_columns(fields, path)
         index = {role: fields.index(name) for role, name in names.items()}
@@ -285,18 +296,23 @@ def _ragged_line_error(
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, unpacked from gzip or a one-file zip archive."""
     suffix = path.suffix.lower()
-    if suffix == ".gz":
-        return gzip.decompress(path.read_bytes())
-    if suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            members = [name for name in archive.namelist() if not name.endswith("/")]
-            if len(members) != 1:
-                raise DataError(
-                    "a zip archive holding exactly one CSV file", path=path, value=members
-                )
-            return archive.read(members[0])
-    return path.read_bytes()
+    raw = path.read_bytes()  # a missing file stays a FileNotFoundError, not bad data
+    try:
+        if suffix == ".gz":
+            return gzip.decompress(raw)
+        if suffix == ".zip":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                members = [name for name in archive.namelist() if not name.endswith("/")]
+                if len(members) != 1:
+                    raise DataError(
+                        "a zip archive holding exactly one CSV file", path=path, value=members
+                    )
+                return archive.read(members[0])
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"a valid {suffix} archive", path=path, value=str(exc)) from exc
+    return raw
 
 
 # --- columns -------------------------------------------------------------------------
@@ -447,13 +463,19 @@ def _epoch_to_ms(values: npt.NDArray[np.int64] | FloatArray, where: _Where, name
 
 
 def _ts_from_strings(array: pa.Array, where: _Where, name: str) -> IntArray:
-    """Numbers as text first (Binance, CSV epochs), then ISO-8601, then row by row."""
-    for kind in (pa.int64(), pa.float64()):
-        try:
-            numbers = pc.cast(array, kind)
-        except pa.ArrowInvalid:
-            continue
-        return _epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
+    """Epoch numbers as text (Binance, CSV epochs) or ISO-8601, then row by row.
+
+    Row 0 picks the vectorised parser to try, since a failed Arrow cast costs
+    as much as a successful one.
+    """
+    if len(array) and _is_number(array[0].as_py()):
+        for kind in (pa.int64(), pa.float64()):
+            try:
+                numbers = pc.cast(array, kind)
+            except pa.ArrowInvalid:
+                continue
+            return _epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
+        return _ts_slow(array.to_pylist(), where, name)
     upper = pc.utf8_upper(array)  # lower-case ``t`` and ``z`` are valid ISO-8601 too
     try:
         return _iso_to_ms(upper)

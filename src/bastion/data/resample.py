@@ -8,11 +8,15 @@ created: inventing a flat bar there would hide that the data is missing.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
 from bastion.data.paths import format_interval
-from bastion.model.bars import BarSeries, FloatArray
+from bastion.model.bars import BarSeries, FloatArray, IntArray
+
+_A = TypeVar("_A", FloatArray, IntArray)
 
 
 def resample(
@@ -57,12 +61,12 @@ def resample(
     return BarSeries(
         symbol=series.symbol,
         interval_ms=interval_ms,
-        ts=bucket[starts],
-        open=series.open[starts],
-        high=high,
-        low=low,
-        close=series.close[ends - 1],
-        volume=volume,
+        ts=_read_only(bucket[starts]),
+        open=_read_only(series.open[starts]),
+        high=_read_only(high),
+        low=_read_only(low),
+        close=_read_only(series.close[ends - 1]),
+        volume=_read_only(volume),
         source=f"{series.source}+resample:{format_interval(interval_ms)}",
         synthetic=series.synthetic,
     )
@@ -73,3 +77,9 @@ def _per_bucket(ufunc: np.ufunc, values: FloatArray, starts: npt.NDArray[np.intp
     if len(starts) == 0:
         return values[:0].copy()
     return np.asarray(ufunc.reduceat(values, starts), dtype=np.float64)
+
+
+def _read_only(array: _A) -> _A:
+    """Like loaded bars, resampled ones are facts: in-place edits should fail loudly."""
+    array.flags.writeable = False
+    return array

@@ -90,8 +90,11 @@ def regime_schedule(
     Depends only on its arguments, not on the seed, so a test or a report can
     ask which bars were the crash without generating them.
     """
-    if segment_bars <= 0:
-        raise ValueError(f"segment_bars must be positive, got {segment_bars}")
+    if segment_bars < 2:
+        raise ValueError(
+            f"segment_bars must be >= 2 (a crash needs bars to fall and to recover), "
+            f"got {segment_bars}"
+        )
     cycle = _parse_regimes(regimes)
     return [
         RegimeSpan(regime=cycle[k % len(cycle)], start=start, stop=min(start + segment_bars, n))
@@ -118,8 +121,9 @@ def regime_bars(
     ``start_price`` so crashes do not ratchet long series down; range: an AR(1)
     around the segment's opening level; high_vol: four times ``sigma`` with
     fat tails; crash: a 15–30% fall over 2–4 hours (or half the segment, if
-    shorter), then 40–80% of it regained by the segment's end. Volume rises
-    with volatility.
+    shorter), then 40–80% of it regained by the segment's end (more when the
+    price is already far below its start, so crash-only schedules level off
+    rather than sink to zero). Volume rises with volatility.
     """
     _check_common(n, interval_ms=interval_ms, start_price=start_price, sigma=sigma)
     rng = np.random.default_rng(seed)
@@ -186,7 +190,11 @@ def _crash(
 ) -> tuple[FloatArray, FloatArray]:
     depth = rng.uniform(0.15, 0.30)
     hours = rng.uniform(2.0, 4.0)
+    # Far below the start price (under ~40% of it) recoveries lean towards full,
+    # so a schedule of nothing but crashes levels off instead of sinking to zero.
+    far_below = 1.0 / (1.0 + np.exp(5.0 * (level + 1.0)))
     regained = rng.uniform(0.4, 0.8)
+    regained += (1.0 - regained) * far_below
     fall_bars = min(max(1, round(hours * _HOUR_MS / interval_ms)), max(1, size // 2))
     fall = np.log1p(-depth)
     rise_bars = size - fall_bars

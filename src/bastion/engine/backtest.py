@@ -113,19 +113,13 @@ def build_bot(
         sink=journal,
         indicators=specs,
     )
-    r = config.risk
-    limits = RiskLimits(
-        max_position=r.max_position,
-        max_gross_exposure=r.max_gross_exposure,
-        max_order=r.max_order,
-        allow_short=r.allow_short or v.margin,
-    )
+    limits = RiskLimits.from_config(config.risk, allow_short=config.risk.allow_short or v.margin)
     bot = Bot(
         run_id=_run_id(strategies, series),
         venue=venue,
         gate=gate,
         reconciler=Reconciler(venue, journal),
-        risk=RiskGate(default_rules(limits), HaltLatch()),
+        risk=RiskGate(default_rules(limits), HaltLatch(), limits=limits),
         orders=OrderManager(venue, journal),
         journal=journal,
         instruments=instruments,

@@ -17,6 +17,7 @@ from typing import Any
 
 from bastion.data.gate import DataGate
 from bastion.execution import OrderManager, client_order_id
+from bastion.execution.manager import CapReached
 from bastion.execution.planner import Plan, plan
 from bastion.model import (
     AccountSnapshot,
@@ -29,7 +30,7 @@ from bastion.model import (
     StrategyRef,
 )
 from bastion.model.view import MarketView
-from bastion.risk import Decision, Flatten, HaltState, RiskContext, RiskGate, Verdict
+from bastion.risk import Decision, Flatten, HaltState, RiskContext, RiskGate, RiskReason, Verdict
 from bastion.state import Reconciler
 from bastion.strategy import Strategy, guarded_decide
 from bastion.venues.port import Venue
@@ -58,6 +59,7 @@ class Bot:
     guard: bool = False
     cycle: int = 0
     intents_total: int = 0
+    caps: list[CapReached] = field(default_factory=list)  # retries exhausted: flatten
     decisions: dict[str, int] = field(default_factory=dict)
 
     def ledger(self) -> dict[str, Decimal]:
@@ -88,15 +90,27 @@ def reconcile(bot: Bot, now: int) -> AccountSnapshot:
     events = bot.venue.drain_events()
     if events:
         bot.orders.on_events(events, now)
+    if bot.orders.working:
+        bot.caps.extend(bot.orders.tick(now))  # due retries, unknown outcomes
     cached = bot.reconciler.current(now)
     if cached is not None:
         return cached
     in_flight = frozenset(mo.request.symbol for mo in bot.orders.working.values())
-    return bot.reconciler.account(now, bot.ledger(), in_flight)
+    account = bot.reconciler.account(now, bot.ledger(), in_flight)
+    if bot.orders.working or account.open_orders:
+        bot.orders.sync(account.open_orders, now)  # the stream may have dropped updates
+    return account
 
 
 def protect(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> None:
     action = bot.risk.watch(account, view, now)
+    if action is None and bot.caps:
+        cap = bot.caps[0]
+        bot.caps.clear()
+        action = Flatten(
+            reason=RiskReason.RETRY_CAP,
+            details={"client_id": cap.client_id, "symbol": cap.symbol, "attempts": cap.attempts},
+        )
     if action is not None:
         flatten(bot, account, view, now, action)
 

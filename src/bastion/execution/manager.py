@@ -133,6 +133,7 @@ class OrderManager:
         self.fills: list[tuple[str, Fill]] = []  # (strategy id, fill), in arrival order
         self.attributed: dict[tuple[str, str], Decimal] = {}  # (strategy id, symbol) -> qty
         self.blocked: set[str] = set()  # symbols with an order of unknown outcome
+        self._foreign: set[str] = set()  # venue orders we did not place (adopted, not fought)
 
     # ----------------------------------------------------------- commands
     def submit(self, req: OrderRequest, now: int) -> ManagedOrder:
@@ -284,6 +285,39 @@ class OrderManager:
             if fill.trade_id not in self._seen_trades:
                 self.apply_fill(fill, now)
 
+    def sync(self, open_orders: Iterable[OrderReport], now: int) -> None:
+        """Bring our working orders in line with a full snapshot of the venue.
+
+        The private stream can drop messages; the snapshot cannot lie. An order
+        we think is working but the venue no longer lists is looked up by client
+        id (and its fills fetched); an order the venue lists that we never placed
+        is someone else's (placed by hand): journaled once and left alone.
+        """
+        listed = {o.client_id: o for o in open_orders}
+        for cid, mo in list(self.working.items()):
+            if mo.status in (OrderStatus.NEW, OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
+                continue  # tick() owns these
+            report = listed.get(cid)
+            if report is not None:
+                self.apply_report(report, now)
+            else:
+                self._lookup(mo, now)
+        for cid, report in listed.items():
+            if cid not in self.orders and cid not in self._foreign:
+                self._foreign.add(cid)
+                self._sink(
+                    "foreign_order",
+                    now,
+                    {
+                        "client_id": cid,
+                        "symbol": report.symbol,
+                        "side": report.side.value,
+                        "qty": str(report.qty),
+                        "price": None if report.price is None else str(report.price),
+                        "alert": True,
+                    },
+                )
+
     # ----------------------------------------------------------- recovery
     def adopt(self, mo: ManagedOrder, seen_trades: Iterable[str] = ()) -> None:
         """Load an order from the store after a restart (before any decision)."""
@@ -291,6 +325,21 @@ class OrderManager:
         if not mo.status.terminal:
             self.working[mo.request.client_id] = mo
         self._seen_trades.update(seen_trades)
+
+    def adopt_fills(self, fills: Iterable[Fill], owner: Mapping[str, str]) -> None:
+        """Re-apply stored fills to positions after a restart (no journal, no store)."""
+        for fill in fills:
+            if fill.trade_id in self._seen_trades:
+                continue
+            self._seen_trades.add(fill.trade_id)
+            sid = owner.get(fill.client_id, "")
+            self.fills.append((sid, fill))
+            key = (sid, fill.symbol)
+            self.attributed[key] = self.attributed.get(key, ZERO) + fill.signed_qty
+            mo = self.orders.get(fill.client_id)
+            if mo is not None:
+                mo.notional += fill.qty * fill.price
+                mo.fees += fill.fee
 
     def recover(self, now: int) -> None:
         """Every order not known terminal is re-learned from the venue by client id."""

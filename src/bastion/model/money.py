@@ -18,7 +18,9 @@ def to_decimal(value: Decimal | float | int | str) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
-        return Decimal(repr(value))
+        # float.__repr__, not repr(): a NumPy float64 is a float whose own repr
+        # is "np.float64(...)".
+        return Decimal(float.__repr__(value))
     return Decimal(value)
 
 

@@ -83,11 +83,12 @@ class Reconciler:
             delta = venue_qty - expected
             if delta == 0:
                 continue
-            if first:
+            if first and expected == 0:
+                # Holdings that predate this bot's own fills: adopted, quietly.
                 self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
                 self._sink("position_adopted", now, {"symbol": sym, "qty": str(venue_qty)})
                 continue
-            if sym in in_flight:
+            if sym in in_flight and not first:
                 continue  # explained: fills in transit for orders in flight
             self.unexplained += 1
             self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
@@ -100,6 +101,7 @@ class Reconciler:
                     "expected": str(expected),
                     "delta": str(delta),
                     "explained": False,
+                    "while_down": first,
                     "alert": True,
                 },
             )

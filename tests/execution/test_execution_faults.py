@@ -1,0 +1,183 @@
+"""Execution fault scenarios: each asserts the invariants (at most one order
+per client id at the venue, ledger equals venue, every order terminal or
+known-unknown with a journal trail, nothing lost from the journal)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from bastion.model import CancelOrders, OrderStatus, OrderType, PlaceOrder, Side, TargetPosition, TimeInForce
+from bastion.risk import HaltState
+from bastion.venues.faults import Fault, StreamFault
+from tests.execution.conftest import POLICY, SYMBOL
+
+
+def want(qty: str, from_cycle: int = 2):
+    return lambda i, view, acct: [TargetPosition(symbol=SYMBOL, qty=Decimal(qty))] if i >= from_cycle else []
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_timeout_after_accept_places_no_second_order(rig):
+    rig.venue.fail("submit", Fault.TIMEOUT_AFTER)
+    rig.venue.stream(StreamFault.DISCONNECT, drains=5)  # and the private stream is down
+
+    rig.step(12)
+
+    assert len(rig.venue.sent) == 1
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    kinds = [e["kind"] for e in rig.events()]
+    assert "order_unknown" in kinds
+    assert "order_resolved" in kinds or "order_filled" in kinds
+    (order,) = rig.bot.orders.orders.values()
+    assert order.status is OrderStatus.FILLED
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_timeout_before_accept_resends_under_the_same_id_once_proven_not_placed(rig):
+    rig.venue.fail("submit", Fault.TIMEOUT_BEFORE)
+
+    rig.step(3)  # decision, timeout: unknown, symbol blocked
+    (cid,) = rig.bot.orders.orders
+    assert rig.bot.orders.orders[cid].status is OrderStatus.UNKNOWN
+    assert SYMBOL in rig.bot.orders.blocked
+    assert rig.venue.sent == []
+    rig.step(6)
+
+    assert rig.venue.sent == [cid]  # re-sent once, same client id
+    assert len(rig.bot.orders.orders) == 1
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    moves = [(e["from"], e["event"]) for e in rig.events() if e.get("client_id") == cid and "event" in e]
+    assert ("unknown", "not_found") in moves
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_timeout_before_accept_with_a_stale_decision_is_dropped_not_resent(rig):
+    rig.bot.orders.policy = replace(POLICY, resend_if_younger_ms=0)
+    rig.venue.fail("submit", Fault.TIMEOUT_BEFORE)
+
+    rig.step(8)
+
+    first = next(iter(rig.bot.orders.orders.values()))
+    assert first.status is OrderStatus.EXPIRED
+    assert "stale" in first.reason
+    assert first.request.client_id not in rig.venue.sent
+    # The strategy still wants 1: a fresh decision placed a fresh order.
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    assert len(rig.venue.sent) == 1
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=Decimal(1 if i < 6 else 2))] if i >= 2 else []], indirect=True)
+def test_rate_limit_storm_backs_off_then_flattens_and_halts_at_the_cap(rig):
+    rig.step(5)
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    rig.venue.fail("submit", *[Fault.RATE_LIMIT] * POLICY.max_attempts)
+
+    rig.step(20)
+
+    retries = rig.events("retry_scheduled")
+    delays = [e["delay_ms"] for e in retries]
+    assert delays == sorted(delays) and len(delays) == POLICY.max_attempts - 1
+    assert rig.events("retry_cap")
+    assert rig.bot.risk.latch.state is HaltState.HALTED
+    assert rig.sim.fetch_account().position(SYMBOL) == 0
+    assert [e["reason"] for e in rig.events("flatten")] == ["RETRY_CAP"]
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_bot_believes_flat_but_exchange_holds_a_position(rig):
+    rig.step(1)
+    rig.sim.adjust_balance("SYN", Decimal(3))  # bought by hand on the exchange
+
+    rig.step(3)
+
+    deltas = rig.events("reconcile_delta")
+    assert deltas and deltas[0]["delta"] == "3" and deltas[0]["alert"] is True
+    # The next decision saw 3, not 0: it sold 2 to reach its target of 1.
+    first_order = next(iter(rig.bot.orders.orders.values())).request
+    assert (first_order.side, first_order.qty) == (Side.SELL, Decimal(2))
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_bot_believes_long_but_the_position_was_closed_by_hand_while_running(rig):
+    rig.step(4)
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    rig.sim.adjust_balance("SYN", Decimal(-1), symbol=SYMBOL)  # sold by hand
+
+    rig.step(3)
+
+    (delta,) = rig.events("reconcile_delta")
+    assert delta["delta"] == "-1" and delta["while_down"] is False
+    assert rig.sim.fetch_account().position(SYMBOL) == 1  # the strategy's target, re-established
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_position_closed_by_hand_while_the_bot_was_down(rig):
+    rig.step(4)
+    rig.session.close()
+    rig.sim.adjust_balance("SYN", Decimal(-1), symbol=SYMBOL)
+    rig.step(3, cycle=False)  # market moves on while we are down
+
+    rig.restart()
+    rig.step(1)
+
+    (delta,) = rig.events("reconcile_delta")
+    assert delta["while_down"] is True and delta["alert"] is True
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("stream", [StreamFault.DELAY, StreamFault.DUPLICATE, StreamFault.REORDER, StreamFault.DISCONNECT])
+@pytest.mark.parametrize("rig", [lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=Decimal(i % 3))] if i >= 2 else []], indirect=True)
+def test_fills_late_twice_out_of_order_or_lost(rig, stream):
+    rig.venue.stream(stream, drains=6, hold=2)
+
+    rig.step(15)
+
+    rig.assert_invariants()
+    if stream is StreamFault.DUPLICATE:
+        assert rig.events("fill_duplicate")
+
+
+def _limit_then_cancel(i, view, acct):
+    if i == 2:
+        px = Decimal(str(round(view[SYMBOL].close * 1.01, 2)))  # marketable-ish next bar
+        return [PlaceOrder(symbol=SYMBOL, side=Side.BUY, qty=Decimal(1), type=OrderType.LIMIT, price=px, tif=TimeInForce.GTC)]
+    if i == 3:
+        return [CancelOrders(symbol=SYMBOL)]
+    return []
+
+
+@pytest.mark.parametrize("rig", [_limit_then_cancel], indirect=True)
+def test_fill_racing_a_cancel(rig):
+    rig.step(5)
+
+    (order,) = rig.bot.orders.orders.values()
+    assert order.status is OrderStatus.FILLED  # the fill won; nothing illegal, nothing lost
+    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    assert not rig.events("illegal_transition")
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_unknown_that_cannot_be_resolved_stays_blocked_and_alerts(rig):
+    rig.venue.fail("submit", Fault.TIMEOUT_BEFORE)
+    rig.venue.fail("fetch_order", *[Fault.SERVER_ERROR] * 50)
+
+    rig.step(10)
+
+    (order,) = rig.bot.orders.orders.values()
+    assert order.status is OrderStatus.UNKNOWN  # never guessed
+    assert SYMBOL in rig.bot.orders.blocked
+    (alert,) = rig.events("order_unresolved")
+    assert alert["alert"] is True
+    assert rig.venue.sent == []
+    rig.assert_invariants()
