@@ -89,6 +89,7 @@ class Rig:
     def assert_invariants(self) -> None:
         # At most one order per client id reached the venue.
         assert len(self.venue.sent) == len(set(self.venue.sent)), self.venue.sent
+        assert not self.venue.resent_after_accept, self.venue.resent_after_accept
         # Our ledger equals the venue's position.
         venue_qty = self.sim.fetch_account().position(SYMBOL)
         ledger = self.bot.ledger().get(SYMBOL, Decimal(0)) + self.bot.reconciler.baseline.get(
@@ -135,14 +136,17 @@ def _open(folder: Path, venue: FaultyVenue, now: int, policy: ExecutionPolicy | 
     )
 
 
-@pytest.fixture
-def rig(tmp_path, request):
-    script = getattr(request, "param", None)
+def make_rig(folder: Path, script: Script | None, *, seed: int = 1) -> Rig:
     Scripted.script = staticmethod(script or (lambda i, v, a: []))
     sim = SimVenue([Instrument.spot(SYMBOL)], {"USDT": Decimal(100_000)})
-    venue = FaultyVenue(sim, seed=1)
+    venue = FaultyVenue(sim, seed=seed)
     rng = np.random.default_rng(3)
-    prices = list(100 * np.exp(np.cumsum(rng.normal(0, 0.001, 500))))
-    r = Rig(tmp_path, sim, venue, _open(tmp_path, venue, T0, None), prices=prices)
+    prices = [float(p) for p in 100 * np.exp(np.cumsum(rng.normal(0, 0.001, 500)))]
+    return Rig(folder, sim, venue, _open(folder, venue, T0, None), prices=prices)
+
+
+@pytest.fixture
+def rig(tmp_path, request):
+    r = make_rig(tmp_path, getattr(request, "param", None))
     yield r
     r.session.close()

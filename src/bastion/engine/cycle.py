@@ -29,6 +29,7 @@ from bastion.model import (
     Side,
     StrategyRef,
 )
+from bastion.model.money import ZERO
 from bastion.model.view import MarketView
 from bastion.risk import Decision, Flatten, HaltState, RiskContext, RiskGate, RiskReason, Verdict
 from bastion.state import Reconciler
@@ -95,8 +96,7 @@ def reconcile(bot: Bot, now: int) -> AccountSnapshot:
     cached = bot.reconciler.current(now)
     if cached is not None:
         return cached
-    in_flight = frozenset(mo.request.symbol for mo in bot.orders.working.values())
-    account = bot.reconciler.account(now, bot.ledger(), in_flight)
+    account = bot.reconciler.account(now, bot.ledger(), in_flight(bot))
     if bot.orders.working or account.open_orders:
         bot.orders.sync(account.open_orders, now)  # the stream may have dropped updates
     return account
@@ -160,6 +160,19 @@ def flatten(
             ),
             now,
         )
+
+
+def in_flight(bot: Bot) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per symbol, the (buy, sell) quantity our working orders may still fill."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for mo in bot.orders.working.values():
+        buys, sells = out.get(mo.request.symbol, (ZERO, ZERO))
+        if mo.request.side is Side.BUY:
+            buys += mo.remaining
+        else:
+            sells += mo.remaining
+        out[mo.request.symbol] = (buys, sells)
+    return out
 
 
 def decide(

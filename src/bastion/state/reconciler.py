@@ -34,6 +34,7 @@ class Reconciler:
         self._version: int | None = None
         self._fetched_at = 0
         self._versioned = hasattr(venue, "version")
+        self._seen_once = False  # the first snapshot of this process: adopt or flag "while down"
         self.baseline: dict[str, Decimal] = {}  # adopted quantities not from our fills
         self.unexplained = 0
 
@@ -47,9 +48,17 @@ class Reconciler:
         return cached if now - self._fetched_at < self.refresh_ms else None
 
     def account(
-        self, now: int, ledger: Mapping[str, Decimal], in_flight: frozenset[str] = frozenset()
+        self,
+        now: int,
+        ledger: Mapping[str, Decimal],
+        in_flight: Mapping[str, tuple[Decimal, Decimal]] | None = None,
     ) -> AccountSnapshot:
-        """The venue's account as of ``now``; journals any difference with ``ledger``."""
+        """The venue's account as of ``now``; journals any difference with ``ledger``.
+
+        ``in_flight`` maps a symbol to the (buy, sell) quantity still working in
+        our orders: fills of those may be in transit, so any venue position within
+        that reach of the ledger is explained.
+        """
         version = getattr(self._venue, "version", None)
         cached = self._account
         if cached is not None:
@@ -59,9 +68,10 @@ class Reconciler:
                 return cached
         acct = self._venue.fetch_account()
         self._version, self._fetched_at = version, now
-        first = cached is None
+        first = cached is None and not self._seen_once
+        self._seen_once = True
         self._account = acct
-        self._compare(acct, ledger, in_flight, now, first)
+        self._compare(acct, ledger, in_flight or {}, now, first)
         return acct
 
     def invalidate(self) -> None:
@@ -72,7 +82,7 @@ class Reconciler:
         self,
         acct: AccountSnapshot,
         ledger: Mapping[str, Decimal],
-        in_flight: frozenset[str],
+        in_flight: Mapping[str, tuple[Decimal, Decimal]],
         now: int,
         first: bool,
     ) -> None:
@@ -80,18 +90,17 @@ class Reconciler:
         for sym in symbols:
             venue_qty = acct.position(sym)
             expected = self.baseline.get(sym, ZERO) + ledger.get(sym, ZERO)
-            delta = venue_qty - expected
-            if delta == 0:
-                continue
-            if first and expected == 0:
+            buys, sells = in_flight.get(sym, (ZERO, ZERO))
+            low, high = expected - sells, expected + buys
+            if low <= venue_qty <= high:
+                continue  # equal, or explained by fills of our working orders in transit
+            delta = venue_qty - high if venue_qty > high else venue_qty - low
+            self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
+            if first and expected == 0 and not (buys or sells):
                 # Holdings that predate this bot's own fills: adopted, quietly.
-                self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
                 self._sink("position_adopted", now, {"symbol": sym, "qty": str(venue_qty)})
                 continue
-            if sym in in_flight and not first:
-                continue  # explained: fills in transit for orders in flight
             self.unexplained += 1
-            self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
             self._sink(
                 "reconcile_delta",
                 now,
@@ -99,6 +108,8 @@ class Reconciler:
                     "symbol": sym,
                     "venue": str(venue_qty),
                     "expected": str(expected),
+                    "in_flight_buys": str(buys),
+                    "in_flight_sells": str(sells),
                     "delta": str(delta),
                     "explained": False,
                     "while_down": first,

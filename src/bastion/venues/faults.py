@@ -68,6 +68,9 @@ class FaultyVenue:
         self._rng = random.Random(seed)
         self.retry_after_s = retry_after_s
         self.sent: list[str] = []  # client ids of submits that reached the inner venue
+        # Submits attempted for a client id the venue had already accepted: a
+        # blind retry, even when the venue's duplicate check saves the day.
+        self.resent_after_accept: list[str] = []
         self.calls: list[str] = []  # every call, in order, for assertions
 
     # ------------------------------------------------------------ configuring
@@ -92,6 +95,9 @@ class FaultyVenue:
         return self.inner.instruments()
 
     def submit(self, request: OrderRequest) -> OrderReport:
+        if request.client_id in self.sent:
+            self.resent_after_accept.append(request.client_id)
+
         def call() -> OrderReport:
             report = self.inner.submit(request)
             self.sent.append(request.client_id)
