@@ -58,6 +58,7 @@ class Bot:
     instruments: dict[str, Instrument]
     slots: list[StrategySlot]
     guard: bool = False
+    durable_journal: bool = False  # live: flush decisions before sending (backtests batch)
     cycle: int = 0
     intents_total: int = 0
     caps: list[CapReached] = field(default_factory=list)  # retries exhausted: flatten
@@ -84,6 +85,8 @@ def run_cycle(bot: Bot, now: int) -> None:
         orders_plan = make_plan(bot, slot, intents, account, view)  # plan
         decisions = review(bot, orders_plan, account, view, now)  # review
         journal_cycle(bot, slot, intents, orders_plan, decisions, now)  # journal (write-ahead)
+        if bot.durable_journal and hasattr(bot.journal, "flush"):
+            bot.journal.flush()  # the decisions are on disk before the orders are sent
         execute(bot, orders_plan.cancels, decisions, now)  # execute
 
 

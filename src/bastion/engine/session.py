@@ -44,6 +44,7 @@ class Session:
     def cycle(self, now: int) -> None:
         run_cycle(self.bot, now)
         self.journal.flush()
+        self.store.checkpoint(every=1000)
 
     def close(self) -> None:
         self.journal.close()
@@ -64,7 +65,9 @@ def open_session(
     """Open (or reopen) the bot in ``data_dir`` and recover before any decision."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = OrderStore(data_dir / "state.sqlite")
-    journal = Journal(data_dir / "journal.sqlite", flush_every=1)
+    # Flushed by the cycle itself: once after the decisions are journaled and
+    # before any order is sent, and once at the end of the cycle.
+    journal = Journal(data_dir / "journal.sqlite", flush_every=10_000)
     boot = store.next_boot()
     name = hashlib.sha256(config.name.encode()).hexdigest()[:3]
     run_id = f"{name}{boot:x}"
@@ -98,6 +101,7 @@ def open_session(
             StrategySlot(strategy=s, memory=s.initial_memory(), index=i)
             for i, s in enumerate(strategies)
         ],
+        durable_journal=True,
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id})
     recover(bot, store, now)

@@ -59,6 +59,7 @@ class Journal:
         self._db.executescript(SCHEMA)
         self._buf: list[tuple[int, str, str | None, str | None, str]] = []
         self.flush_every = max(1, flush_every)
+        self._closed = False
         self.count = 0
 
     def append(self, kind: str, ts: int, payload: dict[str, Any]) -> None:
@@ -90,8 +91,12 @@ class Journal:
             )
 
     def close(self) -> None:
+        """Flush and close; closing twice is harmless."""
+        if self._closed:
+            return
         self.flush()
         self._db.close()
+        self._closed = True
 
     def __enter__(self) -> Journal:
         return self

@@ -91,10 +91,27 @@ class OrderStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Checkpoints copy the WAL back into the database: slow, and never
+        # needed on the order path. The session runs them between cycles.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(SCHEMA)
+        self._writes = 0
+        self._closed = False
 
     def close(self) -> None:
+        """Checkpoint and close; closing twice is harmless."""
+        if self._closed:
+            return
+        self.checkpoint()
         self._db.close()
+        self._closed = True
+
+    def checkpoint(self, *, every: int = 0) -> None:
+        """Fold the WAL into the database (PASSIVE: never blocks readers).
+        With ``every``, only once that many writes have accumulated."""
+        if self._writes >= every:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._writes = 0
 
     # ---------------------------------------------------------------- orders
     def save_order(self, request: OrderRequest, status: OrderStatus, ts: int) -> None:
@@ -121,6 +138,7 @@ class OrderStore:
                 ts,
             ),
         )
+        self._writes += 1
 
     def update_order(
         self,
@@ -137,6 +155,7 @@ class OrderStore:
             " WHERE client_id = ?",
             (status.value, str(filled), venue_id, reason, ts, client_id),
         )
+        self._writes += 1
 
     def open_orders(self) -> list[StoredOrder]:
         """Every order not known to be terminal: what recovery must resolve."""

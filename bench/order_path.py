@@ -1,0 +1,95 @@
+"""Order path latency: approved request -> request handed to the venue.
+
+Measures bastion's own share: client id registration, the write-ahead row in
+the SQLite order store (WAL), the journal append and the lifecycle move, up to
+the moment the venue's ``submit`` is entered. The venue here answers at once,
+so nothing of an exchange's latency is counted.
+
+    .venv/bin/python bench/order_path.py [--orders 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from bastion.execution import OrderManager, client_order_id
+from bastion.model import OrderReport, OrderRequest, OrderStatus, OrderType, Side, StrategyRef, TimeInForce
+from bastion.observe.journal import Journal
+from bastion.state.orders import OrderStore
+
+REF = StrategyRef(id="bench", version="0")
+
+
+class InstantVenue:
+    """Accepts everything at once and notes when each request arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: list[int] = []
+
+    def submit(self, request: OrderRequest) -> OrderReport:
+        self.arrived.append(time.perf_counter_ns())
+        return OrderReport(
+            client_id=request.client_id,
+            venue_order_id="v",
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            qty=request.qty,
+            price=request.price,
+            tif=request.tif,
+            status=OrderStatus.OPEN,
+        )
+
+
+def run(orders: int, durable: bool, folder: Path) -> list[float]:
+    store = OrderStore(folder / f"state-{durable}.sqlite", durable=durable)
+    journal = Journal(folder / f"journal-{durable}.sqlite", flush_every=10**9)  # flushed per cycle, not per order
+    venue = InstantVenue()
+    manager = OrderManager(venue, journal, store)  # type: ignore[arg-type]
+    started: list[int] = []
+    for i in range(orders):
+        req = OrderRequest(
+            client_id=client_order_id("bench", i, 0),
+            strategy=REF,
+            symbol="BTC/USDT",
+            side=Side.BUY if i % 2 else Side.SELL,
+            qty=Decimal("0.01"),
+            type=OrderType.LIMIT,
+            price=Decimal("50000.00"),
+            tif=TimeInForce.GTC,
+            cycle=i,
+        )
+        started.append(time.perf_counter_ns())
+        manager.submit(req, now=i)
+    journal.close()
+    store.close()
+    return [(a - s) / 1000 for s, a in zip(started, venue.arrived, strict=True)]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--orders", type=int, default=5000)
+    args = ap.parse_args()
+    print(f"python {platform.python_version()} on {platform.machine()}, {args.orders} orders")
+    with tempfile.TemporaryDirectory() as tmp:
+        for durable in (False, True):
+            us = run(args.orders, durable, Path(tmp))
+            mode = "synchronous=FULL (power-loss safe)" if durable else "synchronous=NORMAL (crash safe)"
+            p50, p99 = statistics.median(us), pct(us, 0.99)
+            verdict = "PASS" if p99 < 200 else "MISS"
+            print(f"WAL {mode:36s} p50 {p50:8.1f} us  p99 {p99:8.1f} us  max {max(us):9.1f} us  target p99<200us: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
