@@ -181,3 +181,45 @@ def test_unknown_that_cannot_be_resolved_stays_blocked_and_alerts(rig):
     assert alert["alert"] is True
     assert rig.venue.sent == []
     rig.assert_invariants()
+
+
+def _rest_a_bid(i, view, acct):
+    if i == 2:
+        px = Decimal(str(round(view[SYMBOL].close * 0.995, 2)))
+        return [PlaceOrder(symbol=SYMBOL, side=Side.BUY, qty=Decimal(1), type=OrderType.LIMIT, price=px, tif=TimeInForce.GTC)]
+    return []
+
+
+@pytest.mark.parametrize("rig", [_rest_a_bid], indirect=True)
+def test_fill_that_happens_while_the_bot_is_down_is_learned_on_restart(rig):
+    rig.step(4)
+    (order,) = rig.bot.orders.orders.values()
+    assert order.status is OrderStatus.OPEN
+    rig.session.close()
+    rig.prices[rig.bar % len(rig.prices)] = float(order.request.price) * 0.99  # trades through the bid
+    rig.step(2, cycle=False)
+    assert rig.sim.fetch_account().position(SYMBOL) == 1  # filled at the venue while we were away
+
+    rig.restart()
+    rig.step(1)
+
+    (order,) = rig.bot.orders.orders.values()
+    assert order.status is OrderStatus.FILLED
+    assert order.filled == 1
+    assert not rig.events("reconcile_delta")  # explained by our own order, not adopted
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [want("1")], indirect=True)
+def test_a_long_pause_forces_a_full_reread_before_the_next_decision(rig):
+    rig.bot.reconciler.downtime_ms = 5 * 60_000
+    rig.step(4)
+    rig.sim.adjust_balance("SYN", Decimal(2))  # changes the venue's account behind our back
+    rig.bar += 10  # ten minutes pass without a cycle (the process was suspended)
+
+    rig.step(1)
+
+    assert rig.events("downtime")
+    (delta,) = rig.events("reconcile_delta")
+    assert delta["delta"] == "2"
+    rig.assert_invariants()

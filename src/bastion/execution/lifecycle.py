@@ -101,3 +101,28 @@ _STATUS_EVENT = {
     S.EXPIRED: OrderEvent.EXPIRED,
     S.REJECTED: OrderEvent.REJECTED,
 }
+
+
+def render_markdown() -> str:
+    """The lifecycle as a Markdown table and a Mermaid diagram, from ``TABLE``."""
+    lines = [
+        "# Order lifecycle",
+        "",
+        "Generated from `bastion.execution.lifecycle.TABLE` by",
+        "`python -m bastion.execution.lifecycle`; a test keeps this file in step.",
+        "Any (state, event) pair not listed raises `IllegalTransition`.",
+        "",
+        "```mermaid",
+        "stateDiagram-v2",
+    ]
+    for (state, event), new in TABLE.items():
+        if state is not new:
+            lines.append(f"    {state.value} --> {new.value}: {event.value}")
+    lines += ["```", "", "| state | event | next |", "|---|---|---|"]
+    for (state, event), new in sorted(TABLE.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)):
+        lines.append(f"| {state.value} | {event.value} | {new.value} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

@@ -26,7 +26,9 @@ Sink = Callable[[str, int, dict[str, Any]], None]
 
 
 class Reconciler:
-    def __init__(self, venue: Venue, sink: Sink, *, refresh_ms: int = 0) -> None:
+    def __init__(
+        self, venue: Venue, sink: Sink, *, refresh_ms: int = 0, downtime_ms: int = 0
+    ) -> None:
         self._venue = venue
         self._sink = sink
         self.refresh_ms = refresh_ms
@@ -34,6 +36,8 @@ class Reconciler:
         self._version: int | None = None
         self._fetched_at = 0
         self._versioned = hasattr(venue, "version")
+        self.downtime_ms = downtime_ms  # a gap between decisions longer than this forces a re-read
+        self._last_now: int | None = None
         self._seen_once = False  # the first snapshot of this process: adopt or flag "while down"
         self.baseline: dict[str, Decimal] = {}  # adopted quantities not from our fills
         self.unexplained = 0
@@ -41,8 +45,13 @@ class Reconciler:
     def current(self, now: int) -> AccountSnapshot | None:
         """The cached account if nothing can have changed since it was read, else None."""
         cached = self._account
+        last, self._last_now = self._last_now, now
         if cached is None:
             return None
+        if self.downtime_ms and last is not None and now - last > self.downtime_ms:
+            self._sink("downtime", now, {"since": last, "gap_ms": now - last})
+            self._account = None
+            return None  # asleep, suspended or partitioned: everything is re-read first
         if self._versioned:
             return cached if self._venue.version == self._version else None  # type: ignore[attr-defined]
         return cached if now - self._fetched_at < self.refresh_ms else None
