@@ -46,6 +46,16 @@ class RateLimited(VenueError):
         self.retry_after_s = retry_after_s
 
 
+class TimestampRejected(VenueError):
+    """The venue refused the request's timestamp or nonce (clock skew, recvWindow):
+    nothing was placed; retry once our clock is back in line."""
+
+
+class SchemaDrift(VenueError):
+    """An answer lacks a field we rely on, or changed its type: the venue changed
+    under us. New exposure stops on that venue until an operator looks."""
+
+
 # --- we do not know what happened --------------------------------------------
 class VenueTimeout(VenueError):
     """No answer in time: the request may or may not have been acted on."""
@@ -57,3 +67,8 @@ class VenueUnavailable(VenueError):
 
 class BadResponse(VenueError):
     """An answer we could not parse or that lacks a field we rely on."""
+
+
+class UnclassifiedVenueError(VenueError):
+    """The venue said something our translation table does not know. Treated as
+    *unknown*: we cannot tell whether the order was placed."""

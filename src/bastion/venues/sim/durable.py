@@ -46,7 +46,9 @@ class DurableSimVenue:
         return self.sim.version
 
     # market data and time (the test drives these)
-    def on_bar(self, symbol: str, ts: int, o: float, h: float, low: float, c: float, v: float) -> None:
+    def on_bar(
+        self, symbol: str, ts: int, o: float, h: float, low: float, c: float, v: float
+    ) -> None:
         self.sim.on_bar(symbol, ts, o, h, low, c, v)
         self.save()
 

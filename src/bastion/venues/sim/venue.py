@@ -263,7 +263,11 @@ class SimVenue:
                 raise InsufficientFunds(
                     f"{req.client_id}: sell {req.qty} {inst.base}, free {self._free(inst.base)}"
                 )
-            return inst.base, (req.qty if req.type is OrderType.LIMIT else ZERO)
+            # Every spot sell reserves what it sells (a market sell too, or two
+            # of them could each sell the whole holding); margin keeps the
+            # old rule: only limit sells lock.
+            spot = req.type is OrderType.LIMIT or not self.margin
+            return inst.base, (req.qty if spot else ZERO)
         ref = req.price if req.price is not None else self._ref_price(req.symbol, req.side)
         if ref is None:
             return inst.quote, ZERO

@@ -1,0 +1,48 @@
+"""ccxt's exceptions, translated once, at the boundary.
+
+The table is ordered: the first class an exception is an instance of wins, so
+subclasses come before their bases (``DuplicateOrderId`` is an
+``InvalidOrder``; ``RateLimitExceeded`` is a ``NetworkError``). Anything not in
+the table, and any exception that is not ccxt's, becomes
+``UnclassifiedVenueError`` or ``VenueTimeout``: unknown outcomes, never guesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import ccxt
+
+from bastion.venues import errors as e
+
+TABLE: tuple[tuple[type[BaseException], type[e.VenueError]], ...] = (
+    (ccxt.DuplicateOrderId, e.DuplicateClientId),
+    (ccxt.OrderNotFound, e.OrderNotFound),
+    (ccxt.InsufficientFunds, e.InsufficientFunds),
+    (ccxt.BadSymbol, e.BadSymbol),
+    (ccxt.InvalidOrder, e.InvalidOrder),
+    (ccxt.AuthenticationError, e.AuthenticationError),
+    (ccxt.RateLimitExceeded, e.RateLimited),
+    (ccxt.DDoSProtection, e.RateLimited),
+    (ccxt.InvalidNonce, e.TimestampRejected),
+    (ccxt.RequestTimeout, e.VenueTimeout),
+    (ccxt.ExchangeNotAvailable, e.VenueUnavailable),
+    (ccxt.NetworkError, e.VenueUnavailable),
+    (ccxt.BadResponse, e.BadResponse),
+    (ccxt.BadRequest, e.InvalidOrder),
+)
+
+
+def translate(exc: BaseException, retry_after_s: float | None = None) -> e.VenueError:
+    """The bastion error for a foreign exception (raise it ``from exc``)."""
+    if isinstance(exc, e.VenueError):
+        return exc
+    if isinstance(exc, asyncio.CancelledError | TimeoutError):
+        return e.VenueTimeout(f"our own wait ended before the venue answered: {type(exc).__name__}")
+    for foreign, ours in TABLE:
+        if isinstance(exc, foreign):
+            message = f"{type(exc).__name__}: {exc}"
+            if ours is e.RateLimited:
+                return e.RateLimited(message, retry_after_s)
+            return ours(message)
+    return e.UnclassifiedVenueError(f"{type(exc).__name__}: {exc}")

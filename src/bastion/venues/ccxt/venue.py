@@ -1,0 +1,440 @@
+"""The venue port over ccxt: any ccxt exchange id, REST plus private streams.
+
+The decision cycle is synchronous; ccxt is asyncio. The venue owns one event
+loop on its own thread and every port method hands a coroutine to it and
+waits, inside a timeout, for the answer. The cycle therefore never blocks the
+shell's loop, and the shell never sees a half-finished exchange call.
+
+Safety settings that are not negotiable: ccxt's own request retry is off
+(``maxRetriesOnFailure = 0``: it would re-send ``createOrder`` on a network
+error); every order carries our client id; every answer we rely on is
+schema-checked, and drift stops new exposure (``schema_drift``) until an
+operator looks. Keys come from the environment, never from files, and never
+appear in messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import ccxt
+import ccxt.pro as ccxtpro
+
+from bastion.model import (
+    AccountSnapshot,
+    Balance,
+    Fill,
+    Instrument,
+    Liquidity,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from bastion.model.money import to_decimal
+from bastion.venues.ccxt.errors import translate
+from bastion.venues.ccxt.schema import ORDER, TRADE, check, check_balance, check_market
+from bastion.venues.errors import BadSymbol, SchemaDrift, VenueError, VenueTimeout
+from bastion.venues.port import FillReceived, OrderUpdated, VenueEvent
+
+T = TypeVar("T")
+Sink = Callable[[str, int, dict[str, Any]], None]
+
+_STATUS = {
+    "open": OrderStatus.OPEN,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """API keys, read from the environment. ``repr`` never shows them."""
+
+    api_key: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return "Credentials(api_key=***, secret=***)"
+
+    @classmethod
+    def from_env(cls, prefix: str = "BASTION") -> Credentials | None:
+        key = os.environ.get(f"{prefix}_API_KEY")
+        secret = os.environ.get(f"{prefix}_API_SECRET")
+        if not key or not secret:
+            return None
+        return cls(key, secret)
+
+
+def rewrite_urls(urls: Any, base: str, ws_base: str | None = None) -> Any:
+    """Point every URL in a ccxt ``urls['api']`` tree at ``base`` (scheme and
+    host replaced, path kept): how the real client is aimed at the emulator."""
+    if isinstance(urls, dict):
+        return {k: rewrite_urls(v, base, ws_base) for k, v in urls.items()}
+    if isinstance(urls, str) and "://" in urls:
+        parts = urlsplit(urls)
+        target = urlsplit(ws_base or base) if parts.scheme in ("ws", "wss") else urlsplit(base)
+        scheme = (
+            target.scheme
+            if parts.scheme in ("http", "https") or ws_base
+            else ("ws" if target.scheme == "http" else "wss")
+        )
+        return urlunsplit((scheme, target.netloc, parts.path, parts.query, parts.fragment))
+    return urls
+
+
+class CcxtVenue:
+    """Implements ``bastion.venues.Venue`` for a ccxt exchange."""
+
+    def __init__(
+        self,
+        exchange_id: str,
+        symbols: Sequence[str],
+        *,
+        credentials: Credentials | None,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        sandbox: bool = False,
+        call_timeout_s: float = 10.0,
+        rate_limit: bool = True,
+        private_stream: bool = True,
+        sink: Sink | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not hasattr(ccxtpro, exchange_id) and not hasattr(ccxt.async_support, exchange_id):
+            raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
+        self.exchange_id = exchange_id
+        self.symbols = tuple(symbols)
+        self._credentials = credentials
+        self._base_url = base_url
+        self._ws_url = ws_url
+        self._sandbox = sandbox
+        self.call_timeout_s = call_timeout_s
+        self._rate_limit = rate_limit
+        self._want_stream = private_stream
+        self._sink = sink or (lambda kind, ts, payload: None)
+        self._options = dict(options or {})
+        self._events: queue.SimpleQueue[VenueEvent] = queue.SimpleQueue()
+        self._cid_by_vid: dict[str, str] = {}
+        self._instruments: dict[str, Instrument] = {}
+        self.schema_drift: str | None = None  # set once; cleared only by an operator restart
+        self.stream_errors = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="bastion-venue", daemon=True
+        )
+        self._ex: Any = None
+        self._watchers: list[asyncio.Future[None]] = []
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Connect, load markets (schema-checked) and start the private streams."""
+        self._thread.start()
+        self._run(self._open(), "load_markets")
+
+    def close(self) -> None:
+        if self._ex is not None and self._thread.is_alive():
+            with contextlib.suppress(VenueError):
+                self._run(self._shutdown(), "close")
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+    async def _open(self) -> None:
+        cls = getattr(ccxtpro, self.exchange_id, None) or getattr(
+            ccxt.async_support, self.exchange_id
+        )
+        config: dict[str, Any] = {
+            "enableRateLimit": self._rate_limit,
+            "timeout": int(self.call_timeout_s * 1000),
+            "options": {
+                "defaultType": "spot",
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "maxRetriesOnFailure": 0,
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+                **self._options,
+            },
+        }
+        if self._credentials is not None:
+            config["apiKey"] = self._credentials.api_key
+            config["secret"] = self._credentials.secret
+        ex = cls(config)
+        ex.options["maxRetriesOnFailure"] = 0  # whatever the options said: never re-send
+        if self._sandbox:
+            ex.set_sandbox_mode(True)
+        if self._base_url:
+            ex.urls["api"] = rewrite_urls(ex.urls["api"], self._base_url, self._ws_url)
+        self._ex = ex
+        markets = await ex.load_markets()
+        for sym in self.symbols:
+            market = markets.get(sym)
+            if market is None:
+                raise BadSymbol(f"{self.exchange_id} has no market {sym}")
+            check_market(market)
+            self._instruments[sym] = _instrument(market)
+        if self._want_stream and self._credentials is not None and ex.has.get("watchOrders"):
+            self._watchers.append(asyncio.ensure_future(self._watch("orders")))
+            if ex.has.get("watchMyTrades"):
+                self._watchers.append(asyncio.ensure_future(self._watch("trades")))
+
+    async def _shutdown(self) -> None:
+        for w in self._watchers:
+            w.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+        await self._ex.close()
+
+    # -------------------------------------------------------------- the port
+    def instruments(self) -> Mapping[str, Instrument]:
+        return MappingProxyType(self._instruments)
+
+    def submit(self, request: OrderRequest) -> OrderReport:
+        return self._run(self._submit(request), "create_order")
+
+    async def _submit(self, r: OrderRequest) -> OrderReport:
+        params: dict[str, Any] = {"newClientOrderId": r.client_id}
+        if r.tif is TimeInForce.POST_ONLY:
+            params["postOnly"] = True
+        elif r.tif is TimeInForce.IOC:
+            params["timeInForce"] = "IOC"
+        order = await self._ex.create_order(
+            r.symbol,
+            r.type.value,
+            r.side.value,
+            float(r.qty),
+            None if r.price is None else float(r.price),
+            params,
+        )
+        return self._report(order)
+
+    def cancel(self, symbol: str, client_id: str) -> OrderReport:
+        return self._run(self._cancel(symbol, client_id), "cancel_order")
+
+    async def _cancel(self, symbol: str, client_id: str) -> OrderReport:
+        order = await self._ex.cancel_order(None, symbol, {"origClientOrderId": client_id})
+        return self._report(order, client_id)
+
+    def fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
+        return self._run(self._fetch_order(symbol, client_id), "fetch_order")
+
+    async def _fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
+        try:
+            order = await self._ex.fetch_order(None, symbol, {"origClientOrderId": client_id})
+        except ccxt.OrderNotFound:
+            return None
+        return self._report(order, client_id)
+
+    def fetch_open_orders(self, symbol: str | None = None) -> Sequence[OrderReport]:
+        return self._run(self._open_orders(symbol), "fetch_open_orders")
+
+    async def _open_orders(self, symbol: str | None) -> list[OrderReport]:
+        out: list[OrderReport] = []
+        for sym in (symbol,) if symbol else self.symbols:
+            out.extend(self._report(o) for o in await self._ex.fetch_open_orders(sym))
+        return out
+
+    def fetch_fills(self, since_ts: int = 0, symbol: str | None = None) -> Sequence[Fill]:
+        return self._run(self._fills(since_ts, symbol), "fetch_my_trades")
+
+    async def _fills(self, since_ts: int, symbol: str | None) -> list[Fill]:
+        out: list[Fill] = []
+        for sym in (symbol,) if symbol else self.symbols:
+            for t in await self._ex.fetch_my_trades(sym, since_ts or None):
+                fill = await self._fill(t)
+                if fill is not None:
+                    out.append(fill)
+        return out
+
+    def fetch_account(self) -> AccountSnapshot:
+        return self._run(self._account(), "fetch_balance")
+
+    async def _account(self) -> AccountSnapshot:
+        raw = await self._ex.fetch_balance()
+        check_balance(raw)
+        balances = {
+            asset: Balance(
+                asset=asset,
+                free=to_decimal(raw["free"].get(asset) or 0),
+                locked=to_decimal(raw["used"].get(asset) or 0),
+            )
+            for asset in raw["total"]
+            if raw["total"].get(asset)
+        }
+        positions: dict[str, Position] = {}
+        for sym, inst in self._instruments.items():
+            bal = balances.get(inst.base)
+            if bal is not None and bal.total:
+                positions[sym] = Position(symbol=sym, qty=bal.total)
+        orders = await self._open_orders(None)
+        quote = next(iter(self._instruments.values())).quote if self._instruments else "USDT"
+        return AccountSnapshot(
+            ts=int(self._ex.milliseconds()),
+            quote_asset=quote,
+            balances=MappingProxyType(balances),
+            positions=MappingProxyType(positions),
+            open_orders=tuple(orders),
+        )
+
+    def drain_events(self) -> Sequence[VenueEvent]:
+        out: list[VenueEvent] = []
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                return out
+
+    # ------------------------------------------------------------- streams
+    async def _watch(self, what: str) -> None:
+        """Private stream loop: every update becomes an event; errors back off."""
+        delay = 1.0
+        while True:
+            try:
+                if what == "orders":
+                    for o in await self._ex.watch_orders():
+                        self._events.put(OrderUpdated(self._report(o)))
+                else:
+                    for t in await self._ex.watch_my_trades():
+                        fill = await self._fill(t)
+                        if fill is not None:
+                            self._events.put(FillReceived(fill))
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except SchemaDrift as exc:
+                self._drift(str(exc))
+            except Exception as exc:  # the stream dropped: log, back off, resubscribe
+                self.stream_errors += 1
+                self._sink("stream_error", 0, {"stream": what, "error": type(exc).__name__})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    # ------------------------------------------------------------- helpers
+    def _run(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        if not self._thread.is_alive():
+            coro.close()
+            raise VenueTimeout(f"{self.exchange_id} {what}: the venue is not started")
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return fut.result(timeout=self.call_timeout_s + 2)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise VenueTimeout(
+                f"{self.exchange_id} {what}: no answer in {self.call_timeout_s}s"
+            ) from None
+        except SchemaDrift as exc:
+            self._drift(str(exc))
+            raise
+        except Exception as exc:
+            raise translate(exc, self._retry_after()) from exc
+
+    def _retry_after(self) -> float | None:
+        headers = getattr(self._ex, "last_response_headers", None) or {}
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def _drift(self, what: str) -> None:
+        if self.schema_drift is None:
+            self.schema_drift = what
+            self._sink("schema_drift", 0, {"venue": self.exchange_id, "what": what, "alert": True})
+
+    def _report(self, o: Any, client_id: str | None = None) -> OrderReport:
+        check("order", o, ORDER)
+        cid = o.get("clientOrderId") or client_id
+        self._cid_by_vid[str(o["id"])] = cid
+        status = _STATUS.get(o["status"])
+        if status is None:
+            raise SchemaDrift(f"order {o['id']}: unknown status {o['status']!r}")
+        filled = to_decimal(o["filled"])
+        if status is OrderStatus.OPEN and filled > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        avg = o.get("average")
+        return OrderReport(
+            client_id=cid,
+            venue_order_id=str(o["id"]),
+            symbol=o["symbol"],
+            side=Side(o["side"]),
+            type=OrderType.MARKET if o["type"] == "market" else OrderType.LIMIT,
+            qty=to_decimal(o["amount"]),
+            price=None if o.get("price") in (None, 0) else to_decimal(o["price"]),
+            tif=_tif(o),
+            status=status,
+            filled_qty=filled,
+            avg_fill_price=None if not avg else to_decimal(avg),
+            ts=int(o.get("lastUpdateTimestamp") or o["timestamp"]),
+        )
+
+    async def _fill(self, t: Any) -> Fill | None:
+        check("trade", t, TRADE)
+        vid = str(t["order"])
+        cid = self._cid_by_vid.get(vid)
+        if cid is None:
+            try:
+                order = await self._ex.fetch_order(vid, t["symbol"])
+                cid = self._report(order).client_id
+            except ccxt.BaseError:
+                cid = ""
+        fee = t.get("fee") or {}
+        return Fill(
+            trade_id=str(t["id"]),
+            client_id=cid,
+            venue_order_id=vid,
+            symbol=t["symbol"],
+            side=Side(t["side"]),
+            qty=to_decimal(t["amount"]),
+            price=to_decimal(t["price"]),
+            fee=to_decimal(fee.get("cost") or 0),
+            fee_asset=str(fee.get("currency") or ""),
+            liquidity=Liquidity.MAKER if t.get("takerOrMaker") == "maker" else Liquidity.TAKER,
+            ts=int(t["timestamp"]),
+        )
+
+
+def _tif(o: Any) -> TimeInForce:
+    if o.get("postOnly"):
+        return TimeInForce.POST_ONLY
+    return TimeInForce.IOC if o.get("timeInForce") == "IOC" else TimeInForce.GTC
+
+
+def _instrument(m: Any) -> Instrument:
+    limits = m.get("limits") or {}
+    amount = limits.get("amount") or {}
+    cost = limits.get("cost") or {}
+    return Instrument(
+        symbol=m["symbol"],
+        base=m["base"],
+        quote=m["quote"],
+        tick_size=to_decimal(m["precision"]["price"]),
+        lot_size=to_decimal(m["precision"]["amount"]),
+        min_qty=to_decimal(amount.get("min") or 0),
+        min_notional=to_decimal(cost.get("min") or 0),
+        maker_fee=to_decimal(m.get("maker") or 0)
+        if m.get("maker") is not None
+        else Decimal("0.001"),
+        taker_fee=to_decimal(m.get("taker") or 0)
+        if m.get("taker") is not None
+        else Decimal("0.001"),
+    )
+
+
+__all__ = ["CcxtVenue", "Credentials", "rewrite_urls"]
