@@ -33,10 +33,22 @@ TABLE: tuple[tuple[type[BaseException], type[e.VenueError]], ...] = (
 )
 
 
+# Replies that ccxt files under a broader class than what they mean. Binance's
+# "Duplicate order sent." (-2010) arrives as a plain InvalidOrder: read as a
+# refusal, it would mark an order that *did* land as rejected.
+MESSAGES: tuple[tuple[type[BaseException], str, type[e.VenueError]], ...] = (
+    (ccxt.InvalidOrder, "Duplicate order sent", e.DuplicateClientId),
+    (ccxt.ExchangeError, "Duplicate order sent", e.DuplicateClientId),
+)
+
+
 def translate(exc: BaseException, retry_after_s: float | None = None) -> e.VenueError:
     """The bastion error for a foreign exception (raise it ``from exc``)."""
     if isinstance(exc, e.VenueError):
         return exc
+    for foreign, text, ours_by_text in MESSAGES:
+        if isinstance(exc, foreign) and text in str(exc):
+            return ours_by_text(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, asyncio.CancelledError | TimeoutError):
         return e.VenueTimeout(f"our own wait ended before the venue answered: {type(exc).__name__}")
     for foreign, ours in TABLE:

@@ -1,0 +1,279 @@
+"""Binance spot's JSON shapes, in one place.
+
+Every reply and stream message the emulator sends is built here, so a field
+ccxt (or a bot's own parser) relies on is spelled once. Decimals go out as
+strings with eight places, as Binance sends them; times are epoch ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from bastion.emulator.records import FillRecord, OrderRecord
+from bastion.model import Balance, Instrument, Side
+
+Json = dict[str, Any]
+
+_MAX_PRICE = Decimal("1000000")
+_MAX_QTY = Decimal("9000")
+
+
+def exchange_symbol(symbol: str) -> str:
+    """``BTC/USDT`` → ``BTCUSDT`` (Binance writes pairs without a separator)."""
+    return symbol.replace("/", "").upper()
+
+
+def fmt(value: Decimal | None) -> str:
+    """Eight decimal places, as every Binance amount is written."""
+    return f"{(value if value is not None else Decimal(0)):.8f}"
+
+
+def side_name(side: Side) -> str:
+    return "BUY" if side is Side.BUY else "SELL"
+
+
+def symbol_info(inst: Instrument) -> Json:
+    """One ``exchangeInfo`` symbol: the filters ccxt derives precision and limits from."""
+    tick = inst.tick_size
+    lot = inst.lot_size
+    return {
+        "symbol": exchange_symbol(inst.symbol),
+        "status": "TRADING",
+        "baseAsset": inst.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": inst.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": fmt(tick),
+                "maxPrice": fmt(_MAX_PRICE),
+                "tickSize": fmt(tick),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": fmt(max(inst.min_qty, lot)),
+                "maxQty": fmt(_MAX_QTY),
+                "stepSize": fmt(lot),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": fmt(max(inst.min_qty, lot)),
+                "maxQty": fmt(_MAX_QTY),
+                "stepSize": fmt(lot),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": fmt(inst.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": fmt(Decimal("9000000")),
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }
+
+
+def exchange_info(instruments: Iterable[Instrument], server_ms: int, weight_limit: int) -> Json:
+    return {
+        "timezone": "UTC",
+        "serverTime": server_ms,
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": weight_limit,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+        ],
+        "exchangeFilters": [],
+        "symbols": [symbol_info(i) for i in instruments],
+    }
+
+
+# ------------------------------------------------------------------------ orders
+def _order_common(rec: OrderRecord) -> Json:
+    return {
+        "symbol": rec.symbol,
+        "orderId": rec.order_id,
+        "orderListId": -1,
+        "clientOrderId": rec.client_id,
+        "price": fmt(rec.price),
+        "origQty": fmt(rec.qty),
+        "executedQty": fmt(rec.executed),
+        "cummulativeQuoteQty": fmt(rec.cum_quote),
+        "status": rec.status,
+        "timeInForce": rec.tif_name or "GTC",
+        "type": rec.type_name,
+        "side": side_name(rec.side),
+        "workingTime": rec.created_ms,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+    }
+
+
+def order_ack(rec: OrderRecord) -> Json:
+    return {
+        "symbol": rec.symbol,
+        "orderId": rec.order_id,
+        "orderListId": -1,
+        "clientOrderId": rec.client_id,
+        "transactTime": rec.created_ms,
+    }
+
+
+def order_result(rec: OrderRecord) -> Json:
+    return {**order_ack(rec), **_order_common(rec)}
+
+
+def order_full(rec: OrderRecord, fills: Sequence[FillRecord]) -> Json:
+    out = order_result(rec)
+    out["fills"] = [
+        {
+            "price": fmt(f.price),
+            "qty": fmt(f.qty),
+            "commission": fmt(f.commission),
+            "commissionAsset": f.commission_asset,
+            "tradeId": f.trade_id,
+        }
+        for f in fills
+    ]
+    return out
+
+
+def order_query(rec: OrderRecord) -> Json:
+    """``GET /api/v3/order``, ``openOrders`` and ``allOrders`` entries."""
+    return {
+        **_order_common(rec),
+        "stopPrice": fmt(None),
+        "icebergQty": fmt(None),
+        "time": rec.created_ms,
+        "updateTime": rec.updated_ms,
+        "isWorking": True,
+        "origQuoteOrderQty": fmt(rec.orig_quote_qty),
+    }
+
+
+def order_canceled(rec: OrderRecord) -> Json:
+    out = _order_common(rec)
+    out["origClientOrderId"] = rec.client_id
+    out["transactTime"] = rec.updated_ms
+    return out
+
+
+def my_trade(f: FillRecord) -> Json:
+    return {
+        "symbol": f.symbol,
+        "id": f.trade_id,
+        "orderId": f.order_id,
+        "orderListId": -1,
+        "price": fmt(f.price),
+        "qty": fmt(f.qty),
+        "quoteQty": fmt(f.quote_qty),
+        "commission": fmt(f.commission),
+        "commissionAsset": f.commission_asset,
+        "time": f.time,
+        "isBuyer": f.side is Side.BUY,
+        "isMaker": f.is_maker,
+        "isBestMatch": True,
+    }
+
+
+def account(balances: Mapping[str, Balance], server_ms: int, fee_bps: int) -> Json:
+    return {
+        "makerCommission": fee_bps,
+        "takerCommission": fee_bps,
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "commissionRates": {
+            "maker": fmt(Decimal(fee_bps) / 10_000),
+            "taker": fmt(Decimal(fee_bps) / 10_000),
+            "buyer": fmt(None),
+            "seller": fmt(None),
+        },
+        "canTrade": True,
+        "canWithdraw": True,
+        "canDeposit": True,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": server_ms,
+        "accountType": "SPOT",
+        "balances": [
+            {"asset": b.asset, "free": fmt(b.free), "locked": fmt(b.locked)}
+            for b in sorted(balances.values(), key=lambda b: b.asset)
+        ],
+        "permissions": ["SPOT"],
+        "uid": 1,
+    }
+
+
+# ------------------------------------------------------------ user data stream
+def execution_report(
+    rec: OrderRecord, exec_type: str, event_ms: int, fill: FillRecord | None = None
+) -> Json:
+    """Binance's ``executionReport``: one per order state change or per fill."""
+    return {
+        "e": "executionReport",
+        "E": event_ms,
+        "s": rec.symbol,
+        "c": rec.client_id,
+        "S": side_name(rec.side),
+        "o": rec.type_name,
+        "f": rec.tif_name or "GTC",
+        "q": fmt(rec.qty),
+        "p": fmt(rec.price),
+        "P": fmt(None),
+        "F": fmt(None),
+        "g": -1,
+        "C": rec.client_id if exec_type == "CANCELED" else "",
+        "x": exec_type,
+        "X": rec.status,
+        "r": "NONE",
+        "i": rec.order_id,
+        "l": fmt(fill.qty if fill else None),
+        "z": fmt(rec.executed),
+        "L": fmt(fill.price if fill else None),
+        "n": fmt(fill.commission if fill else None),
+        "N": fill.commission_asset if fill else None,
+        "T": fill.time if fill else rec.updated_ms,
+        "t": fill.trade_id if fill else -1,
+        "I": rec.order_id * 10 + len(rec.fills),
+        "w": rec.is_open,
+        "m": bool(fill and fill.is_maker),
+        "M": False,
+        "O": rec.created_ms,
+        "Z": fmt(rec.cum_quote),
+        "Y": fmt(fill.quote_qty if fill else None),
+        "Q": fmt(rec.orig_quote_qty),
+        "W": rec.created_ms,
+        "V": "EXPIRE_MAKER",
+    }
+
+
+def account_position(balances: Iterable[Balance], event_ms: int) -> Json:
+    return {
+        "e": "outboundAccountPosition",
+        "E": event_ms,
+        "u": event_ms,
+        "B": [{"a": b.asset, "f": fmt(b.free), "l": fmt(b.locked)} for b in balances],
+    }
