@@ -10,9 +10,16 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -21,6 +28,18 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, v: Any, info: ValidationInfo) -> Any:
+        """TOML has real booleans: ``seed = true`` is a mistake, not 1 (pydantic's
+        lax mode would take it as one)."""
+        if isinstance(v, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            types = get_args(annotation) or (annotation,)
+            if bool not in types and any(t in (int, float, Decimal) for t in types):
+                raise ValueError("expected a number, got a boolean")
+        return v
 
 
 class StrategyConfig(_Strict):
@@ -38,13 +57,124 @@ class StrategyConfig(_Strict):
         return v
 
 
-class RiskConfig(_Strict):
-    """Limits as fractions of account equity (0.5 is 50%)."""
+class RateRiskConfig(_Strict):
+    """``[risk.rate]``: orders per rolling minute; breaking the limit
+    ``runaway_breaches`` times within ``runaway_window_s`` halts the bot."""
 
-    max_position: Decimal = Field(Decimal("0.5"), gt=0, le=10)
+    enabled: bool = True
+    orders_per_minute: int = Field(30, ge=1)
+    orders_per_minute_symbol: int = Field(10, ge=1)
+    runaway_breaches: int = Field(5, ge=1)
+    runaway_window_s: float = Field(600.0, gt=0)
+
+
+class LossRiskConfig(_Strict):
+    """``[risk.loss]``: equity down more than ``daily_loss`` since the daily window
+    opened (``reset_time`` in ``timezone``), or more than ``max_drawdown`` from its
+    peak: flatten and halt. A daily-loss halt lifts at the next window when
+    ``resume_next_window``; a drawdown halt waits for an operator."""
+
+    enabled: bool = True
+    daily_loss: Decimal = Field(Decimal("0.05"), gt=0, lt=1)
+    max_drawdown: Decimal = Field(Decimal("0.20"), gt=0, lt=1)
+    timezone: str = "UTC"
+    reset_time: str = "00:00"
+    resume_next_window: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown IANA time zone {v!r} (e.g. 'UTC', 'America/New_York')"
+            ) from None
+        return v
+
+    @field_validator("reset_time")
+    @classmethod
+    def _hh_mm(cls, v: str) -> str:
+        hh, sep, mm = v.partition(":")
+        if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ValueError(f"expected a local time 'HH:MM' (00:00 to 23:59), got {v!r}")
+        return v
+
+
+class CorrelationRiskConfig(_Strict):
+    """``[risk.correlation]``: prices are sampled every ``interval_s``; over the last
+    ``window`` returns, symbols whose correlation reaches ``threshold`` form a
+    cluster whose gross exposure is at most ``max_cluster_exposure`` of equity."""
+
+    enabled: bool = True
+    threshold: float = Field(0.7, gt=0, le=1)
+    window: int = Field(240, ge=10)
+    min_samples: int = Field(60, ge=10)
+    interval_s: float = Field(60.0, gt=0)
+    recompute_every: int = Field(15, ge=1)
+    max_cluster_exposure: Decimal = Field(Decimal("0.5"), gt=0, le=20)
+
+
+class SanityRiskConfig(_Strict):
+    """``[risk.sanity]``: a limit price at most ``max_price_deviation`` from the market
+    (or ``price_band_atr`` × ATR(14) when set); a market order needs a price no older
+    than ``max_quote_age_s`` (default: the data gate's staleness limit)."""
+
+    enabled: bool = True
+    max_price_deviation: Decimal = Field(Decimal("0.05"), gt=0, le=1)
+    price_band_atr: float | None = Field(None, gt=0)
+    max_quote_age_s: float | None = Field(None, gt=0)
+
+
+class VolumeRiskConfig(_Strict):
+    """``[risk.volume]``: one order at most ``max_share`` of the symbol's mean bar
+    volume over the last ``window`` bars, and at most ``max_book_share`` of the
+    visible depth on the side it takes, when a book is available."""
+
+    enabled: bool = True
+    max_share: Decimal = Field(Decimal("0.1"), gt=0, le=10)
+    window: int = Field(30, ge=1)
+    max_book_share: Decimal = Field(Decimal("0.5"), gt=0, le=10)
+
+
+class SymbolRiskConfig(_Strict):
+    """``[risk.symbols."BASE/QUOTE"]``: per-symbol overrides of the limits above."""
+
+    max_position: Decimal | None = Field(None, gt=0, le=10)
+    max_order: Decimal | None = Field(None, gt=0, le=10)
+    max_volume_share: Decimal | None = Field(None, gt=0, le=10)
+    max_price_deviation: Decimal | None = Field(None, gt=0, le=1)
+    orders_per_minute: int | None = Field(None, ge=1)
+
+
+class RiskConfig(_Strict):
+    """``[risk]``: limits as fractions of account equity (0.25 is 25%).
+
+    Every rule is on by default with conservative values; each nested table
+    has ``enabled`` to switch its rule off.
+    """
+
+    max_position: Decimal = Field(Decimal("0.25"), gt=0, le=10)
     max_gross_exposure: Decimal = Field(Decimal("1.0"), gt=0, le=20)
-    max_order: Decimal = Field(Decimal("0.25"), gt=0, le=10)
+    max_net_exposure: Decimal = Field(Decimal("1.0"), gt=0, le=20)
+    max_order: Decimal = Field(Decimal("0.2"), gt=0, le=10)
     allow_short: bool = False
+    rate: RateRiskConfig = Field(default_factory=RateRiskConfig)
+    loss: LossRiskConfig = Field(default_factory=LossRiskConfig)
+    correlation: CorrelationRiskConfig = Field(default_factory=CorrelationRiskConfig)
+    sanity: SanityRiskConfig = Field(default_factory=SanityRiskConfig)
+    volume: VolumeRiskConfig = Field(default_factory=VolumeRiskConfig)
+    symbols: dict[str, SymbolRiskConfig] = Field(default_factory=dict)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbol_keys(cls, v: dict[str, SymbolRiskConfig]) -> dict[str, SymbolRiskConfig]:
+        for s in v:
+            if "/" not in s:
+                raise ValueError(f"symbol {s!r} is not of the form BASE/QUOTE")
+        return v
 
 
 class DataConfig(_Strict):

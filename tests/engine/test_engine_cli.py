@@ -80,7 +80,7 @@ def test_backtest_writes_every_output(tmp_path, csv_file):
 
 def test_journal_json_lines_and_kind_filter(tmp_path, csv_file):
     out = tmp_path / "run"
-    runner.invoke(app, ["backtest", "--data", str(csv_file), "--out", str(out), "--param", "fast=5", "--param", "slow=20"])
+    runner.invoke(app, ["backtest", "--data", str(csv_file), "--symbol", "SYN/USDT", "--out", str(out), "--param", "fast=5", "--param", "slow=20"])
 
     res = runner.invoke(app, ["journal", str(out), "--kind", "fill", "--json"])
 
@@ -103,7 +103,7 @@ def test_bad_data_names_the_row(tmp_path):
 
 
 def test_bad_param_names_the_key(tmp_path, csv_file):
-    res = runner.invoke(app, ["backtest", "--data", str(csv_file), "--param", "fsat=5", "--out", str(tmp_path / "o")])
+    res = runner.invoke(app, ["backtest", "--data", str(csv_file), "--symbol", "SYN/USDT", "--param", "fsat=5", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "fsat" in res.output
 
@@ -111,7 +111,7 @@ def test_bad_param_names_the_key(tmp_path, csv_file):
 def test_bad_config_names_key_value_and_expectation(tmp_path, csv_file):
     cfg = tmp_path / "bot.toml"
     cfg.write_text('[venue]\nfee_bps = "lots"\n')
-    res = runner.invoke(app, ["backtest", "--data", str(csv_file), "--config", str(cfg), "--out", str(tmp_path / "o")])
+    res = runner.invoke(app, ["backtest", "--data", str(csv_file), "--symbol", "SYN/USDT", "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     text = " ".join(res.output.split())
     assert "venue.fee_bps" in text and "lots" in text
@@ -126,7 +126,7 @@ def test_journal_of_missing_run_is_a_clear_error(tmp_path):
 def test_slippage_option_costs_money(tmp_path, csv_file):
     def equity(slip):
         out = tmp_path / slip.replace(":", "_")
-        res = runner.invoke(app, ["backtest", "--data", str(csv_file), "--slippage", slip, "--out", str(out), "--param", "fast=5", "--param", "slow=20"])
+        res = runner.invoke(app, ["backtest", "--data", str(csv_file), "--symbol", "SYN/USDT", "--slippage", slip, "--out", str(out), "--param", "fast=5", "--param", "slow=20"])
         assert res.exit_code == 0, res.output
         return json.loads((out / "summary.json").read_text())["final_equity"]
 

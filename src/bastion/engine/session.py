@@ -130,7 +130,10 @@ def recover(bot: Bot, store: OrderStore, now: int) -> None:
     orders.adopt_fills(fills, owner)
     open_before = [mo.request.client_id for mo in orders.working.values()]
     orders.recover(now)
-    since = min((mo.created_ts for mo in orders.orders.values() if mo.request.client_id in open_before), default=None)
+    since = min(
+        (mo.created_ts for mo in orders.orders.values() if mo.request.client_id in open_before),
+        default=None,
+    )
     last_fill = max((f.ts for f in fills), default=0)
     orders.catch_up_fills(min(since, last_fill) if since is not None else last_fill, now)
     bot.reconciler.invalidate()

@@ -119,7 +119,9 @@ def render_markdown() -> str:
         if state is not new:
             lines.append(f"    {state.value} --> {new.value}: {event.value}")
     lines += ["```", "", "| state | event | next |", "|---|---|---|"]
-    for (state, event), new in sorted(TABLE.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)):
+    for (state, event), new in sorted(
+        TABLE.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)
+    ):
         lines.append(f"| {state.value} | {event.value} | {new.value} |")
     return "\n".join(lines) + "\n"
 

@@ -211,29 +211,27 @@ class ATR(IndicatorSpec):
 
 
 class _Vwap(Indicator):
-    __slots__ = ("_buf", "_period", "_pv", "_vol")
+    """Summed afresh (``math.fsum``) over the window on every bar: running sums
+    minus what leaves the window keep a rounding residue, which a window of
+    zero-volume bars (common on quiet minutes) would divide by."""
+
+    __slots__ = ("_buf", "_period")
 
     def __init__(self, period: int) -> None:
         super().__init__()
         if period < 1:
             raise ValueError(f"period must be at least 1, got {period}")
         self._period = period
-        self._buf: deque[tuple[float, float]] = deque()
-        self._pv = 0.0
-        self._vol = 0.0
+        self._buf: deque[tuple[float, float]] = deque(maxlen=period)
 
     def update(self, o: float, h: float, low: float, c: float, v: float) -> None:
         typical = (h + low + c) / 3.0
-        self._buf.append((typical * v, v))
-        self._pv += typical * v
-        self._vol += v
-        if len(self._buf) > self._period:
-            pv, vol = self._buf.popleft()
-            self._pv -= pv
-            self._vol -= vol
+        buf = self._buf
+        buf.append((typical * v, v))
         self.prev = self.value
-        if len(self._buf) == self._period:
-            self.value = self._pv / self._vol if self._vol > 0 else typical
+        if len(buf) == self._period:
+            vol = math.fsum(x for _, x in buf)
+            self.value = math.fsum(pv for pv, _ in buf) / vol if vol > 0 else typical
 
 
 @dataclass(frozen=True, slots=True)

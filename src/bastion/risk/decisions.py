@@ -13,18 +13,30 @@ from bastion.model import OrderRequest
 
 
 class RiskReason(StrEnum):
-    HALTED = "HALTED"
-    REDUCING_ONLY = "REDUCING_ONLY"
-    STALE_DATA = "STALE_DATA"
-    SYMBOL_BLOCKED = "SYMBOL_BLOCKED"
-    INVENTORY = "INVENTORY"
-    ORDER_SIZE = "ORDER_SIZE"
-    POSITION_LIMIT = "POSITION_LIMIT"
-    EXPOSURE_LIMIT = "EXPOSURE_LIMIT"
-    BELOW_MINIMUM = "BELOW_MINIMUM"
-    NO_PRICE = "NO_PRICE"
-    DAILY_LOSS = "DAILY_LOSS"
-    MAX_DRAWDOWN = "MAX_DRAWDOWN"
+    """Why the gate refused, shrank or stopped something. One member per limit."""
+
+    HALTED = "HALTED"  # the latch is HALTED: only closing orders pass
+    REDUCING_ONLY = "REDUCING_ONLY"  # the latch is REDUCING: only exposure-cutting orders
+    STALE_DATA = "STALE_DATA"  # newest market data too old for new exposure
+    STALE_QUOTE = "STALE_QUOTE"  # a market order without a fresh enough price
+    SYMBOL_BLOCKED = "SYMBOL_BLOCKED"  # an order on the symbol has an unknown outcome
+    INVENTORY = "INVENTORY"  # selling what is not held (spot)
+    ORDER_SIZE = "ORDER_SIZE"  # one order too large a share of equity
+    POSITION_LIMIT = "POSITION_LIMIT"  # one symbol too large a share of equity
+    EXPOSURE_LIMIT = "EXPOSURE_LIMIT"  # gross exposure across symbols
+    NET_EXPOSURE_LIMIT = "NET_EXPOSURE_LIMIT"  # net (long minus short) exposure
+    CORRELATION_LIMIT = "CORRELATION_LIMIT"  # a cluster of co-moving symbols
+    ORDER_RATE = "ORDER_RATE"  # too many orders in the rolling minute
+    RUNAWAY = "RUNAWAY"  # the rate limit broken again and again: halted
+    PRICE_BAND = "PRICE_BAND"  # limit price too far from the market
+    RESIZED_VOLUME = "RESIZED_VOLUME"  # shrunk to a share of traded volume / book depth
+    VOLUME_LIMIT = "VOLUME_LIMIT"  # volume share below the exchange minimum: refused
+    PRECISION = "PRECISION"  # quantized to the exchange's increments
+    BELOW_MINIMUM = "BELOW_MINIMUM"  # below the exchange's minimum size or notional
+    NO_PRICE = "NO_PRICE"  # nothing to value the order with
+    DAILY_LOSS = "DAILY_LOSS"  # equity down too far since the daily window opened
+    RETRY_CAP = "RETRY_CAP"  # execution ran out of retries (rate-limit storm): flatten, halt
+    MAX_DRAWDOWN = "MAX_DRAWDOWN"  # equity down too far from its peak
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,8 +47,8 @@ class Flatten:
     through the order manager and sets the latch to ``halt_state``.
     """
 
-    reason: "RiskReason"
-    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    reason: RiskReason
+    details: Mapping[str, Any] = field(default_factory=lambda: _NO_DETAILS)
     halt_state: str = "HALTED"
 
 
@@ -46,8 +58,11 @@ class Verdict(StrEnum):
     REJECT = "reject"
 
 
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
 def _no_details() -> Mapping[str, Any]:
-    return MappingProxyType({})
+    return _NO_DETAILS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

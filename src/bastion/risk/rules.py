@@ -4,13 +4,18 @@
 (reject, or resize with the smaller order). Rules never mutate the context;
 the gate records approved orders. Limits are fractions of account equity
 (0.2 is 20%), so they scale with the account.
+
+This module holds the rule contract, the helpers every sizing rule shares and
+the rules about the bot's own state (latch, blocked symbols, stale data,
+inventory, order size). Exposure, sanity and volume rules live beside it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from bastion.model import OrderRequest, Side
 from bastion.model.money import ZERO
@@ -20,17 +25,44 @@ from bastion.risk.latch import HaltState
 
 
 class Rule(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None: ...
 
 
-def _increases(req: OrderRequest, ctx: RiskContext) -> bool:
-    """Would this order increase the worst-case absolute position?"""
-    e = ctx.exposure_of(req.symbol)
-    if req.side is Side.BUY:
-        return abs(e.worst_long + req.qty) > abs(e.held) and e.worst_long + req.qty > 0
-    return abs(e.worst_short - req.qty) > abs(e.held) and e.worst_short - req.qty < 0
+def price_of(req: OrderRequest, ctx: RiskContext) -> Decision | Decimal:
+    """The price to value ``req`` at, or a NO_PRICE reject: the higher of its
+    limit and the mark, so a buy limit below the market is not valued below what
+    the position will be worth once filled (exposure is marked at the market)."""
+    mark = ctx.mark(req.symbol)
+    price = req.price
+    if price is None or (mark is not None and mark > price):
+        price = mark
+    if price is None or price <= 0:
+        return reject(req, RiskReason.NO_PRICE, "price", symbol=req.symbol)
+    return price
+
+
+def shrink(
+    req: OrderRequest,
+    ctx: RiskContext,
+    max_qty: Decimal,
+    reason: RiskReason,
+    rule: str,
+    *,
+    reject_reason: RiskReason | None = None,
+    **details: Any,
+) -> Decision:
+    """Resize ``req`` down to ``max_qty`` (rounded to the lot), or reject it when
+    what is left is nothing or below the exchange minimums."""
+    inst = ctx.instruments.get(req.symbol)
+    qty = inst.round_qty(max_qty) if inst is not None else ZERO
+    price = req.price or ctx.mark(req.symbol) or ZERO
+    why = "no instrument" if inst is None else inst.below_minimum(qty, price)
+    if why is not None:
+        return reject(req, reject_reason or reason, rule, why=why, **details)
+    return resize(req, replace(req, qty=qty), reason, rule, new_qty=str(qty), **details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +73,18 @@ class HaltRule:
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
         state = ctx.latch.state
-        if state is HaltState.ACTIVE or (req.reduces_exposure and not _increases(req, ctx)):
+        if state is HaltState.ACTIVE or (req.reduces_exposure and not ctx.increases(req)):
             return None
         reason = RiskReason.HALTED if state is HaltState.HALTED else RiskReason.REDUCING_ONLY
-        return reject(req, reason, self.name, state=state.value, latch_reason=ctx.latch.reason)
+        return reject(
+            req,
+            reason,
+            self.name,
+            state=state.value,
+            latch_reason=ctx.latch.reason,
+            latch_by=ctx.latch.by,
+            since_ts=ctx.latch.since_ts,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +97,7 @@ class FreshDataRule:
         sv = ctx.view.get(req.symbol)
         if sv is not None and sv.tradable:
             return None
-        if not _increases(req, ctx):
+        if not ctx.increases(req):
             return None
         return reject(
             req,
@@ -75,7 +115,7 @@ class BlockedSymbolRule:
     name: str = "blocked_symbol"
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if req.symbol in ctx.blocked and _increases(req, ctx):
+        if req.symbol in ctx.blocked and ctx.increases(req):
             return reject(req, RiskReason.SYMBOL_BLOCKED, self.name, symbol=req.symbol)
         return None
 
@@ -104,99 +144,33 @@ class InventoryRule:
         )
 
 
-def _shrink(
-    req: OrderRequest, ctx: RiskContext, max_qty: Decimal, reason: RiskReason, rule: str, **d: str
-) -> Decision:
-    inst = ctx.instruments[req.symbol]
-    qty = inst.round_qty(max_qty)
-    mark = ctx.marks.get(req.symbol, ZERO)
-    if qty <= 0 or inst.below_minimum(qty, req.price or mark) is not None:
-        return reject(req, reason, rule, **d)
-    return resize(req, replace(req, qty=qty), reason, rule, new_qty=str(qty), **d)
-
-
-@dataclass(frozen=True, slots=True)
-class PositionLimitRule:
-    """No position in one symbol worth more than ``max_fraction`` of equity."""
-
-    max_fraction: Decimal
-    name: str = "position_limit"
-
-    def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if not _increases(req, ctx):
-            return None
-        mark = req.price or ctx.marks.get(req.symbol)
-        if not mark:
-            return reject(req, RiskReason.NO_PRICE, self.name, symbol=req.symbol)
-        limit_qty = self.max_fraction * max(ctx.equity, ZERO) / mark
-        e = ctx.exposure_of(req.symbol)
-        current = e.worst_long if req.side is Side.BUY else -e.worst_short
-        room = limit_qty - current
-        if req.qty <= room:
-            return None
-        return _shrink(
-            req,
-            ctx,
-            room,
-            RiskReason.POSITION_LIMIT,
-            self.name,
-            limit=str(self.max_fraction),
-            equity=str(ctx.equity),
-            observed=str((current + req.qty) * mark),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class GrossExposureRule:
-    """Worst-case gross exposure across symbols at most ``max_fraction`` of equity."""
-
-    max_fraction: Decimal
-    name: str = "gross_exposure"
-
-    def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if not _increases(req, ctx):
-            return None
-        mark = req.price or ctx.marks.get(req.symbol)
-        if not mark:
-            return reject(req, RiskReason.NO_PRICE, self.name, symbol=req.symbol)
-        limit = self.max_fraction * max(ctx.equity, ZERO)
-        gross = ctx.gross()
-        added = req.qty * mark
-        if gross + added <= limit:
-            return None
-        return _shrink(
-            req,
-            ctx,
-            (limit - gross) / mark,
-            RiskReason.EXPOSURE_LIMIT,
-            self.name,
-            limit=str(limit),
-            observed=str(gross + added),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class OrderSizeRule:
-    """One order at most ``max_fraction`` of equity in notional."""
+    """One order at most ``max_fraction`` of equity in notional (per-symbol
+    overrides in ``overrides``). Exposure-cutting orders are not limited."""
 
     max_fraction: Decimal
+    per_symbol: Mapping[str, Decimal] = field(default_factory=dict)
     name: str = "order_size"
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if req.reduces_exposure:
+        if req.reduces_exposure and not ctx.increases(req):
             return None
-        mark = req.price or ctx.marks.get(req.symbol)
-        if not mark:
-            return reject(req, RiskReason.NO_PRICE, self.name, symbol=req.symbol)
-        limit = self.max_fraction * max(ctx.equity, ZERO)
-        if req.qty * mark <= limit:
+        price = price_of(req, ctx)
+        if isinstance(price, Decision):
+            return price
+        fraction = self.per_symbol.get(req.symbol, self.max_fraction)
+        limit = fraction * max(ctx.equity, ZERO)
+        notional = req.qty * price
+        if notional <= limit:
             return None
-        return _shrink(
+        return shrink(
             req,
             ctx,
-            limit / mark,
+            limit / price,
             RiskReason.ORDER_SIZE,
             self.name,
-            limit=str(limit),
-            observed=str(req.qty * mark),
+            limit=str(fraction),
+            equity=str(ctx.equity),
+            observed=str(notional),
         )

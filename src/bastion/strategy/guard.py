@@ -8,9 +8,10 @@ first run of a new one. It is too slow for every cycle of a long backtest
 - Clock and global randomness: a profile hook records C calls to the wall
   clock (``time.time``, ``datetime.now`` ...) and to the unseeded global RNG.
 - Files, sockets, processes: an audit hook refuses them while the guard is
-  active (the operation fails before it happens).
-- Mutation: the view's fingerprint, the account and the memory are compared
-  before and after.
+  active (the operation fails before it happens), and a refusal the strategy
+  catches still rejects it.
+- Mutation: the view's fingerprint (plus its indicators' state), the account
+  and the memory are compared before and after.
 """
 
 from __future__ import annotations
@@ -71,8 +72,12 @@ _hook_installed = False
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if getattr(_state, "active", False) and event.startswith(_AUDIT_EVENTS):
-        _state.active = False  # let the error's own machinery run
-        raise StrategyViolation(f"strategy performed I/O: {event} {args[:1]!r}")
+        why = f"strategy performed I/O: {event} {args[:1]!r}"
+        # Remembered as well as raised: a strategy that catches the error (and
+        # so never lets it reach us) is still rejected when ``decide`` returns.
+        # The guard stays active, so a second attempt is refused too.
+        _state.io = why
+        raise StrategyViolation(why)
 
 
 def _install() -> None:
@@ -100,12 +105,20 @@ def _snapshot(obj: Any) -> bytes | str:
         return repr(obj)
 
 
+def _view_state(view: MarketView) -> tuple[object, ...]:
+    """The fingerprint plus what it leaves out: each symbol view's identity and a
+    pickle of its indicators (a still-filling window changes no value). The
+    view's lookup cache, which reads legitimately fill, is not included."""
+    extra = [(sv.symbol, sv.interval_ms, _snapshot(sv._indicators)) for sv in view.values()]
+    return (view.fingerprint(), tuple(extra))
+
+
 def guarded_decide(
     strategy: Strategy[Any, Any], view: MarketView, account: AccountSnapshot, memory: Any
 ) -> tuple[Sequence[Intent], Any]:
     """Run ``strategy.decide`` under the guard; raise ``StrategyViolation`` on impurity."""
     _install()
-    view_before = view.fingerprint()
+    view_before = _view_state(view)
     account_before = _snapshot(account)
     memory_before = _snapshot(memory)
     violations: list[str] = []
@@ -117,6 +130,7 @@ def guarded_decide(
                 violations.append(why)
 
     old_profile = sys.getprofile()
+    _state.io = None
     _state.active = True
     sys.setprofile(profile)
     try:
@@ -125,9 +139,11 @@ def guarded_decide(
         sys.setprofile(old_profile)
         _state.active = False
     name = strategy.ref.id
+    if _state.io is not None:
+        violations.insert(0, _state.io)
     if violations:
         raise StrategyViolation(f"strategy {name}: {violations[0]}")
-    if view.fingerprint() != view_before:
+    if _view_state(view) != view_before:
         raise StrategyViolation(f"strategy {name}: mutated the market view")
     if _snapshot(account) != account_before:
         raise StrategyViolation(f"strategy {name}: mutated the account")

@@ -1,0 +1,182 @@
+"""Operator commands for the risk layer: ``bastion halt``, ``bastion resume`` and
+``bastion risk report``, plus the wiring that makes the halt latch persistent.
+
+``--state DIR`` is the bot's data folder (``state.sqlite``, ``journal.sqlite``).
+A halt or resume is written to the state store (the running bot picks it up,
+a restarted bot starts from it) and journaled with who (the OS user) and why.
+This is the shell: it reads the wall clock and the OS user; the cores do not.
+
+``register(app)`` adds them to the ``bastion`` command::
+
+    app.command("halt")(halt_cmd)
+    app.command("resume")(resume_cmd)
+    app.add_typer(risk_app, name="risk")
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bastion.observe.journal import Journal, find_journal, read_events
+from bastion.risk.latch import HaltLatch, HaltState
+from bastion.risk.report import KINDS, LATCH_KIND, render, summarize
+from bastion.state.store import StateStore
+
+JOURNAL_FILE = "journal.sqlite"
+Sink = Callable[[str, int, dict[str, Any]], None]
+
+risk_app = typer.Typer(help="Risk layer: rejection reports.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``halt``, ``resume`` and ``risk report`` to the ``bastion`` command."""
+    app.command("halt")(halt_cmd)
+    app.command("resume")(resume_cmd)
+    app.add_typer(risk_app, name="risk")
+
+
+# ------------------------------------------------------------------ wiring
+def open_latch(state_dir: str | Path, sink: Sink | None = None) -> tuple[HaltLatch, StateStore]:
+    """The bot's latch as it was left (HALTED stays HALTED across a restart),
+    subscribed so that every change is saved, and journaled to ``sink``,
+    before ``HaltLatch.set`` returns. Close the store on shutdown."""
+    store = StateStore(state_dir)
+    latch = HaltLatch.restore(store.load_latch())
+
+    def persist(changed: HaltLatch, previous: HaltState) -> None:
+        store.save_latch(changed, previous=previous.value)
+        if sink is not None:
+            sink(LATCH_KIND, changed.since_ts, _latch_event(changed, previous.value))
+
+    latch.subscribe(persist)
+    return latch, store
+
+
+def sync_latch(latch: HaltLatch, store: StateStore) -> bool:
+    """Adopt a change another process (``bastion halt``) made; call once per
+    cycle. Cheap when nothing changed. Returns True when the latch moved."""
+    if not store.changed():
+        return False
+    row = store.load_latch()
+    if row is None or (row.state, row.reason, row.since_ts) == (
+        latch.state.value,
+        latch.reason,
+        latch.since_ts,
+    ):
+        return False
+    latch.state, latch.reason = HaltState(row.state), row.reason
+    latch.since_ts, latch.by = row.since_ts, row.by
+    return True
+
+
+def _latch_event(latch: HaltLatch, previous: str | None) -> dict[str, Any]:
+    return {
+        "state": latch.state.value,
+        "previous": previous,
+        "reason": latch.reason,
+        "by": latch.by,
+    }
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def change_latch(state_dir: Path, state: HaltState, reason: str, by: str, now: int) -> str:
+    """Set the stored latch and journal it; returns the state it left."""
+    with StateStore(state_dir) as store:
+        row = store.load_latch()
+        previous = row.state if row is not None else HaltState.ACTIVE.value
+        latch = HaltLatch(state=state, reason=reason, since_ts=now, by=by)
+        store.save_latch(latch, previous=previous)
+    with Journal(state_dir / JOURNAL_FILE) as journal:
+        journal.append(LATCH_KIND, now, {**_latch_event(latch, previous), "source": "cli"})
+    return previous
+
+
+# ---------------------------------------------------------------- commands
+StateOpt = Annotated[
+    Path,
+    typer.Option("--state", help="The bot's data folder (state.sqlite, journal.sqlite)."),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why: recorded with your user name.")]
+
+
+def halt_cmd(
+    reason: ReasonOpt,
+    state: StateOpt = Path("."),
+    reducing: Annotated[
+        bool, typer.Option("--reducing", help="Only allow exposure-cutting orders.")
+    ] = False,
+) -> None:
+    """Halt the bot: only cancels and closing orders pass (REDUCING with --reducing)."""
+    if not reason.strip():
+        raise typer.BadParameter("a reason is required", param_hint="--reason")
+    target = HaltState.REDUCING if reducing else HaltState.HALTED
+    who = _operator()
+    previous = change_latch(state, target, reason, who, time.time_ns() // 1_000_000)
+    typer.echo(f"{previous} -> {target.value} by {who}: {reason}")
+
+
+def resume_cmd(reason: ReasonOpt, state: StateOpt = Path(".")) -> None:
+    """Resume the bot (ACTIVE): new exposure is allowed again."""
+    if not reason.strip():
+        raise typer.BadParameter("a reason is required", param_hint="--reason")
+    who = _operator()
+    previous = change_latch(state, HaltState.ACTIVE, reason, who, time.time_ns() // 1_000_000)
+    typer.echo(f"{previous} -> ACTIVE by {who}: {reason}")
+
+
+_SPAN = re.compile(r"(\d+)([smhdw])")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_since(text: str) -> int | None:
+    """``7d`` → ms; ``all`` → None."""
+    if text.strip().lower() == "all":
+        return None
+    m = _SPAN.fullmatch(text.strip())
+    if m is None:
+        raise typer.BadParameter(f"{text!r}: expected a span like 30m, 12h, 7d, 2w, or 'all'")
+    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def _newest_ts(journal: Path) -> int | None:
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT MAX(ts) FROM events").fetchone()
+    finally:
+        db.close()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+@risk_app.command("report")
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run or data folder, or its journal file.")],
+    since: Annotated[
+        str,
+        typer.Option(help="Span before the newest journal event (30m, 12h, 7d, 'all')."),
+    ] = "7d",
+    examples: Annotated[int, typer.Option(help="Examples shown per reason.")] = 3,
+) -> None:
+    """Rejections and resizes by reason, strategy and symbol, with examples."""
+    try:
+        journal = find_journal(folder)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="FOLDER") from None
+    span = parse_since(since)
+    newest = _newest_ts(journal)
+    since_ts = newest - span if span is not None and newest is not None else None
+    events = read_events(journal, kinds=KINDS, since_ts=since_ts)
+    typer.echo(render(summarize(events, examples=examples)))
