@@ -19,7 +19,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from bastion.execution import OrderManager, client_order_id
-from bastion.model import OrderReport, OrderRequest, OrderStatus, OrderType, Side, StrategyRef, TimeInForce
+from bastion.model import (
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    StrategyRef,
+    TimeInForce,
+)
 from bastion.observe.journal import Journal
 from bastion.state.orders import OrderStore
 
@@ -49,7 +57,9 @@ class InstantVenue:
 
 def run(orders: int, durable: bool, folder: Path) -> list[float]:
     store = OrderStore(folder / f"state-{durable}.sqlite", durable=durable)
-    journal = Journal(folder / f"journal-{durable}.sqlite", flush_every=10**9)  # flushed per cycle, not per order
+    journal = Journal(
+        folder / f"journal-{durable}.sqlite", flush_every=10**9
+    )  # flushed per cycle, not per order
     venue = InstantVenue()
     manager = OrderManager(venue, journal, store)  # type: ignore[arg-type]
     started: list[int] = []
@@ -85,10 +95,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for durable in (False, True):
             us = run(args.orders, durable, Path(tmp))
-            mode = "synchronous=FULL (power-loss safe)" if durable else "synchronous=NORMAL (crash safe)"
+            mode = (
+                "synchronous=FULL (power-loss safe)"
+                if durable
+                else "synchronous=NORMAL (crash safe)"
+            )
             p50, p99 = statistics.median(us), pct(us, 0.99)
             verdict = "PASS" if p99 < 200 else "MISS"
-            print(f"WAL {mode:36s} p50 {p50:8.1f} us  p99 {p99:8.1f} us  max {max(us):9.1f} us  target p99<200us: {verdict}")
+            print(
+                f"WAL {mode:36s} p50 {p50:8.1f} us  p99 {p99:8.1f} us"
+                f"  max {max(us):9.1f} us  target p99<200us: {verdict}"
+            )
 
 
 if __name__ == "__main__":

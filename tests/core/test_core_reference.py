@@ -131,11 +131,6 @@ def test_final_equity_agrees_with_the_reference_to_the_cent(
     assert exact == expected.final_equity  # in fact exactly: same Decimal arithmetic
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in engine/backtest.py: summary['final_equity'] is rounded to the cent, then "
-    "overwritten by the float equity curve's last point from observe.stats.summarize",
-)
 def test_the_summary_final_equity_is_rounded_to_the_cent(
     result: BacktestResult, expected: Reference
 ) -> None:

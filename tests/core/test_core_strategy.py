@@ -314,11 +314,6 @@ def test_parse_params_errors_name_the_key_and_the_value(
         assert word in message, (word, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in strategy/base.py parse_params: a bool passes isinstance(value, int), "
-    "so `fast = true` in TOML silently becomes fast=True (== 1)",
-)
 def test_a_boolean_is_not_an_integer_parameter() -> None:
     with pytest.raises(ValueError, match="fast"):
         build_strategy("sma_cross", [SYM], {"fast": True})
@@ -330,11 +325,6 @@ def test_parameters_from_strings_and_toml_floats_are_exact() -> None:
     assert (strategy.params.fast, strategy.params.slow, strategy.params.qty) == (10, 30, D("0.1"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in strategy/base.py _coerce: it means to accept an integral float for an int "
-    "(it refuses only non-integral ones) but then calls int(str(30.0)), which raises",
-)
 def test_an_integral_float_is_accepted_for_an_integer_parameter() -> None:
     strategy = build_strategy("sma_cross", [SYM], {"slow": 30.0})
 

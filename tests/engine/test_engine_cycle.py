@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+from tests.engine.conftest import MINUTE, walk
 
 from bastion.config import BotConfig
 from bastion.engine.backtest import run_backtest
@@ -13,7 +14,6 @@ from bastion.model import AccountSnapshot, BarSeries, OrderType, PlaceOrder, Sid
 from bastion.model.view import MarketView
 from bastion.risk import Flatten, HaltState, RiskReason
 from bastion.strategy import Strategy, build_strategy
-from tests.engine.conftest import MINUTE, walk
 
 
 def test_gap_is_no_data_and_is_journaled(tmp_path):
@@ -127,7 +127,11 @@ def test_flatten_closes_everything_and_halts_in_the_same_cycle(tmp_path):
     kinds = [e["kind"] for e in read_events(tmp_path / "j.sqlite")]
     assert "flatten" in kinds
     # After the halt no order increased exposure: every later buy was refused.
-    after = [e for e in read_events(tmp_path / "j.sqlite", kinds=["order_submitted"]) if e["ts"] > flatten_at + MINUTE]
+    after = [
+        e
+        for e in read_events(tmp_path / "j.sqlite", kinds=["order_submitted"])
+        if e["ts"] > flatten_at + MINUTE
+    ]
     assert all(e["side"] == "sell" for e in after)
 
 
@@ -149,7 +153,10 @@ def test_two_strategies_two_symbols_tag_everything(tmp_path):
         sid, _, version = ev["strategy"].partition("@")
         expected = s1.ref.version if sid == "sma_cross" else s2.ref.version
         assert version == expected
-    assert result.summary["strategies"] == {"sma_cross": s1.ref.version, "bollinger": s2.ref.version}
+    assert result.summary["strategies"] == {
+        "sma_cross": s1.ref.version,
+        "bollinger": s2.ref.version,
+    }
 
 
 def test_same_inputs_same_journal(tmp_path):

@@ -26,6 +26,7 @@ def run_bot(folder: Path, crash_at: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
         cwd=ROOT,
     )
 
@@ -47,7 +48,9 @@ def test_sigkill_mid_submit_places_no_duplicate(tmp_path, crash_at):
     store = OrderStore(tmp_path / "state.sqlite")
     try:
         orders = list(store.all_orders())
-        assert all(o.status.terminal for o in orders), [(o.request.client_id, o.status) for o in orders]
+        assert all(o.status.terminal for o in orders), [
+            (o.request.client_id, o.status) for o in orders
+        ]
         filled = [o for o in orders if o.status is OrderStatus.FILLED]
         assert len(filled) == 1
         # The local ledger (our fills) equals the venue's position.

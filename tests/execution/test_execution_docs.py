@@ -8,4 +8,6 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "order-lifecycle.md"
 
 
 def test_order_lifecycle_doc_matches_the_table():
-    assert DOC.read_text() == render_markdown(), "run: python -m bastion.execution.lifecycle > docs/order-lifecycle.md"
+    assert DOC.read_text() == render_markdown(), (
+        "run: python -m bastion.execution.lifecycle > docs/order-lifecycle.md"
+    )

@@ -8,15 +8,25 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from tests.execution.conftest import POLICY, SYMBOL
 
-from bastion.model import CancelOrders, OrderStatus, OrderType, PlaceOrder, Side, TargetPosition, TimeInForce
+from bastion.model import (
+    CancelOrders,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    Side,
+    TargetPosition,
+    TimeInForce,
+)
 from bastion.risk import HaltState
 from bastion.venues.faults import Fault, StreamFault
-from tests.execution.conftest import POLICY, SYMBOL
 
 
 def want(qty: str, from_cycle: int = 2):
-    return lambda i, view, acct: [TargetPosition(symbol=SYMBOL, qty=Decimal(qty))] if i >= from_cycle else []
+    return lambda i, view, acct: (
+        [TargetPosition(symbol=SYMBOL, qty=Decimal(qty))] if i >= from_cycle else []
+    )
 
 
 @pytest.mark.parametrize("rig", [want("1")], indirect=True)
@@ -50,7 +60,9 @@ def test_timeout_before_accept_resends_under_the_same_id_once_proven_not_placed(
     assert rig.venue.sent == [cid]  # re-sent once, same client id
     assert len(rig.bot.orders.orders) == 1
     assert rig.sim.fetch_account().position(SYMBOL) == 1
-    moves = [(e["from"], e["event"]) for e in rig.events() if e.get("client_id") == cid and "event" in e]
+    moves = [
+        (e["from"], e["event"]) for e in rig.events() if e.get("client_id") == cid and "event" in e
+    ]
     assert ("unknown", "not_found") in moves
     rig.assert_invariants()
 
@@ -72,7 +84,15 @@ def test_timeout_before_accept_with_a_stale_decision_is_dropped_not_resent(rig):
     rig.assert_invariants()
 
 
-@pytest.mark.parametrize("rig", [lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=Decimal(1 if i < 6 else 2))] if i >= 2 else []], indirect=True)
+@pytest.mark.parametrize(
+    "rig",
+    [
+        lambda i, v, a: (
+            [TargetPosition(symbol=SYMBOL, qty=Decimal(1 if i < 6 else 2))] if i >= 2 else []
+        )
+    ],
+    indirect=True,
+)
 def test_rate_limit_storm_backs_off_then_flattens_and_halts_at_the_cap(rig):
     rig.step(5)
     assert rig.sim.fetch_account().position(SYMBOL) == 1
@@ -135,8 +155,15 @@ def test_position_closed_by_hand_while_the_bot_was_down(rig):
     rig.assert_invariants()
 
 
-@pytest.mark.parametrize("stream", [StreamFault.DELAY, StreamFault.DUPLICATE, StreamFault.REORDER, StreamFault.DISCONNECT])
-@pytest.mark.parametrize("rig", [lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=Decimal(i % 3))] if i >= 2 else []], indirect=True)
+@pytest.mark.parametrize(
+    "stream",
+    [StreamFault.DELAY, StreamFault.DUPLICATE, StreamFault.REORDER, StreamFault.DISCONNECT],
+)
+@pytest.mark.parametrize(
+    "rig",
+    [lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=Decimal(i % 3))] if i >= 2 else []],
+    indirect=True,
+)
 def test_fills_late_twice_out_of_order_or_lost(rig, stream):
     rig.venue.stream(stream, drains=6, hold=2)
 
@@ -150,7 +177,16 @@ def test_fills_late_twice_out_of_order_or_lost(rig, stream):
 def _limit_then_cancel(i, view, acct):
     if i == 2:
         px = Decimal(str(round(view[SYMBOL].close * 1.01, 2)))  # marketable-ish next bar
-        return [PlaceOrder(symbol=SYMBOL, side=Side.BUY, qty=Decimal(1), type=OrderType.LIMIT, price=px, tif=TimeInForce.GTC)]
+        return [
+            PlaceOrder(
+                symbol=SYMBOL,
+                side=Side.BUY,
+                qty=Decimal(1),
+                type=OrderType.LIMIT,
+                price=px,
+                tif=TimeInForce.GTC,
+            )
+        ]
     if i == 3:
         return [CancelOrders(symbol=SYMBOL)]
     return []
@@ -186,7 +222,16 @@ def test_unknown_that_cannot_be_resolved_stays_blocked_and_alerts(rig):
 def _rest_a_bid(i, view, acct):
     if i == 2:
         px = Decimal(str(round(view[SYMBOL].close * 0.995, 2)))
-        return [PlaceOrder(symbol=SYMBOL, side=Side.BUY, qty=Decimal(1), type=OrderType.LIMIT, price=px, tif=TimeInForce.GTC)]
+        return [
+            PlaceOrder(
+                symbol=SYMBOL,
+                side=Side.BUY,
+                qty=Decimal(1),
+                type=OrderType.LIMIT,
+                price=px,
+                tif=TimeInForce.GTC,
+            )
+        ]
     return []
 
 
@@ -196,7 +241,9 @@ def test_fill_that_happens_while_the_bot_is_down_is_learned_on_restart(rig):
     (order,) = rig.bot.orders.orders.values()
     assert order.status is OrderStatus.OPEN
     rig.session.close()
-    rig.prices[rig.bar % len(rig.prices)] = float(order.request.price) * 0.99  # trades through the bid
+    rig.prices[rig.bar % len(rig.prices)] = (
+        float(order.request.price) * 0.99
+    )  # trades through the bid
     rig.step(2, cycle=False)
     assert rig.sim.fetch_account().position(SYMBOL) == 1  # filled at the venue while we were away
 
@@ -222,4 +269,29 @@ def test_a_long_pause_forces_a_full_reread_before_the_next_decision(rig):
     assert rig.events("downtime")
     (delta,) = rig.events("reconcile_delta")
     assert delta["delta"] == "2"
+    rig.assert_invariants()
+
+
+@pytest.mark.parametrize("rig", [_rest_a_bid], indirect=True)
+def test_operator_halt_from_another_process_withdraws_resting_bids_and_survives_restart(rig):
+    from typer.testing import CliRunner
+
+    from bastion.cli import app
+
+    rig.step(4)
+    (order,) = rig.bot.orders.orders.values()
+    assert order.status is OrderStatus.OPEN
+
+    res = CliRunner().invoke(
+        app, ["halt", "--state", str(rig.folder), "--reason", "test: operator"]
+    )
+    assert res.exit_code == 0, res.output
+    rig.step(1)
+
+    assert rig.bot.risk.latch.state is HaltState.HALTED
+    assert order.status is OrderStatus.CANCELLED
+    assert not rig.sim.fetch_open_orders(SYMBOL)
+    rig.restart()
+    assert rig.bot.risk.latch.state is HaltState.HALTED
+    assert rig.events("started_halted")
     rig.assert_invariants()

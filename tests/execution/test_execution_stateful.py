@@ -11,10 +11,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from tests.execution.conftest import SYMBOL, make_rig
 
 from bastion.model import OrderStatus, TargetPosition
 from bastion.venues.faults import Fault, StreamFault
-from tests.execution.conftest import SYMBOL, make_rig
 
 
 class ExecutionMachine(RuleBasedStateMachine):
@@ -31,7 +31,10 @@ class ExecutionMachine(RuleBasedStateMachine):
     def want(self, qty):
         self.target = Decimal(qty)
 
-    @rule(fault=st.sampled_from(list(Fault)), method=st.sampled_from(["submit", "cancel", "fetch_order"]))
+    @rule(
+        fault=st.sampled_from(list(Fault)),
+        method=st.sampled_from(["submit", "cancel", "fetch_order"]),
+    )
     def inject(self, fault, method):
         if method != "submit" and fault in (Fault.TIMEOUT_AFTER, Fault.BAD_RESPONSE, Fault.REJECT):
             fault = Fault.SERVER_ERROR
@@ -48,7 +51,9 @@ class ExecutionMachine(RuleBasedStateMachine):
     @rule(delta=st.integers(-1, 1))
     def hand_trade(self, delta):
         held = self.rig.sim.fetch_account().position(SYMBOL)
-        locked = sum(o.remaining for o in self.rig.sim.fetch_open_orders(SYMBOL) if o.side.value == "sell")
+        locked = sum(
+            o.remaining for o in self.rig.sim.fetch_open_orders(SYMBOL) if o.side.value == "sell"
+        )
         if delta and held - locked + delta >= 0:
             self.rig.sim.adjust_balance("SYN", Decimal(delta), symbol=SYMBOL)
 
@@ -74,7 +79,9 @@ class ExecutionMachine(RuleBasedStateMachine):
             self.rig.venue._stream.clear()
             self.rig.step(12)
             self.rig.assert_invariants()
-            stuck = [m for m in self.rig.bot.orders.orders.values() if m.status is OrderStatus.UNKNOWN]
+            stuck = [
+                m for m in self.rig.bot.orders.orders.values() if m.status is OrderStatus.UNKNOWN
+            ]
             assert not stuck, stuck
         finally:
             self.rig.session.close()

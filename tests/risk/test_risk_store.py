@@ -9,7 +9,8 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from bastion.cli_risk import halt_cmd, open_latch, resume_cmd, risk_app, sync_latch
+from bastion.cli_risk import halt_cmd, resume_cmd, risk_app
+from bastion.engine.latch import open_latch, sync_latch
 from bastion.observe.journal import Journal, read_events
 from bastion.risk import HaltLatch, HaltState
 from bastion.state.store import StateStore

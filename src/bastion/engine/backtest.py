@@ -114,12 +114,15 @@ def build_bot(
         indicators=specs,
     )
     limits = RiskLimits.from_config(config.risk, allow_short=config.risk.allow_short or v.margin)
+    risk = RiskGate(default_rules(limits), HaltLatch(), limits=limits)
+    for s in series:
+        gate.view[s.symbol].add_indicators(risk.indicators(s.symbol))
     bot = Bot(
         run_id=_run_id(strategies, series),
         venue=venue,
         gate=gate,
         reconciler=Reconciler(venue, journal),
-        risk=RiskGate(default_rules(limits), HaltLatch(), limits=limits),
+        risk=risk,
         orders=OrderManager(venue, journal),
         journal=journal,
         instruments=instruments,
@@ -203,7 +206,8 @@ def run_backtest(
         "final_equity": float(final_equity.quantize(Decimal("0.01"))),
         "final_equity_exact": str(final_equity),
         "fees": float(fees),
-        **{k: v for k, v in stats.items() if k not in ("round_trips", "fees")},
+        # The ledger's exact figures win over the float equity curve's.
+        **{k: v for k, v in stats.items() if k not in ("round_trips", "fees", "final_equity")},
         "elapsed_s": round(elapsed, 4),
         "bars_per_s": round(bars / elapsed) if elapsed > 0 else None,
         "risk_decisions": dict(bot.decisions),

@@ -25,6 +25,7 @@ from bastion.model import (
     Instrument,
     Intent,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Side,
     StrategyRef,
@@ -116,6 +117,28 @@ def protect(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> N
         )
     if action is not None:
         flatten(bot, account, view, now, action)
+    elif bot.risk.latch.state is not HaltState.ACTIVE and bot.orders.working:
+        withdraw(bot, now)
+
+
+def withdraw(bot: Bot, now: int) -> None:
+    """Halted or reducing (an operator, a runaway loop): cancel every working
+    order that could add exposure, so a resting bid placed before the halt
+    cannot fill after it. Orders that only reduce exposure stay."""
+    for mo in list(bot.orders.working.values()):
+        req = mo.request
+        if req.reduces_exposure or (
+            mo.status is not OrderStatus.OPEN and (mo.status is not OrderStatus.PARTIALLY_FILLED)
+        ):
+            continue
+        bot.orders.cancel(
+            CancelRequest(
+                client_id=req.client_id,
+                symbol=req.symbol,
+                reason=f"halt latch {bot.risk.latch.state.value}",
+            ),
+            now,
+        )
 
 
 def flatten(

@@ -21,15 +21,17 @@ from typing import Any
 from bastion.config import BotConfig
 from bastion.data.gate import DataGate
 from bastion.engine.cycle import Bot, StrategySlot, run_cycle
+from bastion.engine.latch import open_latch, sync_latch
 from bastion.execution import OrderManager
 from bastion.execution.manager import ManagedOrder
 from bastion.execution.policy import ExecutionPolicy
 from bastion.model import Instrument
 from bastion.model.money import ZERO
 from bastion.observe.journal import Journal
-from bastion.risk import HaltLatch, RiskGate, RiskLimits, default_rules
+from bastion.risk import HaltState, RiskGate, RiskLimits, default_rules
 from bastion.state import Reconciler
 from bastion.state.orders import OrderStore
+from bastion.state.store import StateStore
 from bastion.strategy import Strategy
 from bastion.venues.port import Venue
 
@@ -39,9 +41,11 @@ class Session:
     bot: Bot
     store: OrderStore
     journal: Journal
+    state: StateStore
     boot: int
 
     def cycle(self, now: int) -> None:
+        sync_latch(self.bot.risk.latch, self.state)  # an operator's halt from another process
         run_cycle(self.bot, now)
         self.journal.flush()
         self.store.checkpoint(every=1000)
@@ -49,6 +53,7 @@ class Session:
     def close(self) -> None:
         self.journal.close()
         self.store.close()
+        self.state.close()
 
 
 def open_session(
@@ -74,26 +79,26 @@ def open_session(
     instruments: dict[str, Instrument] = dict(venue.instruments())
     specs = {s: [spec for st in strategies for spec in st.indicators(s)] for s in intervals}
     max_age = config.data.max_age_s
-    gate = DataGate(
+    data_gate = DataGate(
         dict(intervals),
         max_age_ms=int(max_age * 1000) if max_age else 2 * max(intervals.values()),
         sink=journal,
         indicators=specs,
     )
-    r = config.risk
-    limits = RiskLimits(
-        max_position=r.max_position,
-        max_gross_exposure=r.max_gross_exposure,
-        max_order=r.max_order,
-        allow_short=r.allow_short or config.venue.margin,
+    limits = RiskLimits.from_config(
+        config.risk, allow_short=config.risk.allow_short or config.venue.margin
     )
+    latch, state = open_latch(data_dir, sink=journal)
+    gate = RiskGate(default_rules(limits), latch, limits=limits)
+    for sym in intervals:
+        data_gate.view[sym].add_indicators(gate.indicators(sym))
     orders = OrderManager(venue, journal, store, policy=policy)
     bot = Bot(
         run_id=run_id,
         venue=venue,
-        gate=gate,
+        gate=data_gate,
         reconciler=Reconciler(venue, journal, refresh_ms=refresh_ms),
-        risk=RiskGate(default_rules(limits), HaltLatch()),
+        risk=gate,
         orders=orders,
         journal=journal,
         instruments=instruments,
@@ -106,7 +111,13 @@ def open_session(
     journal.append("session_start", now, {"boot": boot, "run_id": run_id})
     recover(bot, store, now)
     journal.flush()
-    return Session(bot=bot, store=store, journal=journal, boot=boot)
+    if latch.state is not HaltState.ACTIVE:
+        journal.append(
+            "started_halted",
+            now,
+            {"state": latch.state.value, "reason": latch.reason, "alert": True},
+        )
+    return Session(bot=bot, store=store, journal=journal, state=state, boot=boot)
 
 
 def recover(bot: Bot, store: OrderStore, now: int) -> None:

@@ -87,9 +87,8 @@ def parse_params(cls: type[Any], raw: Mapping[str, Any]) -> Any:
             )
         typ = hints[key]
         try:
-            kwargs[key] = (
-                value if isinstance(value, typ) and typ is not bool else _coerce(typ, value)
-            )
+            exact = isinstance(value, typ) and not isinstance(value, bool)
+            kwargs[key] = value if exact else _coerce(typ, value)
         except (ValueError, ArithmeticError) as exc:
             raise ValueError(
                 f"parameter {key}={value!r}: expected {getattr(typ, '__name__', typ)}"
@@ -107,6 +106,12 @@ def _coerce(typ: Any, value: Any) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
         raise ValueError(value)
-    if typ is int and isinstance(value, float) and not value.is_integer():
-        raise ValueError(value)
-    return typ(str(value)) if typ is not int else int(str(value))
+    if isinstance(value, bool):
+        raise ValueError(value)  # true is not 1: a TOML boolean for a number is a mistake
+    if typ is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        return int(str(value))
+    return typ(str(value))

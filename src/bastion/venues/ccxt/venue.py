@@ -360,7 +360,7 @@ class CcxtVenue:
 
     def _report(self, o: Any, client_id: str | None = None) -> OrderReport:
         check("order", o, ORDER)
-        cid = o.get("clientOrderId") or client_id
+        cid = str(o.get("clientOrderId") or client_id or "")
         self._cid_by_vid[str(o["id"])] = cid
         status = _STATUS.get(o["status"])
         if status is None:
