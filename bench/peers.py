@@ -107,6 +107,7 @@ def run_backtrader(
     qty: float = 0.1,
     fee: float = 0.001,
     cash: float = 100_000.0,
+    stdstats: bool = False,
 ) -> PeerResult:
     import backtrader as bt
 
@@ -143,7 +144,7 @@ def run_backtrader(
                 self.close()
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    cerebro = bt.Cerebro(stdstats=False)
+    cerebro = bt.Cerebro(stdstats=stdstats)
     cerebro.adddata(bt.feeds.PandasData(dataname=df))
     cerebro.addstrategy(SmaCross)
     cerebro.broker.setcash(cash)
@@ -164,7 +165,7 @@ def run_backtrader(
         cpu_s=cpu,
         open_qty=float(strat.position.size),
         trades=_pair(strat.fills),
-        notes="stdstats=False, runonce/preload defaults, checksubmit off",
+        notes=f"stdstats={stdstats}, runonce/preload defaults, checksubmit off",
     )
 
 

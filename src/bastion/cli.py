@@ -272,10 +272,32 @@ def journal(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
-    bars: Annotated[int, typer.Option(help="Bars of synthetic market.")] = 50_000,
+    duration: Annotated[float, typer.Option(help="Seconds the live demo runs.")] = 120.0,
+    backtest: Annotated[
+        bool, typer.Option("--backtest", help="Instead: backtest every example strategy.")
+    ] = False,
+    bars: Annotated[int, typer.Option(help="Bars of synthetic market (--backtest).")] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
 ) -> None:
-    """Backtest every example strategy on a synthetic market and print their summaries."""
+    """The live demo: an exchange emulator on loopback and the bot trading it through ccxt.
+
+    The market is synthetic, or the recorded Binance stream when ../shared/data
+    is present. Risk, execution and reconciliation are all on.
+    """
+    if backtest:
+        _demo_backtests(out, bars, seed)
+        return
+    from bastion.engine.demo import run_demo
+
+    try:
+        summary = run_demo(out / "live", duration_s=duration, status=console.print)
+    except KeyboardInterrupt:
+        raise typer.Exit(code=130) from None
+    print_live_summary(summary)
+    console.print(f"  inspect: bastion journal {out / 'live'} --kind fill")
+
+
+def _demo_backtests(out: Path, bars: int, seed: int) -> None:
     from bastion.strategy import build_strategy
 
     cfg = BotConfig()
@@ -294,6 +316,79 @@ def demo(
         result = _run(series, strat, cfg, out / name)
         print_summary(result, f"{strat.ref} on {series.symbol}")
         console.print(f"  report: {result.files.get('report')}\n")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="bot.toml: strategies, exchange, risk.")],
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="State and journal folder (default: data_dir in the config).")
+    ] = None,
+) -> None:
+    """Run the bot, paper or live, with the same cycle as the backtest."""
+    import asyncio
+
+    from bastion.engine.live import LiveError, run_bot
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        summary = asyncio.run(run_bot(cfg, duration_s=duration, status=console.print, data_dir=data_dir))
+    except (LiveError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(code=130) from None
+    print_live_summary(summary)
+
+
+def print_live_summary(summary: Any) -> None:
+    table = Table(title=f"bastion {summary.mode}: summary", show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    table.add_row("cycles", f"{summary.cycles:,}")
+    table.add_row("orders / fills", f"{summary.orders:,} / {summary.fills:,}")
+    refused = ", ".join(f"{k}={v}" for k, v in summary.rejected.items()) or "none"
+    table.add_row("refused by risk", refused)
+    for sym, qty in summary.positions.items():
+        table.add_row(f"position {sym}", qty)
+    if summary.equity_start is not None and summary.equity_end is not None:
+        table.add_row("equity start → end", f"{summary.equity_start:,.2f} → {summary.equity_end:,.2f}")
+    table.add_row("alerts", str(summary.alerts))
+    table.add_row("halt latch", summary.halt_state)
+    table.add_row("journal", f"{summary.data_dir}/journal.sqlite")
+    console.print(table)
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="REST and WebSocket port (0: any free one).")] = 8765,
+    admin_port: Annotated[int, typer.Option(help="Admin port for faults and balances.")] = 8766,
+    source: Annotated[
+        str, typer.Option(help="synthetic | none | FILE[,FILE] (Parquet bars or recorded .jsonl.gz).")
+    ] = "synthetic",
+    speed: Annotated[float, typer.Option(help="Replay speed for recorded data (0: flat out).")] = 1.0,
+    scenario: Annotated[Path | None, typer.Option(help="Fault scenario file (TOML/JSON).")] = None,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
+) -> None:
+    """Serve a Binance-compatible exchange on loopback, backed by the simulated venue."""
+    from bastion.emulator.faults import FaultError
+    from bastion.emulator.run import run_emulator
+
+    try:
+        run_emulator(
+            port=port, admin_port=admin_port, source=source, speed=speed, scenario=scenario,
+            host=host, seed=seed,
+        )  # fmt: skip
+    except (ValueError, FaultError) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
 
 
 def _register_optional() -> None:

@@ -202,6 +202,49 @@ class BacktestConfig(_Strict):
     seed: int = 0
 
 
+class ExchangeConfig(_Strict):
+    """``[exchange]``: where a paper or live bot trades.
+
+    ``mode = "paper"`` matches orders locally (the simulated venue) against the
+    exchange's live trades; ``"live"`` sends them to the exchange. ``size_scale``
+    multiplies every intent's size (0.01 for the first weeks of live trading).
+    Keys are read from ``{key_env}_API_KEY`` / ``{key_env}_API_SECRET``.
+    ``base_url``/``ws_url`` point the client elsewhere (the emulator).
+    """
+
+    id: str = "binance"
+    mode: Literal["paper", "live"] = "paper"
+    base_url: str | None = None
+    ws_url: str | None = None
+    sandbox: bool = False
+    key_env: str = "BASTION"
+    size_scale: Decimal = Field(Decimal(1), gt=0, le=1)
+    bar_interval: str = "1m"
+    feed_stale_s: float = Field(30.0, gt=0)
+    refresh_s: float = Field(30.0, gt=0)
+    call_timeout_s: float = Field(10.0, gt=0)
+    rate_limit: bool = True
+    paper_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(10_000)})
+
+    @field_validator("bar_interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        from bastion.model.timeframe import parse_interval
+
+        try:
+            parse_interval(v)
+        except ValueError as exc:
+            raise ValueError(f"bar_interval {v!r}: {exc}") from None
+        return v
+
+    @field_validator("base_url", "ws_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and "://" not in v:
+            raise ValueError(f"{v!r} is not a URL (expected scheme://host:port)")
+        return v
+
+
 class BotConfig(_Strict):
     name: str = "bastion"
     strategies: list[StrategyConfig] = Field(default_factory=list)
@@ -209,6 +252,8 @@ class BotConfig(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     venue: VenueConfig = Field(default_factory=VenueConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
+    data_dir: str = "runs/bot"
 
 
 def _describe(err: Any) -> str:

@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 from typing import Final
 
+from bastion.model.timeframe import format_interval, parse_interval
+
 DATA_DIR_ENV: Final = "BASTION_DATA_DIR"
 
-_UNIT_MS: Final = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 # Suffixes of pairs written without a separator (Binance's ``BTCUSDT``), longest
 # first so ``FDUSD`` wins over ``USD``.
@@ -43,6 +44,15 @@ _JOINED_PAIR: Final = re.compile(
 )
 
 
+__all__ = [
+    "format_interval",
+    "interval_from_filename",
+    "parse_interval",
+    "shared_data_dir",
+    "symbol_from_filename",
+]
+
+
 def shared_data_dir() -> Path | None:
     """The shared market-data folder, or ``None`` when this machine has none.
 
@@ -60,27 +70,6 @@ def shared_data_dir() -> Path | None:
             if candidate.is_dir():
                 return candidate
     return None
-
-
-def parse_interval(text: str) -> int:
-    """``"1m"`` → 60000. Units s, m, h, d, w; months are not a fixed length."""
-    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise ValueError(
-            f"bar interval {text!r}: expected a positive count and a unit s, m, h, d or w "
-            "(e.g. '1m', '4h'; 'M' months are not a fixed length)"
-        )
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
-
-
-def format_interval(interval_ms: int) -> str:
-    """60000 → ``"1m"``: the largest unit that divides the interval exactly."""
-    if interval_ms <= 0:
-        raise ValueError(f"interval_ms must be positive, got {interval_ms}")
-    for unit, ms in sorted(_UNIT_MS.items(), key=lambda item: -item[1]):
-        if interval_ms % ms == 0:
-            return f"{interval_ms // ms}{unit}"
-    return f"{interval_ms}ms"
 
 
 def symbol_from_filename(name: str | os.PathLike[str]) -> str | None:

@@ -9,10 +9,9 @@ automatic resend of a failed request (a resent order is a second order).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-_ORIGIN = re.compile(r"^[a-z]+://[^/]+")
+from bastion.venues.ccxt.venue import rewrite_urls
 
 CCXT_OPTIONS: dict[str, Any] = {
     "fetchMarkets": {"types": ["spot"]},
@@ -20,16 +19,6 @@ CCXT_OPTIONS: dict[str, Any] = {
     "fetchMargins": False,
     "maxRetriesOnFailure": 0,
 }
-
-
-def rewrite_urls(urls: Any, http_base: str, ws_base: str) -> Any:
-    """``urls`` with every origin replaced: ``http(s)`` → ``http_base``, ``ws(s)`` → ``ws_base``."""
-    if isinstance(urls, dict):
-        return {k: rewrite_urls(v, http_base, ws_base) for k, v in urls.items()}
-    if isinstance(urls, str):
-        base = ws_base if urls.startswith("ws") else http_base
-        return _ORIGIN.sub(base, urls)
-    return urls
 
 
 def point_ccxt(exchange: Any, http_base: str, ws_base: str | None = None) -> Any:

@@ -239,6 +239,15 @@ def _drive(
         series[0].ts if len(series) == 1 else np.unique(np.concatenate([s.ts for s in series]))
     )
     n = len(timeline)
+    equity = np.empty(n, dtype=np.float64)
+    interval = min(s.interval_ms for s in series)
+    step = max(1, n // 200)
+    state = _Marks(venue, quote, [s.symbol for s in series])
+    if len(series) == 1:
+        exposure_bars = _drive_one(bot, venue, series[0], equity, interval, state, progress, step)
+        if progress is not None:
+            progress(n, n)
+        return np.asarray(timeline, dtype=np.int64), equity, exposure_bars
     cols = [
         (
             s.symbol,
@@ -252,16 +261,9 @@ def _drive(
         )
         for s in series
     ]
-    equity = np.empty(n, dtype=np.float64)
-    interval = min(s.interval_ms for s in series)
-    step = max(1, n // 200)
-    state = _Marks(venue, quote, [c[0] for c in cols])
-    if len(cols) == 1:
-        exposure_bars = _drive_one(bot, venue, cols[0], equity, interval, state, progress, step)
-    else:
-        exposure_bars = _drive_many(
-            bot, venue, cols, timeline.tolist(), equity, interval, state, progress, step
-        )
+    exposure_bars = _drive_many(
+        bot, venue, cols, timeline.tolist(), equity, interval, state, progress, step
+    )
     if progress is not None:
         progress(n, n)
     return np.asarray(timeline, dtype=np.int64), equity, exposure_bars
@@ -287,37 +289,50 @@ class _Marks:
             self.held = [float(acct.position(s)) for s in self.symbols]
 
 
+CHUNK = 65_536  # bars converted to Python floats at a time: bounded memory, fast loops
+
+
 def _drive_one(
     bot: Bot,
     venue: SimVenue,
-    col: tuple[Any, ...],
+    series: BarSeries,
     equity: npt.NDArray[np.float64],
     interval: int,
     marks: _Marks,
     progress: Progress | None,
     step: int,
 ) -> int:
-    sym, _iv, ts, o, h, lo, c, v = col
+    sym = series.symbol
     on_bar, gate_on_bar, set_time = venue.on_bar, bot.gate.on_bar, venue.set_time
     exposure_bars = 0
-    for i in range(len(ts)):
-        t = ts[i]
-        close = c[i]
-        on_bar(sym, t, o[i], h[i], lo[i], close, v[i])
-        gate_on_bar(sym, t, o[i], h[i], lo[i], close, v[i])
-        now = t + interval
-        set_time(now)
-        run_cycle(bot, now)
-        if venue.version != marks.version:
-            marks.refresh()
-        held = marks.held[0]
-        if held:
-            exposure_bars += 1
-            equity[i] = marks.cash + held * close
-        else:
-            equity[i] = marks.cash
-        if progress is not None and i % step == 0:
-            progress(i, len(ts))
+    n = len(series)
+    for lo_i in range(0, n, CHUNK):
+        hi_i = min(n, lo_i + CHUNK)
+        ts = series.ts[lo_i:hi_i].tolist()
+        o = series.open[lo_i:hi_i].tolist()
+        h = series.high[lo_i:hi_i].tolist()
+        lo = series.low[lo_i:hi_i].tolist()
+        c = series.close[lo_i:hi_i].tolist()
+        v = series.volume[lo_i:hi_i].tolist()
+        for j in range(hi_i - lo_i):
+            t = ts[j]
+            close = c[j]
+            on_bar(sym, t, o[j], h[j], lo[j], close, v[j])
+            gate_on_bar(sym, t, o[j], h[j], lo[j], close, v[j])
+            now = t + interval
+            set_time(now)
+            run_cycle(bot, now)
+            if venue.version != marks.version:
+                marks.refresh()
+            held = marks.held[0]
+            i = lo_i + j
+            if held:
+                exposure_bars += 1
+                equity[i] = marks.cash + held * close
+            else:
+                equity[i] = marks.cash
+            if progress is not None and i % step == 0:
+                progress(i, n)
     return exposure_bars
 
 

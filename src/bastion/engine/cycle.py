@@ -27,8 +27,12 @@ from bastion.model import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    PlaceOrder,
+    QuoteLevel,
     Side,
     StrategyRef,
+    TargetPosition,
+    TargetQuotes,
 )
 from bastion.model.money import ZERO
 from bastion.model.view import MarketView
@@ -60,6 +64,7 @@ class Bot:
     slots: list[StrategySlot]
     guard: bool = False
     durable_journal: bool = False  # live: flush decisions before sending (backtests batch)
+    size_scale: Decimal = Decimal(1)  # live at a fraction of target size (first weeks)
     cycle: int = 0
     intents_total: int = 0
     caps: list[CapReached] = field(default_factory=list)  # retries exhausted: flatten
@@ -176,7 +181,7 @@ def flatten(
         bot.orders.submit(
             OrderRequest(
                 client_id=client_order_id(bot.run_id, bot.cycle, leg, 0, prefix="bx"),
-                strategy=FLATTEN_REF,
+                strategy=owner(bot, sym),
                 symbol=sym,
                 side=Side.SELL if pos.qty > 0 else Side.BUY,
                 qty=qty,
@@ -201,6 +206,13 @@ def in_flight(bot: Bot) -> dict[str, tuple[Decimal, Decimal]]:
     return out
 
 
+def owner(bot: Bot, symbol: str) -> StrategyRef:
+    """Whose position a flatten closes: the one strategy trading ``symbol`` (so its
+    round trips close), or ``risk.flatten`` when several share it."""
+    refs = [s.strategy.ref for s in bot.slots if symbol in s.strategy.symbols]
+    return refs[0] if len(refs) == 1 else FLATTEN_REF
+
+
 def decide(
     bot: Bot, slot: StrategySlot, view: MarketView, account: AccountSnapshot
 ) -> Sequence[Intent]:
@@ -219,6 +231,8 @@ def make_plan(
     view: MarketView,
 ) -> Plan:
     strategy = slot.strategy
+    if bot.size_scale != 1:
+        intents = [scale(i, bot.size_scale) for i in intents]
     shared = len(bot.slots) > 1
     positions = (
         bot.orders.positions_for(strategy.ref.id)
@@ -242,6 +256,19 @@ def make_plan(
     )
 
 
+def scale(intent: Intent, k: Decimal) -> Intent:
+    """The same intent at ``k`` times the size (quantized later by the planner)."""
+    if isinstance(intent, TargetPosition | PlaceOrder):
+        return replace(intent, qty=intent.qty * k)
+    if isinstance(intent, TargetQuotes):
+        return replace(
+            intent,
+            bids=tuple(QuoteLevel(lv.price, lv.qty * k) for lv in intent.bids),
+            asks=tuple(QuoteLevel(lv.price, lv.qty * k) for lv in intent.asks),
+        )
+    return intent
+
+
 def review(
     bot: Bot, orders_plan: Plan, account: AccountSnapshot, view: MarketView, now: int
 ) -> list[Decision]:
@@ -259,9 +286,17 @@ def review(
         now=now,
         instruments=bot.instruments,
         latch=bot.risk.latch,
-        blocked=frozenset(bot.orders.blocked),
+        blocked=blocked_symbols(bot),
     )
     return bot.risk.review(orders_plan.orders, ctx)
+
+
+def blocked_symbols(bot: Bot) -> frozenset[str]:
+    """Symbols that take no new exposure: an order of unknown outcome on them, or
+    every symbol when the venue's answers drifted from the schema we rely on."""
+    if getattr(bot.venue, "schema_drift", None):
+        return frozenset(bot.instruments)
+    return frozenset(bot.orders.blocked)
 
 
 def execute(

@@ -47,6 +47,7 @@ class Session:
     def cycle(self, now: int) -> None:
         sync_latch(self.bot.risk.latch, self.state)  # an operator's halt from another process
         run_cycle(self.bot, now)
+        self.store.set_value("heartbeat", str(now))  # the sentinel's dead man's switch
         self.journal.flush()
         self.store.checkpoint(every=1000)
 
@@ -66,6 +67,7 @@ def open_session(
     now: int,
     policy: ExecutionPolicy | None = None,
     refresh_ms: int = 30_000,
+    size_scale: Decimal = Decimal(1),
 ) -> Session:
     """Open (or reopen) the bot in ``data_dir`` and recover before any decision."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +109,7 @@ def open_session(
             for i, s in enumerate(strategies)
         ],
         durable_journal=True,
+        size_scale=size_scale,
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id})
     recover(bot, store, now)

@@ -20,13 +20,13 @@ import concurrent.futures
 import contextlib
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import ccxt.pro as ccxtpro
@@ -83,20 +83,19 @@ class Credentials:
         return cls(key, secret)
 
 
-def rewrite_urls(urls: Any, base: str, ws_base: str | None = None) -> Any:
-    """Point every URL in a ccxt ``urls['api']`` tree at ``base`` (scheme and
-    host replaced, path kept): how the real client is aimed at the emulator."""
+_ORIGIN = re.compile(r"^[a-z]+://[^/]+")
+
+
+def rewrite_urls(urls: Any, http_base: str, ws_base: str | None = None) -> Any:
+    """Point every URL in a ccxt ``urls['api']`` tree elsewhere, paths kept:
+    ``http(s)`` origins become ``http_base``, ``ws(s)`` ones ``ws_base`` (by
+    default ``http_base`` with its scheme swapped). This is how the real client
+    is aimed at the emulator."""
+    ws = ws_base or http_base.replace("http", "ws", 1)
     if isinstance(urls, dict):
-        return {k: rewrite_urls(v, base, ws_base) for k, v in urls.items()}
-    if isinstance(urls, str) and "://" in urls:
-        parts = urlsplit(urls)
-        target = urlsplit(ws_base or base) if parts.scheme in ("ws", "wss") else urlsplit(base)
-        scheme = (
-            target.scheme
-            if parts.scheme in ("http", "https") or ws_base
-            else ("ws" if target.scheme == "http" else "wss")
-        )
-        return urlunsplit((scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        return {k: rewrite_urls(v, http_base, ws) for k, v in urls.items()}
+    if isinstance(urls, str):
+        return _ORIGIN.sub(ws if urls.startswith("ws") else http_base, urls)
     return urls
 
 
@@ -376,7 +375,9 @@ class CcxtVenue:
             side=Side(o["side"]),
             type=OrderType.MARKET if o["type"] == "market" else OrderType.LIMIT,
             qty=to_decimal(o["amount"]),
-            price=None if o.get("price") in (None, 0) else to_decimal(o["price"]),
+            price=None
+            if o["type"] == "market" or o.get("price") in (None, 0)
+            else to_decimal(o["price"]),
             tif=_tif(o),
             status=status,
             filled_qty=filled,

@@ -1,0 +1,121 @@
+"""Live market data through ccxt.pro: a thin async shell around the bar builder.
+
+Each symbol's ``watch_trades`` runs in its own task inside our own staleness
+timeout, because a WebSocket can stay open while the exchange stops sending
+(ccxt.pro does not notice). A silent stream is reported (``feed_stale``,
+alerting) and rebuilt with a fresh client; meanwhile no bars arrive, so the
+data gate marks the symbol stale and risk refuses new exposure on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ccxt.pro as ccxtpro
+
+from bastion.model import Trade
+from bastion.venues.ccxt.venue import rewrite_urls
+
+Sink = Callable[[str, int, dict[str, Any]], None]
+OnTrade = Callable[[Trade], None]
+
+
+class CcxtTradeFeed:
+    def __init__(
+        self,
+        exchange_id: str,
+        symbols: Sequence[str],
+        on_trade: OnTrade,
+        sink: Sink,
+        *,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        sandbox: bool = False,
+        stale_s: float = 30.0,
+    ) -> None:
+        self.exchange_id = exchange_id
+        self.symbols = tuple(symbols)
+        self._on_trade = on_trade
+        self._sink = sink
+        self._base_url = base_url
+        self._ws_url = ws_url
+        self._sandbox = sandbox
+        self.stale_s = stale_s
+        self.ready = asyncio.Event()  # set once every symbol has delivered a trade
+        self._seen: set[str] = set()
+        self.rebuilds = 0
+        self.trades = 0
+
+    def _client(self) -> Any:
+        cls = getattr(ccxtpro, self.exchange_id)
+        ex = cls(
+            {
+                "enableRateLimit": True,
+                "options": {
+                    "defaultType": "spot",
+                    "fetchMarkets": {"types": ["spot"]},
+                    "fetchCurrencies": False,
+                    "fetchMargins": False,
+                    "maxRetriesOnFailure": 0,
+                },
+            }
+        )
+        if self._sandbox:
+            ex.set_sandbox_mode(True)
+        if self._base_url:
+            ex.urls["api"] = rewrite_urls(ex.urls["api"], self._base_url, self._ws_url)
+        return ex
+
+    async def run(self) -> None:
+        """Watch every symbol until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            for sym in self.symbols:
+                tg.create_task(self._watch(sym))
+
+    async def _watch(self, symbol: str) -> None:
+        delay = 0.5
+        while True:
+            ex = self._client()
+            try:
+                while True:
+                    async with asyncio.timeout(self.stale_s):
+                        trades = await ex.watch_trades(symbol)
+                    for t in trades:
+                        self._deliver(symbol, t)
+                    delay = 0.5
+            except TimeoutError:
+                self.rebuilds += 1
+                self._sink(
+                    "feed_stale",
+                    0,
+                    {"symbol": symbol, "silent_s": self.stale_s, "action": "rebuild", "alert": True},
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # dropped socket, bad frame: rebuild after a pause
+                self.rebuilds += 1
+                self._sink(
+                    "feed_error", 0, {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"[:300]}
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(ex.close())
+
+    def _deliver(self, symbol: str, t: Any) -> None:
+        ts, price, qty = t.get("timestamp"), t.get("price"), t.get("amount")
+        if ts is None or price is None or qty is None:
+            self._sink("feed_schema_drift", 0, {"symbol": symbol, "trade": str(t)[:200], "alert": True})
+            return
+        self.trades += 1
+        self._on_trade(
+            Trade(symbol=symbol, ts=int(ts), trade_id=str(t.get("id")), price=float(price), qty=float(qty))
+        )
+        if symbol not in self._seen:
+            self._seen.add(symbol)
+            if len(self._seen) == len(self.symbols):
+                self.ready.set()

@@ -1,0 +1,260 @@
+"""The live loop: the backtest's cycle, driven by the wall clock from asyncio.
+
+Structure (every task belongs to one scope; nothing outlives ``run_bot``):
+
+- the trade feed (ccxt.pro) folds trades into bars and, in paper mode, into
+  the simulated venue's matching;
+- a clock ticker closes bars on time even when the market is quiet;
+- the cycle loop waits for closed bars and runs one decision per interval in
+  a worker thread (the cycle is synchronous and calls the venue, which has
+  its own event loop), so feeds keep flowing while exchange calls wait;
+- on the way out (duration reached, Ctrl-C, SIGTERM) clean-up is shielded
+  and bounded: feeds stop, the journal and state store are closed, the venue
+  disconnects. Open orders are left as they are: stopping the bot is not a
+  kill; ``bastion kill`` is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bastion.config import BotConfig
+from bastion.data.bar_builder import BarBuilder
+from bastion.data.feeds import CcxtTradeFeed
+from bastion.engine.session import Session, open_session
+from bastion.model import Bar, Trade
+from bastion.model.money import ZERO
+from bastion.model.timeframe import parse_interval
+from bastion.strategy import Strategy, build_strategy
+from bastion.venues.ccxt import CcxtVenue, Credentials
+from bastion.venues.port import Venue
+from bastion.venues.sim import SimVenue
+
+Status = Callable[[str], None]
+
+
+class LiveError(RuntimeError):
+    """The bot cannot start: missing keys, no market data, unknown symbol."""
+
+
+def wall_ms() -> int:
+    """The shell's clock. The cycle never calls this; it is handed ``now``."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class LiveSummary:
+    mode: str
+    cycles: int = 0
+    orders: int = 0
+    fills: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0
+    positions: dict[str, str] = field(default_factory=dict)
+    equity_start: Decimal | None = None
+    equity_end: Decimal | None = None
+    halt_state: str = "ACTIVE"
+    data_dir: str = ""
+    feed_rebuilds: int = 0
+
+
+def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
+    if not config.strategies:
+        raise LiveError("the config has no [[strategies]]")
+    return [build_strategy(s.name, s.symbols, s.params, s.id) for s in config.strategies]
+
+
+def make_venue(config: BotConfig, symbols: Sequence[str], sink: Any) -> tuple[Venue, SimVenue | None]:
+    """The live venue, or a simulated one matched on live data (paper)."""
+    ex = config.exchange
+    common = {
+        "base_url": ex.base_url,
+        "ws_url": ex.ws_url,
+        "sandbox": ex.sandbox,
+        "call_timeout_s": ex.call_timeout_s,
+        "rate_limit": ex.rate_limit,
+        "sink": sink,
+    }
+    if ex.mode == "live":
+        creds = Credentials.from_env(ex.key_env)
+        if creds is None:
+            raise LiveError(
+                f"live mode needs {ex.key_env}_API_KEY and {ex.key_env}_API_SECRET in the environment"
+            )
+        venue = CcxtVenue(ex.id, symbols, credentials=creds, **common)
+        venue.start()
+        return venue, None
+    # Paper: instruments (precision, minimums) from the exchange's public markets.
+    public = CcxtVenue(ex.id, symbols, credentials=None, private_stream=False, **common)
+    public.start()
+    try:
+        instruments = list(public.instruments().values())
+    finally:
+        public.close()
+    sim = SimVenue(instruments, dict(ex.paper_balances))
+    return sim, sim
+
+
+async def run_bot(
+    config: BotConfig,
+    *,
+    duration_s: float | None = None,
+    status: Status = print,
+    status_every_s: float = 10.0,
+    data_dir: Path | None = None,
+) -> LiveSummary:
+    """Run the bot until ``duration_s`` passes (or forever) or it is cancelled."""
+    strategies = build_strategies(config)
+    symbols = sorted({s for st in strategies for s in st.symbols})
+    interval = parse_interval(config.exchange.bar_interval)
+    folder = data_dir or Path(config.data_dir)
+    alerts: list[str] = []
+
+    def early_sink(kind: str, ts: int, payload: dict[str, Any]) -> None:
+        if payload.get("alert"):
+            alerts.append(kind)
+
+    venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink)
+    session = await asyncio.to_thread(
+        open_session,
+        data_dir=folder,
+        venue=venue,
+        strategies=strategies,
+        config=config,
+        intervals=dict.fromkeys(symbols, interval),
+        now=wall_ms(),
+        refresh_ms=int(config.exchange.refresh_s * 1000),
+        size_scale=config.exchange.size_scale,
+    )
+    journal = session.journal
+    summary = LiveSummary(mode=config.exchange.mode, data_dir=str(folder))
+    closed: asyncio.Queue[Bar] = asyncio.Queue()
+    builders = {s: BarBuilder(s, interval, journal) for s in symbols}
+
+    def on_trade(t: Trade) -> None:
+        if sim is not None:
+            sim.on_trade(t.symbol, t.ts, t.price, t.qty)  # paper: match on the live tape
+        for bar in builders[t.symbol].on_trade(t.trade_id, t.ts, t.price, t.qty):
+            closed.put_nowait(bar)
+
+    feed = CcxtTradeFeed(
+        config.exchange.id,
+        symbols,
+        on_trade,
+        journal,
+        base_url=config.exchange.base_url,
+        ws_url=config.exchange.ws_url,
+        sandbox=config.exchange.sandbox,
+        stale_s=config.exchange.feed_stale_s,
+    )
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            now = wall_ms()
+            for b in builders.values():
+                for bar in b.on_clock(now):
+                    closed.put_nowait(bar)
+
+    tasks = [asyncio.create_task(feed.run(), name="feed"), asyncio.create_task(ticker(), name="clock")]
+    try:
+        async with asyncio.timeout(duration_s):
+            try:
+                async with asyncio.timeout(30):
+                    await feed.ready.wait()
+            except TimeoutError:
+                raise LiveError("no market data within 30 s: is the exchange reachable?") from None
+            status(f"bastion {summary.mode}: {', '.join(symbols)} on {config.exchange.id}, bars {config.exchange.bar_interval}")
+            summary.equity_start = await asyncio.to_thread(_equity, session)
+            last_status = 0.0
+            while True:
+                bar = await closed.get()
+                bars = [bar]
+                await asyncio.sleep(0.05)  # let the other symbols' bars for this interval land
+                while not closed.empty():
+                    bars.append(closed.get_nowait())
+                await asyncio.to_thread(_cycle, session, bars)
+                if time.monotonic() - last_status >= status_every_s:
+                    last_status = time.monotonic()
+                    status(_status_line(session, feed))
+    except TimeoutError:
+        pass  # the requested duration is over
+    finally:
+        for t in tasks:
+            t.cancel()
+        with contextlib.suppress(BaseException):
+            async with asyncio.timeout(10):
+                await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        summary.feed_rebuilds = feed.rebuilds
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(15):
+                await asyncio.shield(asyncio.to_thread(_finish, session, venue, summary))
+    summary.alerts += len(alerts)
+    return summary
+
+
+def _cycle(session: Session, bars: list[Bar]) -> None:
+    gate = session.bot.gate
+    for bar in sorted(bars, key=lambda b: (b.ts, b.symbol)):
+        gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+    session.cycle(wall_ms())
+
+
+def _equity(session: Session) -> Decimal:
+    acct = session.bot.venue.fetch_account()
+    return acct.equity(session.bot.gate.view.marks())
+
+
+def _status_line(session: Session, feed: CcxtTradeFeed) -> str:
+    bot = session.bot
+    view = bot.gate.view
+    parts = [time.strftime("%H:%M:%S", time.gmtime()), f"cycle {bot.cycle}"]
+    acct = bot.reconciler.current(wall_ms()) or None
+    for sym in view:
+        sv = view[sym]
+        pos = acct.position(sym) if acct is not None else ZERO
+        parts.append(f"{sym} {sv.close:,.2f} pos {pos}{' STALE' if sv.stale else ''}")
+    n_orders = len(bot.orders.orders)
+    n_fills = len(bot.orders.fills)
+    rejected = sum(v for k, v in bot.decisions.items() if k != "APPROVED")
+    parts += [
+        f"orders {n_orders} fills {n_fills} refused {rejected}",
+        f"latch {bot.risk.latch.state.value}",
+        f"feed {'rebuilt x' + str(feed.rebuilds) if feed.rebuilds else 'ok'}",
+    ]
+    return " | ".join(parts)
+
+
+def _finish(session: Session, venue: Venue, summary: LiveSummary) -> None:
+    bot = session.bot
+    try:
+        summary.equity_end = _equity(session)
+        acct = bot.venue.fetch_account()
+        summary.positions = {s: str(acct.position(s)) for s in bot.gate.view}
+    except Exception as exc:  # the venue may be the reason we are stopping
+        summary.positions = {"error": f"{type(exc).__name__}: {exc}"}
+    summary.cycles = bot.cycle
+    summary.orders = len(bot.orders.orders)
+    summary.fills = len(bot.orders.fills)
+    summary.rejected = {k: v for k, v in bot.decisions.items() if k != "APPROVED"}
+    summary.halt_state = bot.risk.latch.state.value
+    summary.alerts = sum(1 for _ in _alerts(session))
+    session.journal.append("run_end", wall_ms(), {"cycles": summary.cycles, "orders": summary.orders})
+    session.close()
+    close = getattr(venue, "close", None)
+    if close is not None:
+        close()
+
+
+def _alerts(session: Session) -> list[str]:
+    from bastion.observe.journal import read_events
+
+    session.journal.flush()
+    return [e["kind"] for e in read_events(session.journal.path) if e.get("alert")]
