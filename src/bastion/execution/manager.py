@@ -355,8 +355,12 @@ class OrderManager:
 
     # ------------------------------------------------------------ queries
     def working_for(self, strategy_id: str) -> list[OrderReport]:
+        """The strategy's own working orders (not a flatten or a kill made in its name)."""
         return [
-            mo.as_report() for mo in self.working.values() if mo.request.strategy.id == strategy_id
+            mo.as_report()
+            for mo in self.working.values()
+            if mo.request.strategy.id == strategy_id
+            and mo.request.origin not in ("risk", "killswitch")
         ]
 
     def positions_for(self, strategy_id: str) -> Mapping[str, Decimal]:

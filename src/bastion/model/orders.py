@@ -119,6 +119,21 @@ class OrderRequest:
     def signed_qty(self) -> Decimal:
         return self.qty if self.side is Side.BUY else -self.qty
 
+    @property
+    def origin(self) -> str:
+        """Who placed it, read from the client id's prefix (which the venue and the
+        store keep): ``strategy``, ``risk`` (a flatten) or ``killswitch``."""
+        return order_origin(self.client_id)
+
+
+# Client-id prefixes by origin. A strategy's planner only ever touches orders
+# of its own origin; a flatten or a kill is never cancelled by a strategy.
+ORIGIN_PREFIXES = {"bn": "strategy", "bx": "risk", "ks": "killswitch"}
+
+
+def order_origin(client_id: str) -> str:
+    return ORIGIN_PREFIXES.get(client_id[:2], "foreign")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelRequest:
