@@ -114,9 +114,9 @@ def build_bot(
         indicators=specs,
     )
     limits = RiskLimits.from_config(config.risk, allow_short=config.risk.allow_short or v.margin)
+    # The risk gate keeps its own per-bar volume window (its tape); registering
+    # its volume SMA with the data gate as well would do the same work twice.
     risk = RiskGate(default_rules(limits), HaltLatch(), limits=limits)
-    for s in series:
-        gate.view[s.symbol].add_indicators(risk.indicators(s.symbol))
     bot = Bot(
         run_id=_run_id(strategies, series),
         venue=venue,
@@ -306,6 +306,8 @@ def _drive_one(
     on_bar, gate_on_bar, set_time = venue.on_bar, bot.gate.on_bar, venue.set_time
     exposure_bars = 0
     n = len(series)
+    curve: list[float] = []  # list appends beat per-element NumPy stores in a Python loop
+    curve_append = curve.append
     for lo_i in range(0, n, CHUNK):
         hi_i = min(n, lo_i + CHUNK)
         ts = series.ts[lo_i:hi_i].tolist()
@@ -328,11 +330,13 @@ def _drive_one(
             i = lo_i + j
             if held:
                 exposure_bars += 1
-                equity[i] = marks.cash + held * close
+                curve_append(marks.cash + held * close)
             else:
-                equity[i] = marks.cash
+                curve_append(marks.cash)
             if progress is not None and i % step == 0:
                 progress(i, n)
+        equity[lo_i:hi_i] = curve
+        curve.clear()
     return exposure_bars
 
 

@@ -92,8 +92,6 @@ def open_session(
     )
     latch, state = open_latch(data_dir, sink=journal)
     gate = RiskGate(default_rules(limits), latch, limits=limits)
-    for sym in intervals:
-        data_gate.view[sym].add_indicators(gate.indicators(sym))
     orders = OrderManager(venue, journal, store, policy=policy)
     bot = Bot(
         run_id=run_id,
