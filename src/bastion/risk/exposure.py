@@ -9,12 +9,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from bastion.model import OrderRequest, Side
 from bastion.model.money import ZERO
 from bastion.risk.context import RiskContext
 from bastion.risk.decisions import Decision, RiskReason
 from bastion.risk.rules import price_of, shrink
+
+
+def cap(
+    req: OrderRequest,
+    ctx: RiskContext,
+    *,
+    fraction: Decimal,
+    current: Decimal,
+    price: Decimal,
+    reason: RiskReason,
+    rule: str,
+    **details: Any,
+) -> Decision | None:
+    """The shared tail of every exposure rule: ``current`` exposure (quote
+    currency) plus this order must stay within ``fraction`` of equity; otherwise
+    shrink the order to the room left, or reject when no valid order fits."""
+    limit = fraction * max(ctx.equity, ZERO)
+    added = req.qty * price
+    if current + added <= limit:
+        return None
+    return shrink(
+        req,
+        ctx,
+        (limit - current) / price,
+        reason,
+        rule,
+        limit=str(limit),
+        observed=str(current + added),
+        **details,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +63,17 @@ class PositionLimitRule:
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
-        fraction = self.per_symbol.get(req.symbol, self.max_fraction)
-        limit = fraction * max(ctx.equity, ZERO)
         e = ctx.exposure_of(req.symbol)
-        current = e.worst_long if req.side is Side.BUY else -e.worst_short
-        if (current + req.qty) * price <= limit:
-            return None
-        return shrink(
+        held = e.worst_long if req.side is Side.BUY else -e.worst_short
+        return cap(
             req,
             ctx,
-            limit / price - current,
-            RiskReason.POSITION_LIMIT,
-            self.name,
-            limit=str(fraction),
+            fraction=self.per_symbol.get(req.symbol, self.max_fraction),
+            current=held * price,
+            price=price,
+            reason=RiskReason.POSITION_LIMIT,
+            rule=self.name,
             equity=str(ctx.equity),
-            observed=str((current + req.qty) * price),
         )
 
 
@@ -63,19 +90,14 @@ class GrossExposureRule:
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
-        limit = self.max_fraction * max(ctx.equity, ZERO)
-        gross = ctx.gross()
-        added = req.qty * price
-        if gross + added <= limit:
-            return None
-        return shrink(
+        return cap(
             req,
             ctx,
-            (limit - gross) / price,
-            RiskReason.EXPOSURE_LIMIT,
-            self.name,
-            limit=str(limit),
-            observed=str(gross + added),
+            fraction=self.max_fraction,
+            current=ctx.gross(),
+            price=price,
+            reason=RiskReason.EXPOSURE_LIMIT,
+            rule=self.name,
         )
 
 
@@ -94,20 +116,15 @@ class NetExposureRule:
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
-        limit = self.max_fraction * max(ctx.equity, ZERO)
         _, net_long, net_short = ctx.totals()
-        current = net_long if req.side is Side.BUY else -net_short
-        added = req.qty * price
-        if current + added <= limit:
-            return None
-        return shrink(
+        return cap(
             req,
             ctx,
-            (limit - current) / price,
-            RiskReason.NET_EXPOSURE_LIMIT,
-            self.name,
-            limit=str(limit),
-            observed=str(current + added),
+            fraction=self.max_fraction,
+            current=net_long if req.side is Side.BUY else -net_short,
+            price=price,
+            reason=RiskReason.NET_EXPOSURE_LIMIT,
+            rule=self.name,
             direction="long" if req.side is Side.BUY else "short",
         )
 
@@ -131,19 +148,14 @@ class ClusterExposureRule:
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
-        limit = self.max_fraction * max(ctx.equity, ZERO)
-        current = ctx.cluster_gross(members)
-        added = req.qty * price
-        if current + added <= limit:
-            return None
-        return shrink(
+        return cap(
             req,
             ctx,
-            (limit - current) / price,
-            RiskReason.CORRELATION_LIMIT,
-            self.name,
-            limit=str(limit),
-            observed=str(current + added),
+            fraction=self.max_fraction,
+            current=ctx.cluster_gross(members),
+            price=price,
+            reason=RiskReason.CORRELATION_LIMIT,
+            rule=self.name,
             cluster=sorted(members),
             basis="assumed while correlations warm up"
             if ctx.tape is not None and ctx.tape.warming_up
