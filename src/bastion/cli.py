@@ -325,7 +325,8 @@ def run(
         float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="State and journal folder (default: data_dir in the config).")
+        Path | None,
+        typer.Option(help="State and journal folder (default: data_dir in the config)."),
     ] = None,
 ) -> None:
     """Run the bot, paper or live, with the same cycle as the backtest."""
@@ -338,7 +339,9 @@ def run(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     try:
-        summary = asyncio.run(run_bot(cfg, duration_s=duration, status=console.print, data_dir=data_dir))
+        summary = asyncio.run(
+            run_bot(cfg, duration_s=duration, status=console.print, data_dir=data_dir)
+        )
     except (LiveError, ValueError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -357,7 +360,9 @@ def print_live_summary(summary: Any) -> None:
     for sym, qty in summary.positions.items():
         table.add_row(f"position {sym}", qty)
     if summary.equity_start is not None and summary.equity_end is not None:
-        table.add_row("equity start → end", f"{summary.equity_start:,.2f} → {summary.equity_end:,.2f}")
+        table.add_row(
+            "equity start → end", f"{summary.equity_start:,.2f} → {summary.equity_end:,.2f}"
+        )
     table.add_row("alerts", str(summary.alerts))
     table.add_row("halt latch", summary.halt_state)
     table.add_row("journal", f"{summary.data_dir}/journal.sqlite")
@@ -369,9 +374,12 @@ def emulator(
     port: Annotated[int, typer.Option(help="REST and WebSocket port (0: any free one).")] = 8765,
     admin_port: Annotated[int, typer.Option(help="Admin port for faults and balances.")] = 8766,
     source: Annotated[
-        str, typer.Option(help="synthetic | none | FILE[,FILE] (Parquet bars or recorded .jsonl.gz).")
+        str,
+        typer.Option(help="synthetic | none | FILE[,FILE] (Parquet bars or recorded .jsonl.gz)."),
     ] = "synthetic",
-    speed: Annotated[float, typer.Option(help="Replay speed for recorded data (0: flat out).")] = 1.0,
+    speed: Annotated[
+        float, typer.Option(help="Replay speed for recorded data (0: flat out).")
+    ] = 1.0,
     scenario: Annotated[Path | None, typer.Option(help="Fault scenario file (TOML/JSON).")] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,

@@ -26,23 +26,29 @@ import csv
 import gzip
 import io
 import os
-import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pyarrow import feather
 
+from bastion.data.columns import (
+    _ISO_DATE,
+    Where,
+    all_null,
+    epoch_to_ms,
+    float_column,
+    is_number,
+    shorten,
+    ts_column,
+)
 from bastion.data.errors import DataError
 from bastion.data.gaps import modal_step
 from bastion.data.paths import format_interval, interval_from_filename, symbol_from_filename
@@ -52,36 +58,7 @@ from bastion.model.bars import BarSeries, FloatArray, IntArray
 TS_ALIASES: Final = ("ts", "timestamp", "date", "time", "datetime", "open_time", "opentime")
 VALUE_COLUMNS: Final = ("open", "high", "low", "close", "volume")
 _ROLES: Final = ("ts", *VALUE_COLUMNS)
-
-_TS_EXPECTED: Final = (
-    "an epoch timestamp (ms; s, µs or ns recognised by magnitude) "
-    "or an ISO-8601 date-time (naive means UTC)"
-)
-
-# Epoch magnitudes for dates 1990–2200 in each unit. A column whose values all
-# fall in the s, µs or ns window is in that unit; anything else is taken as ms,
-# the unit we store, so small test timestamps (0, 60000) stay as they are.
-_UNIT_BOUNDS: Final = np.array([6.3e8, 7.3e9, 6.3e11, 7.3e12, 6.3e14, 7.3e15, 6.3e17, 7.3e18])
-_UNIT_OF_BIN: Final = ("ms", "s", "ms", "ms", "ms", "us", "ms", "ns", "ms")
-_UNIT_DIVISOR: Final = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-_MAX_ABS_MS: Final = 2**62 // 1_000_000  # beyond this, ms→ns arithmetic elsewhere overflows
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _A = TypeVar("_A", FloatArray, IntArray)
-
-_ISO_DATE: Final = re.compile(r"\d{4}-?\d{2}-?\d{2}")
-_TZ_SUFFIX: Final = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
-
-
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """Where values came from, so an error can point at the file, row and line."""
-
-    path: str
-    lines: IntArray | None = None  # text line (1-based) of each data row
-
-    def error(self, expected: str, *, row: int, column: str, value: object) -> DataError:
-        line = None if self.lines is None else int(self.lines[row])
-        return DataError(expected, path=self.path, row=row, line=line, column=column, value=value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +117,7 @@ def _read_parquet(path: Path) -> _Columns:
         table = pq.read_table(path, columns=list(names.values()))
     except pa.ArrowInvalid as exc:
         raise DataError("a readable Parquet file", path=path, value=str(exc)) from exc
-    return _from_table(table, names, _Where(str(path)))
+    return _from_table(table, names, Where(str(path)))
 
 
 def _read_feather(path: Path) -> _Columns:
@@ -149,11 +126,11 @@ def _read_feather(path: Path) -> _Columns:
     except pa.ArrowInvalid as exc:
         raise DataError("a readable Arrow/feather file", path=path, value=str(exc)) from exc
     names = _pick_columns(table.column_names, path)
-    return _from_table(table, names, _Where(str(path)))
+    return _from_table(table, names, Where(str(path)))
 
 
 def _read_json(path: Path) -> _Columns:
-    where = _Where(str(path))
+    where = Where(str(path))
     try:
         rows = orjson.loads(_read_bytes(path))
     except orjson.JSONDecodeError as exc:
@@ -172,12 +149,12 @@ def _read_json(path: Path) -> _Columns:
         if not rows:
             return _Columns(np.empty(0, np.int64), {c: np.empty(0) for c in VALUE_COLUMNS}, None)
         raise _json_row_error(rows, where)
-    ts = _epoch_to_ms(table[:, 0], where, "ts")
+    ts = epoch_to_ms(table[:, 0], where, "ts")
     values = {name: np.ascontiguousarray(table[:, i + 1]) for i, name in enumerate(VALUE_COLUMNS)}
     return _Columns(ts, values, None)
 
 
-def _json_row_error(rows: list[object], where: _Where) -> DataError:
+def _json_row_error(rows: list[object], where: Where) -> DataError:
     """Find the first row NumPy could not take, on the error path only."""
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) < 6:
@@ -185,12 +162,12 @@ def _json_row_error(rows: list[object], where: _Where) -> DataError:
                 "a row [ts, open, high, low, close, volume]",
                 path=where.path,
                 row=i,
-                value=_shorten(row),
+                value=shorten(row),
             )
         for name, value in zip(_ROLES, row, strict=False):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return where.error("a number", row=i, column=name, value=value)
-    return DataError("rows of six numbers", path=where.path, value=_shorten(rows[:3]))
+    return DataError("rows of six numbers", path=where.path, value=shorten(rows[:3]))
 
 
 def _read_csv(path: Path) -> _Columns:
@@ -204,7 +181,7 @@ def _read_csv(path: Path) -> _Columns:
     fields = [
         f.strip().strip('"').strip() for f in next(csv.reader([header_text], skipinitialspace=True))
     ]
-    has_header = not (_is_number(fields[0]) or _ISO_DATE.match(fields[0]))
+    has_header = not (is_number(fields[0]) or _ISO_DATE.match(fields[0]))
     if has_header:
         names = _pick_columns(fields, path)
         index = {role: fields.index(name) for role, name in names.items()}
@@ -230,13 +207,13 @@ def _read_csv(path: Path) -> _Columns:
     )
     first_data_line = first_line + (1 if has_header else 0)
     lines = np.arange(first_data_line, first_data_line + table.num_rows, dtype=np.int64)
-    blank = _all_null(table)
+    blank = all_null(table)
     if blank is not None:
         table = table.filter(pa.array(~blank))
         lines = lines[~blank]
     renamed = {role: labels[role] for role in _ROLES}
     table = table.rename_columns([renamed[role] for role in _ROLES])
-    return _from_table(table, renamed, _Where(str(path), lines))
+    return _from_table(table, renamed, Where(str(path), lines))
 
 
 def _parse_csv(
@@ -337,189 +314,12 @@ def _pick_columns(available: list[str], path: Path) -> dict[str, str]:
     return names
 
 
-def _from_table(table: pa.Table, names: dict[str, str], where: _Where) -> _Columns:
-    ts = _ts_column(table.column(names["ts"]), where, names["ts"])
+def _from_table(table: pa.Table, names: dict[str, str], where: Where) -> _Columns:
+    ts = ts_column(table.column(names["ts"]), where, names["ts"])
     values = {
-        role: _float_column(table.column(names[role]), where, names[role]) for role in VALUE_COLUMNS
+        role: float_column(table.column(names[role]), where, names[role]) for role in VALUE_COLUMNS
     }
     return _Columns(ts, values, where.lines)
-
-
-def _all_null(table: pa.Table) -> npt.NDArray[np.bool_] | None:
-    """Rows empty in every column (blank lines), or ``None`` when there are none."""
-    if table.num_rows == 0 or min(col.null_count for col in table.columns) == 0:
-        return None
-    mask = np.ones(table.num_rows, dtype=bool)
-    for col in table.columns:
-        mask &= pc.is_null(col).to_numpy(zero_copy_only=False)
-    return mask if mask.any() else None
-
-
-def _flat(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-
-
-def _reject_nulls(array: pa.Array, where: _Where, column: str, expected: str) -> None:
-    if array.null_count:
-        row = int(np.argmax(pc.is_null(array).to_numpy(zero_copy_only=False)))
-        raise where.error(f"{expected} (the cell is empty)", row=row, column=column, value=None)
-
-
-def _float_column(column: pa.ChunkedArray, where: _Where, name: str) -> FloatArray:
-    array = _flat(column)
-    _reject_nulls(array, where, name, "a number")
-    kind = array.type
-    if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind):
-        return np.asarray(array.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        try:
-            parsed = pc.cast(pc.utf8_trim_whitespace(array), pa.float64())
-            return np.asarray(parsed.to_numpy(zero_copy_only=False), np.float64)
-        except pa.ArrowInvalid:
-            return _floats_slow(array.to_pylist(), where, name)
-    raise DataError("a numeric column", path=where.path, column=name, value=str(kind))
-
-
-def _floats_slow(texts: list[str], where: _Where, name: str) -> FloatArray:
-    out = np.empty(len(texts), dtype=np.float64)
-    for row, text in enumerate(texts):
-        try:
-            out[row] = float(text)
-        except ValueError:
-            raise where.error("a number", row=row, column=name, value=text) from None
-    return out
-
-
-def _ts_column(column: pa.ChunkedArray, where: _Where, name: str) -> IntArray:
-    array = _flat(column)
-    _reject_nulls(array, where, name, "a timestamp")
-    kind = array.type
-    if pa.types.is_timestamp(kind):  # stored as UTC; a naive one is taken as UTC
-        raw = array.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        return _scale_ints(raw, kind.unit)
-    if pa.types.is_date(kind):
-        return np.asarray(array.cast(pa.date64()).cast(pa.int64()).to_numpy(), np.int64)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        numbers = array.cast(pa.int64() if pa.types.is_integer(kind) else pa.float64())
-        return _epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return _ts_from_strings(pc.utf8_trim_whitespace(array), where, name)
-    raise DataError(_TS_EXPECTED, path=where.path, column=name, value=str(kind))
-
-
-# --- timestamps ----------------------------------------------------------------------
-
-
-def _scale_ints(raw: npt.NDArray[np.int64], unit: str) -> IntArray:
-    """Epoch integers in ``unit`` to ms, flooring sub-ms parts (open times are whole ms)."""
-    per_second = _UNIT_DIVISOR[unit]
-    if per_second < 1_000:
-        return np.asarray(raw, np.int64) * (1_000 // per_second)
-    return np.asarray(raw, np.int64) // (per_second // 1_000)
-
-
-def _epoch_unit_of(values: npt.NDArray[np.int64] | FloatArray, where: _Where, name: str) -> str:
-    """The unit of a column of epoch numbers, judged by magnitude; mixed units are refused."""
-    lo, hi = np.abs(values).min(), np.abs(values).max()
-    bins = np.searchsorted(_UNIT_BOUNDS, [lo, hi], side="right")
-    if bins[0] == bins[1]:  # both ends in one window, so is everything between
-        return _UNIT_OF_BIN[int(bins[0])]
-    units = np.array(_UNIT_OF_BIN)[np.searchsorted(_UNIT_BOUNDS, np.abs(values), side="right")]
-    odd = units != units[0]
-    if not odd.any():
-        return str(units[0])
-    row = int(np.argmax(odd))
-    raise where.error(
-        f"timestamps in one unit; row 0 looks like {units[0]} and this one like {units[row]} "
-        "(judged by magnitude)",
-        row=row,
-        column=name,
-        value=values[row],
-    )
-
-
-def _epoch_to_ms(values: npt.NDArray[np.int64] | FloatArray, where: _Where, name: str) -> IntArray:
-    if values.size == 0:
-        return np.empty(0, np.int64)
-    if values.dtype.kind == "f":
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise where.error(_TS_EXPECTED, row=row, column=name, value=values[row])
-    unit = _epoch_unit_of(values, where, name)
-    if values.dtype.kind != "f":
-        return _scale_ints(np.asarray(values, np.int64), unit)
-    per_second = _UNIT_DIVISOR[unit]
-    # Divide rather than multiply by 0.001: exact whenever the result is a whole ms.
-    if per_second > 1_000:
-        ms = np.floor(values / (per_second // 1_000))
-    else:
-        ms = np.floor(values * (1_000 // per_second))
-    too_big = np.abs(ms) > _MAX_ABS_MS
-    if too_big.any():
-        row = int(np.argmax(too_big))
-        raise where.error(_TS_EXPECTED, row=row, column=name, value=values[row])
-    return ms.astype(np.int64)
-
-
-def _ts_from_strings(array: pa.Array, where: _Where, name: str) -> IntArray:
-    """Epoch numbers as text (Binance, CSV epochs) or ISO-8601, then row by row.
-
-    Row 0 picks the vectorised parser to try, since a failed Arrow cast costs
-    as much as a successful one.
-    """
-    if len(array) and _is_number(array[0].as_py()):
-        for kind in (pa.int64(), pa.float64()):
-            try:
-                numbers = pc.cast(array, kind)
-            except pa.ArrowInvalid:
-                continue
-            return _epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
-        return _ts_slow(array.to_pylist(), where, name)
-    upper = pc.utf8_upper(array)  # lower-case ``t`` and ``z`` are valid ISO-8601 too
-    try:
-        return _iso_to_ms(upper)
-    except pa.ArrowInvalid:
-        return _ts_slow(array.to_pylist(), where, name)
-
-
-def _iso_to_ms(array: pa.Array) -> IntArray:
-    """Vectorised ISO-8601: rows with an offset go to UTC, naive rows are taken as UTC."""
-    aware = pc.match_substring_regex(array, _TZ_SUFFIX)
-    none = pa.scalar(None, pa.string())
-    naive_ns = pc.cast(pc.if_else(aware, none, array), pa.timestamp("ns")).cast(pa.int64())
-    aware_ns = pc.cast(pc.if_else(aware, array, none), pa.timestamp("ns", tz="UTC"))
-    ns = pc.if_else(aware, aware_ns.cast(pa.int64()), naive_ns)
-    return np.asarray(ns.to_numpy(zero_copy_only=False), np.int64) // 1_000_000
-
-
-def _ts_slow(texts: list[str], where: _Where, name: str) -> IntArray:
-    """Row by row, on the way to an error or for forms only Python parses.
-
-    Row 0 decides what the column holds: numbers (so the first non-number is
-    the bad cell) or ISO-8601 date-times (Python also takes the basic form
-    ``20240101T000000Z``, a space before the offset, and dates outside the
-    years 1678–2261 that Arrow's nanoseconds cannot hold).
-    """
-    if _is_number(texts[0]):
-        for row, text in enumerate(texts):
-            if not _is_number(text):
-                raise where.error(_TS_EXPECTED, row=row, column=name, value=text)
-        numbers = np.array([float(text) for text in texts])
-        return _epoch_to_ms(numbers, where, name)
-    out = np.empty(len(texts), dtype=np.int64)
-    for row, text in enumerate(texts):
-        try:
-            moment = datetime.fromisoformat(text.upper())
-        except ValueError:
-            raise where.error(_TS_EXPECTED, row=row, column=name, value=text) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        out[row] = (moment - _EPOCH) // timedelta(milliseconds=1)
-    return out
-
-
-# --- assembly ------------------------------------------------------------------------
 
 
 def _to_series(
@@ -596,16 +396,3 @@ def _read_only(array: _A) -> _A:
     out = np.ascontiguousarray(array)
     out.flags.writeable = False
     return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _shorten(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
