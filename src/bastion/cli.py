@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from bastion.cli_output import console, print_live_summary, print_summary
 from bastion.config import BotConfig, ConfigError, load_config
 from bastion.engine.backtest import BacktestResult, run_backtest
 from bastion.engine.outputs import write_outputs
@@ -29,7 +29,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
 err = Console(stderr=True)
 
 
@@ -105,52 +104,6 @@ def _progress_runner(label: str) -> tuple[Progress, Any]:
         progress.update(task, completed=done, total=total)
 
     return progress, update
-
-
-def print_summary(result: BacktestResult, title: str) -> None:
-    s = result.summary
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("metric", style="bold")
-    table.add_column("value", justify="right")
-    if s.get("synthetic"):
-        table.add_row("data", "[yellow]SYNTHETIC — not a real market[/]")
-    pct = ("total_return", "cagr", "max_drawdown", "win_rate", "exposure")
-    for key in (
-        "bars",
-        "orders",
-        "fills",
-        "round_trips",
-        "final_equity",
-        "total_return",
-        "cagr",
-        "sharpe",
-        "sortino",
-        "max_drawdown",
-        "max_drawdown_duration_s",
-        "win_rate",
-        "profit_factor",
-        "exposure",
-        "fees",
-        "halt_state",
-        "elapsed_s",
-        "bars_per_s",
-    ):
-        value = s.get(key)
-        if value is None:
-            text = "—"
-        elif key in pct and isinstance(value, float):
-            text = f"{value:.2%}"
-        elif isinstance(value, float):
-            text = f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
-        elif isinstance(value, int):
-            text = f"{value:,}"
-        else:
-            text = str(value)
-        table.add_row(key, text)
-    rejected = {k: v for k, v in s.get("risk_decisions", {}).items() if k != "APPROVED"}
-    if rejected:
-        table.add_row("risk (not approved)", ", ".join(f"{k}={v}" for k, v in rejected.items()))
-    console.print(table)
 
 
 @app.command()
@@ -347,26 +300,6 @@ def run(
     except KeyboardInterrupt:
         raise typer.Exit(code=130) from None
     print_live_summary(summary)
-
-
-def print_live_summary(summary: Any) -> None:
-    table = Table(title=f"bastion {summary.mode}: summary", show_header=False, title_justify="left")
-    table.add_column("", style="bold")
-    table.add_column("", justify="right")
-    table.add_row("cycles", f"{summary.cycles:,}")
-    table.add_row("orders / fills", f"{summary.orders:,} / {summary.fills:,}")
-    refused = ", ".join(f"{k}={v}" for k, v in summary.rejected.items()) or "none"
-    table.add_row("refused by risk", refused)
-    for sym, qty in summary.positions.items():
-        table.add_row(f"position {sym}", qty)
-    if summary.equity_start is not None and summary.equity_end is not None:
-        table.add_row(
-            "equity start → end", f"{summary.equity_start:,.2f} → {summary.equity_end:,.2f}"
-        )
-    table.add_row("alerts", str(summary.alerts))
-    table.add_row("halt latch", summary.halt_state)
-    table.add_row("journal", f"{summary.data_dir}/journal.sqlite")
-    console.print(table)
 
 
 @app.command()

@@ -1,0 +1,78 @@
+"""What the ``bastion`` command prints: backtest and live summaries as tables."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:  # keep ccxt and the engine out of every command's start-up
+    from bastion.engine.backtest import BacktestResult
+    from bastion.engine.live import LiveSummary
+
+console = Console()
+
+
+def print_summary(result: BacktestResult, title: str) -> None:
+    s = result.summary
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    if s.get("synthetic"):
+        table.add_row("data", "[yellow]SYNTHETIC — not a real market[/]")
+    pct = ("total_return", "cagr", "max_drawdown", "win_rate", "exposure")
+    for key in (
+        "bars",
+        "orders",
+        "fills",
+        "round_trips",
+        "final_equity",
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "max_drawdown_duration_s",
+        "win_rate",
+        "profit_factor",
+        "exposure",
+        "fees",
+        "halt_state",
+        "elapsed_s",
+        "bars_per_s",
+    ):
+        value = s.get(key)
+        if value is None:
+            text = "—"
+        elif key in pct and isinstance(value, float):
+            text = f"{value:.2%}"
+        elif isinstance(value, float):
+            text = f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
+        elif isinstance(value, int):
+            text = f"{value:,}"
+        else:
+            text = str(value)
+        table.add_row(key, text)
+    rejected = {k: v for k, v in s.get("risk_decisions", {}).items() if k != "APPROVED"}
+    if rejected:
+        table.add_row("risk (not approved)", ", ".join(f"{k}={v}" for k, v in rejected.items()))
+    console.print(table)
+
+
+def print_live_summary(summary: LiveSummary) -> None:
+    table = Table(title=f"bastion {summary.mode}: summary", show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    table.add_row("cycles", f"{summary.cycles:,}")
+    table.add_row("orders / fills", f"{summary.orders:,} / {summary.fills:,}")
+    refused = ", ".join(f"{k}={v}" for k, v in summary.rejected.items()) or "none"
+    table.add_row("refused by risk", refused)
+    for sym, qty in summary.positions.items():
+        table.add_row(f"position {sym}", qty)
+    if summary.equity_start is not None and summary.equity_end is not None:
+        table.add_row(
+            "equity start → end", f"{summary.equity_start:,.2f} → {summary.equity_end:,.2f}"
+        )
+    table.add_row("alerts", str(summary.alerts))
+    table.add_row("halt latch", summary.halt_state)
+    table.add_row("journal", f"{summary.data_dir}/journal.sqlite")
+    console.print(table)
