@@ -197,3 +197,19 @@ def test_slippage_option_costs_money(tmp_path, csv_file):
 
     assert equity("fixed:20") < equity("none")
     assert np.isfinite(equity("volume:0.5"))
+
+
+def test_console_entry_point_starts_and_lists_every_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from bastion.cli import main; main()", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("backtest", "journal", "demo", "run", "emulator", "halt", "resume", "risk"):
+        assert command in done.stdout
