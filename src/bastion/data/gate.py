@@ -39,7 +39,7 @@ class DataGate:
         self, symbol: str, ts: int, o: float, h: float, low: float, c: float, v: float
     ) -> bool:
         """Take one completed bar. Returns False if it was refused (duplicate or late)."""
-        sv = self.view[symbol]
+        sv = self.view._symbols[symbol]  # the dict itself: this runs for every bar
         if sv.bars:
             step = ts - sv.ts
             if step <= 0:

@@ -132,9 +132,8 @@ def withdraw(bot: Bot, now: int) -> None:
     cannot fill after it. Orders that only reduce exposure stay."""
     for mo in list(bot.orders.working.values()):
         req = mo.request
-        if req.reduces_exposure or (
-            mo.status is not OrderStatus.OPEN and (mo.status is not OrderStatus.PARTIALLY_FILLED)
-        ):
+        live = mo.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+        if req.reduces_exposure or not live:
             continue
         bot.orders.cancel(
             CancelRequest(
