@@ -332,16 +332,17 @@ def emulator(
         pass
 
 
-def _register_optional() -> None:
-    """Commands from layers that may not be installed in every build."""
-    try:
-        from bastion.cli_risk import register
-    except ImportError:
-        return
-    register(app)
+def _register_others() -> None:
+    """Commands that live with their own layer: halt/resume/risk report, and the
+    kill switch (sentinel, kill), which must not depend on this module."""
+    from bastion.cli_risk import register as register_risk
+    from bastion.killswitch.cli import register as register_killswitch
+
+    register_risk(app)
+    register_killswitch(app)
 
 
-_register_optional()
+_register_others()
 
 
 def main() -> None:

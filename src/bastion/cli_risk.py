@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from bastion.engine.latch import latch_event as _latch_event
+from bastion.killswitch.flag import clear_flag
 from bastion.observe.journal import Journal, find_journal, read_events
 from bastion.risk.latch import HaltLatch, HaltState
 from bastion.risk.report import KINDS, LATCH_KIND, render, summarize
@@ -94,6 +95,8 @@ def resume_cmd(reason: ReasonOpt, state: StateOpt = Path(".")) -> None:
         raise typer.BadParameter("a reason is required", param_hint="--reason")
     who = _operator()
     previous = change_latch(state, HaltState.ACTIVE, reason, who, time.time_ns() // 1_000_000)
+    if clear_flag(state):
+        typer.echo("kill flag removed")
     typer.echo(f"{previous} -> ACTIVE by {who}: {reason}")
 
 

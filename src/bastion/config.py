@@ -245,6 +245,51 @@ class ExchangeConfig(_Strict):
         return v
 
 
+class KillSwitchConfig(_Strict):
+    """``[killswitch]``: the sentinel process and ``bastion kill``.
+
+    The sentinel listens on ``host:port`` (loopback unless you mean otherwise:
+    anyone who reaches it can try the token). ``scope = "symbols"`` kills the
+    strategies' symbols plus ``symbols``; ``"account"`` every asset the account
+    holds against the quote asset. A kill gives up polling for flat after
+    ``deadline_s``. The watchdog pages (``webhook``: an HTTP POST of JSON;
+    ``command``: a shell command, the alert in ``$BASTION_ALERT``) when the bot
+    records no cycle for ``heartbeat_timeout_s``; with ``on_heartbeat_loss =
+    "flatten"`` it also kills. ``audit_log`` defaults to
+    ``killswitch-audit.jsonl`` in the data folder. The token is read from the
+    environment variable named by ``token_env``, never from this file.
+    ``rate_limit`` keeps ccxt's client-side throttle for the kill's calls (off:
+    a kill is a short burst, and a 50 ms throttle per call costs seconds)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+    scope: Literal["symbols", "account"] = "symbols"
+    symbols: list[str] = Field(default_factory=list)
+    deadline_s: float = Field(30.0, gt=0)
+    heartbeat_timeout_s: float = Field(120.0, gt=0)
+    on_heartbeat_loss: Literal["alert", "flatten"] = "alert"
+    webhook: str | None = None
+    command: str | None = None
+    audit_log: str | None = None
+    token_env: str = "BASTION_KILL_TOKEN"
+    rate_limit: bool = False
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_have_slash(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if "/" not in s:
+                raise ValueError(f"symbol {s!r} is not of the form BASE/QUOTE")
+        return v
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+
 class BotConfig(_Strict):
     name: str = "bastion"
     strategies: list[StrategyConfig] = Field(default_factory=list)
@@ -253,6 +298,7 @@ class BotConfig(_Strict):
     venue: VenueConfig = Field(default_factory=VenueConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
+    killswitch: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
     data_dir: str = "runs/bot"
 
 

@@ -211,5 +211,6 @@ def test_console_entry_point_starts_and_lists_every_command():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    for command in ("backtest", "journal", "demo", "run", "emulator", "halt", "resume", "risk"):
+    commands = ("backtest", "journal", "demo", "run", "emulator", "halt", "resume", "risk")
+    for command in (*commands, "sentinel", "kill"):
         assert command in done.stdout

@@ -11,8 +11,10 @@ exposure.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,10 +27,11 @@ from bastion.engine.latch import open_latch, sync_latch
 from bastion.execution import OrderManager
 from bastion.execution.manager import ManagedOrder
 from bastion.execution.policy import ExecutionPolicy
+from bastion.killswitch.flag import clear_flag, read_flag
 from bastion.model import Instrument
 from bastion.model.money import ZERO
 from bastion.observe.journal import Journal
-from bastion.risk import HaltState, RiskGate, RiskLimits, default_rules
+from bastion.risk import HaltLatch, HaltState, RiskGate, RiskLimits, default_rules
 from bastion.state import Reconciler
 from bastion.state.orders import OrderStore
 from bastion.state.store import StateStore
@@ -43,9 +46,15 @@ class Session:
     journal: Journal
     state: StateStore
     boot: int
+    data_dir: Path | None = None
 
     def cycle(self, now: int) -> None:
-        sync_latch(self.bot.risk.latch, self.state)  # an operator's halt from another process
+        # The kill switch's KILLED flag first: a file, readable when the database is not.
+        killed = self.data_dir is not None and halt_if_killed(
+            self.bot.risk.latch, self.state, self.data_dir, self.journal.append, now
+        )
+        if not killed:
+            sync_latch(self.bot.risk.latch, self.state)  # an operator's halt from another process
         run_cycle(self.bot, now)
         self.store.set_value("heartbeat", str(now))  # the sentinel's dead man's switch
         self.journal.flush()
@@ -91,6 +100,7 @@ def open_session(
         config.risk, allow_short=config.risk.allow_short or config.venue.margin
     )
     latch, state = open_latch(data_dir, sink=journal)
+    halt_if_killed(latch, state, data_dir, journal.append, now)  # before recovery sends anything
     gate = RiskGate(default_rules(limits), latch, limits=limits)
     orders = OrderManager(venue, journal, store, policy=policy)
     bot = Bot(
@@ -118,7 +128,50 @@ def open_session(
             now,
             {"state": latch.state.value, "reason": latch.reason, "alert": True},
         )
-    return Session(bot=bot, store=store, journal=journal, state=state, boot=boot)
+    return Session(bot=bot, store=store, journal=journal, state=state, boot=boot, data_dir=data_dir)
+
+
+def halt_if_killed(
+    latch: HaltLatch,
+    state: StateStore,
+    data_dir: Path,
+    journal: Callable[[str, int, dict[str, Any]], None],
+    now: int,
+) -> bool:
+    """Halt when the kill switch's ``KILLED`` flag is in ``data_dir``; True if so.
+
+    The flag is the kill's way in when the state database is locked or damaged,
+    so a failure to read or persist the stored latch never undoes the halt: the
+    latch is HALTED in memory before this returns. A resume stored after the
+    kill (``bastion resume``) supersedes the flag, which is then removed."""
+    flag = read_flag(data_dir)
+    if flag is None:
+        return False
+    try:
+        row = state.load_latch()
+    except sqlite3.Error:
+        row = None  # the flag alone decides
+    if row is not None and row.state == HaltState.ACTIVE.value and row.since_ts > flag.ts:
+        clear_flag(data_dir)
+        journal("kill_flag_cleared", now, {"resumed_by": row.by, "reason": row.reason})
+        return False
+    if latch.state is HaltState.HALTED:
+        if row is not None and row.state != HaltState.HALTED.value:  # the store is back
+            with contextlib.suppress(sqlite3.Error):
+                state.save_latch(latch, previous=row.state)
+        return True
+    persisted = ""
+    try:
+        latch.set(HaltState.HALTED, reason=flag.reason, now=now, by=flag.by)
+    except sqlite3.Error as exc:  # HALTED in memory already; the store catches up later
+        persisted = f"{type(exc).__name__}: {exc}"
+    journal(
+        "kill_flag",
+        now,
+        {"reason": flag.reason, "by": flag.by, "flag_ts": flag.ts, "alert": True}
+        | ({"persist_error": persisted} if persisted else {}),
+    )
+    return True
 
 
 def recover(bot: Bot, store: OrderStore, now: int) -> None:

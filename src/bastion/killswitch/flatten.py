@@ -1,0 +1,264 @@
+"""Flatten: cancel every open order, close every position, poll until flat.
+
+The loop is a sequence of *rounds*, each starting from a fresh read of the
+exchange, because the exchange is the only truth a kill can trust (the bot's
+database may be the thing that is broken). Per round:
+
+1. look up, by client id, every closing order whose outcome is unknown (a
+   timeout, a 5xx): nothing new is sent on a symbol until its last close is
+   known, so a close that landed despite the error is never doubled;
+2. read the account; flat (no open order, every position zero or dust) ends
+   the kill;
+3. cancel every open order in scope, then go straight back to 2: closing
+   orders are sized only from a read taken with no order resting, so that the
+   balance an order had locked is counted once;
+4. close each position with one market order sized from that read, rounded
+   down to the lot; a remainder below the exchange's minimum is *dust*,
+   reported and left.
+
+Errors are classified as the venue port names them: a refusal (``InvalidOrder``)
+is final for that symbol; a rate limit waits as told; anything else is
+unknown and retried next round. Polling slows down as a kill drags on, and a
+rate limit's ``Retry-After`` is obeyed even on reads: every read costs request
+weight, and hammering an exchange that said 429 gets the key banned. The loop
+stops at ``deadline_s`` and reports what remains. Running it twice is safe:
+a second run finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bastion.killswitch.venueset import VenueSet
+from bastion.model import Instrument, OrderReport, OrderRequest, OrderType, Side, StrategyRef
+from bastion.model.money import ZERO
+from bastion.venues.errors import (
+    DuplicateClientId,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimited,
+)
+
+KILLSWITCH = StrategyRef(id="killswitch", version="1")
+
+
+@dataclass(slots=True)
+class FlattenResult:
+    """What a flatten did and what it left. ``flat``: nothing open, nothing held
+    in scope but dust."""
+
+    flat: bool = False
+    rounds: int = 0
+    cancelled: list[str] = field(default_factory=list)
+    closes: list[dict[str, str]] = field(default_factory=list)
+    dust: dict[str, str] = field(default_factory=dict)
+    remaining_positions: dict[str, str] = field(default_factory=dict)
+    remaining_orders: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def absorb(self, later: FlattenResult) -> None:
+        """Add a later pass (after the bot acknowledged the halt): its actions
+        add up, its view of what remains replaces ours."""
+        self.rounds += later.rounds
+        self.cancelled += later.cancelled
+        self.closes += later.closes
+        self.errors += later.errors
+        self.flat, self.dust, self.unresolved = later.flat, later.dust, later.unresolved
+        self.remaining_positions = later.remaining_positions
+        self.remaining_orders = later.remaining_orders
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "flat": self.flat,
+            "rounds": self.rounds,
+            "cancelled": self.cancelled,
+            "closes": self.closes,
+            "dust": self.dust,
+            "remaining_positions": self.remaining_positions,
+            "remaining_orders": self.remaining_orders,
+            "unresolved": self.unresolved,
+            "errors": self.errors[-50:],
+        }
+
+
+class ClientIds:
+    """``ks`` client ids, unique across processes and runs (time, pid, sequence),
+    at most 36 characters (Binance's limit)."""
+
+    def __init__(self, now_ms: int) -> None:
+        self._prefix = f"ks{now_ms:x}p{os.getpid() % 0xFFFFFF:x}n"
+        self._seq = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._seq)}"
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A close whose outcome is unknown: looked up before anything else is sent."""
+
+    symbol: str
+    client_id: str
+
+
+def flatten(
+    venues: VenueSet,
+    *,
+    deadline_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    poll_s: float = 0.05,
+) -> FlattenResult:
+    """Cancel and close everything in ``venues``' symbols until flat or the deadline."""
+    result = FlattenResult()
+    ids = ClientIds(wall_ms())
+    end = clock() + deadline_s
+    pending: dict[str, _Pending] = {}
+    refused: dict[str, str] = {}  # symbol -> why the exchange refused its close: final
+    backoff = 0.0
+    while True:
+        result.rounds += 1
+        if backoff:
+            sleep(min(backoff, max(0.0, end - clock())))
+            backoff = 0.0
+        result.errors.extend(venues.connect())
+        _resolve(venues, pending, result)
+        acct, unread = venues.read()
+        result.errors.extend(f"{s}: {why}" for s, why in unread.items() if why != "not connected")
+        if acct is not None:
+            instruments = venues.instruments()
+            orders = [o for o in acct.open_orders if o.symbol in instruments]
+            held = {s: acct.position(s) for s in instruments if s not in unread}
+            result.remaining_orders = [f"{o.symbol} {o.client_id}" for o in orders]
+            result.remaining_positions = {s: str(q) for s, q in held.items() if q}
+            to_close: dict[str, Decimal] = {}
+            for sym, qty in held.items():
+                why = refused.get(sym) or _dust(instruments[sym], qty)
+                if why is not None:
+                    result.dust[sym] = f"{qty}: {why}"
+                elif qty:
+                    result.dust.pop(sym, None)
+                    to_close[sym] = qty
+            if not orders and not to_close and not pending and not unread:
+                result.flat = True
+                break
+        if clock() >= end:
+            break
+        if venues.retry_after_s or acct is None:  # told to wait, or blind: send nothing
+            backoff = max(venues.retry_after_s, poll_s * 4)
+            continue
+        if orders:
+            backoff = _cancel(venues, orders, result)
+            continue  # re-read: size closes only from a read with nothing resting
+        waiting = {p.symbol for p in pending.values()}
+        to_close = {s: q for s, q in to_close.items() if s not in waiting}
+        if to_close:
+            done = len(result.closes)
+            backoff = _close(venues, to_close, ids, pending, refused, result)
+            if backoff or all(c.get("status") == "filled" for c in result.closes[done:]):
+                continue  # every close filled (the next read confirms), or told to wait
+        # Polls slow down as a kill drags on (a thin book, a slow exchange): each
+        # read costs request weight, and a kill that gets the key banned stops.
+        sleep(min(2.0, poll_s * 1.5 ** max(0, result.rounds - 4)))
+    result.unresolved = [f"{p.symbol} {p.client_id}" for p in pending.values()]
+    return result
+
+
+def _dust(inst: Instrument, qty: Decimal) -> str | None:
+    """Why ``qty`` cannot be closed with one order (None when it can, or is zero)."""
+    if not qty:
+        return None
+    rounded = inst.round_qty(abs(qty))
+    return inst.below_minimum(rounded, ZERO)
+
+
+def _resolve(venues: VenueSet, pending: dict[str, _Pending], result: FlattenResult) -> None:
+    """Look up every close of unknown outcome by client id; keep the still-unknown."""
+    items = list(pending.values())
+    outs = venues.map(lambda p: venues.fetch_order(p.symbol, p.client_id), items)
+    for p, out in zip(items, outs, strict=True):
+        if out.error is not None:
+            result.errors.append(f"{p.symbol}: lookup {p.client_id}: {out.error}")
+            continue
+        del pending[p.client_id]
+        report = out.value
+        status = "not placed" if report is None else report.status.value
+        filled = ZERO if report is None else report.filled_qty
+        result.closes.append(
+            {"symbol": p.symbol, "client_id": p.client_id, "status": status, "filled": str(filled)}
+        )
+
+
+def _cancel(venues: VenueSet, orders: list[OrderReport], result: FlattenResult) -> float:
+    """Cancel in parallel; returns how long to wait before the next round."""
+    backoff = 0.0
+    for order, out in zip(orders, venues.map(venues.cancel, orders), strict=True):
+        if out.error is None or isinstance(out.error, OrderNotFound):
+            result.cancelled.append(f"{order.symbol} {order.client_id}")
+        else:
+            result.errors.append(f"{order.symbol}: cancel {order.client_id}: {out.error}")
+            backoff = max(backoff, _wait(out.error))
+    return backoff
+
+
+def _close(
+    venues: VenueSet,
+    to_close: dict[str, Decimal],
+    ids: ClientIds,
+    pending: dict[str, _Pending],
+    refused: dict[str, str],
+    result: FlattenResult,
+) -> float:
+    """One market order per symbol, in parallel. An order whose fate the answer
+    does not tell is remembered and looked up before anything else is sent."""
+    instruments = venues.instruments()
+    requests = [
+        OrderRequest(
+            client_id=ids.next(),
+            strategy=KILLSWITCH,
+            symbol=sym,
+            side=Side.SELL if qty > 0 else Side.BUY,
+            qty=instruments[sym].round_qty(abs(qty)),
+            type=OrderType.MARKET,
+            reduces_exposure=True,
+        )
+        for sym, qty in to_close.items()
+    ]
+    backoff = 0.0
+    for req, out in zip(requests, venues.map(venues.submit, requests), strict=True):
+        entry = {"symbol": req.symbol, "client_id": req.client_id, "side": req.side.value}
+        if out.value is not None:
+            entry |= {"status": out.value.status.value, "filled": str(out.value.filled_qty)}
+            result.closes.append(entry)
+            continue
+        err = out.error
+        if isinstance(err, InsufficientFunds):  # the balance moved: re-read and resize
+            result.errors.append(f"{req.symbol}: close {req.client_id}: {err}")
+        elif isinstance(err, InvalidOrder):  # the exchange said no: dust, not retried
+            refused[req.symbol] = f"refused by the exchange: {err}"
+            result.closes.append(entry | {"status": "refused", "filled": "0"})
+        elif isinstance(err, RateLimited):  # a 429 is an answer: nothing was placed
+            result.errors.append(f"{req.symbol}: close {req.client_id}: {err}")
+            backoff = max(backoff, _wait(err))
+        else:  # timeout, 5xx, duplicate id, bad answer: it may have landed
+            if isinstance(err, DuplicateClientId):
+                result.errors.append(f"{req.symbol}: close {req.client_id}: duplicate id")
+            else:
+                result.errors.append(f"{req.symbol}: close {req.client_id}: {err}")
+            pending[req.client_id] = _Pending(req.symbol, req.client_id)
+    return backoff
+
+
+def _wait(err: BaseException) -> float:
+    if isinstance(err, RateLimited):
+        return min(err.retry_after_s or 1.0, 5.0)
+    return 0.1

@@ -1,0 +1,170 @@
+"""The kill's pieces without an exchange: the flag file, the flatten loop
+against a scripted fake venue (unknown outcomes, dust, refusals), and the
+bot's side of the flag (``halt_if_killed``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+
+from bastion.engine.session import halt_if_killed
+from bastion.killswitch.flag import clear_flag, read_flag, write_flag
+from bastion.killswitch.flatten import flatten
+from bastion.killswitch.venueset import VenueSet
+from bastion.model import (
+    AccountSnapshot,
+    Balance,
+    Instrument,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from bastion.risk.latch import HaltLatch, HaltState
+from bastion.state.store import LatchRow, StateStore
+from bastion.venues.errors import InvalidOrder, VenueTimeout, VenueUnavailable
+
+BTC = Instrument.spot(
+    "BTC/USDT", lot_size=Decimal("0.001"), min_qty=Decimal("0.001"), min_notional=Decimal(5)
+)
+
+
+@dataclass
+class FakeVenue:
+    """One symbol. ``submit_faults``: errors raised by the next submits; a
+    ``VenueTimeout`` is raised *after* the order is applied (it landed)."""
+
+    qty: Decimal
+    orders: list[OrderReport] = field(default_factory=list)
+    submit_faults: list[Exception] = field(default_factory=list)
+    down: bool = False  # every read fails
+    sent: list[OrderRequest] = field(default_factory=list)
+    known: dict[str, OrderReport] = field(default_factory=dict)
+    lookups: int = 0
+
+    def instruments(self):
+        return MappingProxyType({"BTC/USDT": BTC})
+
+    def fetch_account(self) -> AccountSnapshot:
+        if self.down:
+            raise VenueUnavailable("503 Service Unavailable")
+        return AccountSnapshot(
+            ts=1,
+            quote_asset="USDT",
+            balances=MappingProxyType({"BTC": Balance(asset="BTC", free=self.qty)}),
+            positions=MappingProxyType(
+                {"BTC/USDT": Position(symbol="BTC/USDT", qty=self.qty)} if self.qty else {}
+            ),
+            open_orders=tuple(self.orders),
+        )
+
+    def cancel(self, symbol: str, client_id: str) -> OrderReport:
+        self.orders = [o for o in self.orders if o.client_id != client_id]
+        return _report(client_id, Decimal(1), OrderStatus.CANCELLED)
+
+    def submit(self, r: OrderRequest) -> OrderReport:
+        self.sent.append(r)
+        fault = self.submit_faults.pop(0) if self.submit_faults else None
+        if isinstance(fault, InvalidOrder):
+            raise fault
+        self.qty -= r.qty if r.side is Side.SELL else -r.qty
+        self.known[r.client_id] = _report(r.client_id, r.qty, OrderStatus.FILLED)
+        if fault is not None:
+            raise fault  # it landed, but the answer was lost
+        return self.known[r.client_id]
+
+    def fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
+        self.lookups += 1
+        return self.known.get(client_id)
+
+
+def _report(cid: str, qty: Decimal, status: OrderStatus) -> OrderReport:
+    return OrderReport(
+        client_id=cid, venue_order_id=cid, symbol="BTC/USDT", side=Side.SELL,
+        type=OrderType.MARKET, qty=qty, price=None, tif=TimeInForce.GTC, status=status,
+        filled_qty=qty if status is OrderStatus.FILLED else Decimal(0),
+    )  # fmt: skip
+
+
+def _run(venue: FakeVenue, deadline_s: float = 2.0):
+    venues = VenueSet(["BTC/USDT"], lambda s: venue)  # type: ignore[arg-type, return-value]
+    try:
+        return flatten(venues, deadline_s=deadline_s, sleep=lambda s: None)
+    finally:
+        venues.close()
+
+
+def test_flag_roundtrip_hand_written_flag_and_clear(tmp_path: Path):
+    write_flag(tmp_path, reason="fat finger", ts=42, by="ops")
+    flag = read_flag(tmp_path)
+    assert flag is not None and (flag.reason, flag.ts, flag.by) == ("fat finger", 42, "ops")
+    (tmp_path / "KILLED").write_text("stop now\n")
+    assert read_flag(tmp_path).reason == "stop now"  # type: ignore[union-attr]
+    assert clear_flag(tmp_path) and read_flag(tmp_path) is None and not clear_flag(tmp_path)
+
+
+def test_cancels_first_then_closes_from_a_fresh_read():
+    resting = _report("bn1", Decimal("0.5"), OrderStatus.OPEN)
+    venue = FakeVenue(qty=Decimal("1.2345"), orders=[resting])
+
+    result = _run(venue)
+
+    assert result.flat and result.cancelled == ["BTC/USDT bn1"]
+    assert [r.qty for r in venue.sent] == [Decimal("1.234")]
+    assert all(r.client_id.startswith("ks") and r.reduces_exposure for r in venue.sent)
+    assert "BTC/USDT" in result.dust  # 0.0005 is below the lot: reported, not sent
+    assert venue.qty == Decimal("0.0005")
+
+
+def test_a_close_of_unknown_outcome_is_looked_up_not_sent_again():
+    venue = FakeVenue(qty=Decimal(2), submit_faults=[VenueTimeout("no answer")])
+
+    result = _run(venue)
+
+    assert result.flat
+    assert len(venue.sent) == 1 and venue.lookups == 1  # found filled: nothing resent
+    assert venue.qty == 0
+    assert result.closes[0]["status"] == "filled"
+
+
+def test_a_refused_close_is_dust_and_not_retried():
+    venue = FakeVenue(qty=Decimal(2), submit_faults=[InvalidOrder("MIN_NOTIONAL")])
+
+    result = _run(venue, deadline_s=0.3)
+
+    assert result.flat  # nothing more it can do: reported as dust
+    assert len(venue.sent) == 1
+    assert "refused" in result.dust["BTC/USDT"]
+
+
+def test_an_unreadable_exchange_is_never_taken_for_flat():
+    venue = FakeVenue(qty=Decimal(0), down=True)
+
+    result = _run(venue, deadline_s=0.3)
+
+    assert not result.flat and venue.sent == []
+    assert any("503" in e for e in result.errors)
+
+
+def test_bot_halts_from_the_flag_and_a_later_resume_supersedes_it(tmp_path: Path):
+    events: list[tuple[str, dict]] = []
+    journal = lambda kind, ts, payload: events.append((kind, payload))  # noqa: E731
+    with StateStore(tmp_path) as store:
+        latch = HaltLatch()
+        latch.subscribe(lambda changed, prev: store.save_latch(changed, previous=prev.value))
+        assert not halt_if_killed(latch, store, tmp_path, journal, now=100)
+
+        write_flag(tmp_path, reason="KILL: test", ts=200, by="killswitch")
+        assert halt_if_killed(latch, store, tmp_path, journal, now=300)
+        assert latch.state is HaltState.HALTED and latch.reason == "KILL: test"
+        assert store.load_latch().state == "HALTED"  # type: ignore[union-attr]
+        assert events[-1][0] == "kill_flag"
+
+        store.save_latch(LatchRow(state="ACTIVE", reason="checked", since_ts=400, by="ops"))
+        assert not halt_if_killed(latch, store, tmp_path, journal, now=500)
+        assert read_flag(tmp_path) is None and events[-1][0] == "kill_flag_cleared"
