@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +36,8 @@ class CcxtTradeFeed:
         ws_url: str | None = None,
         sandbox: bool = False,
         stale_s: float = 30.0,
+        clock: Callable[[], int] | None = None,
+        trades_limit: int = 10_000,
     ) -> None:
         self.exchange_id = exchange_id
         self.symbols = tuple(symbols)
@@ -44,10 +47,16 @@ class CcxtTradeFeed:
         self._ws_url = ws_url
         self._sandbox = sandbox
         self.stale_s = stale_s
+        self._clock = clock or _wall_ms  # stamps the feed's own journal events
         self.ready = asyncio.Event()  # set once every symbol has delivered a trade
         self._seen: set[str] = set()
+        # ccxt.pro keeps the trades that arrive between two reads in a cache of
+        # this size and silently drops the oldest beyond it (its default, 1,000,
+        # is overrun by a busy symbol while the loop is held up for a moment).
+        self.trades_limit = trades_limit
         self.rebuilds = 0
         self.trades = 0
+        self.overflows = 0
 
     def _client(self) -> Any:
         cls = getattr(ccxtpro, self.exchange_id)
@@ -60,6 +69,7 @@ class CcxtTradeFeed:
                     "fetchCurrencies": False,
                     "fetchMargins": False,
                     "maxRetriesOnFailure": 0,
+                    "tradesLimit": self.trades_limit,
                 },
             }
         )
@@ -83,6 +93,8 @@ class CcxtTradeFeed:
                 while True:
                     async with asyncio.timeout(self.stale_s):
                         trades = await ex.watch_trades(symbol)
+                    if len(trades) >= self.trades_limit:
+                        self._overflowed(symbol)
                     for t in trades:
                         self._deliver(symbol, t)
                     delay = 0.5
@@ -90,15 +102,22 @@ class CcxtTradeFeed:
                 self.rebuilds += 1
                 self._sink(
                     "feed_stale",
-                    0,
-                    {"symbol": symbol, "silent_s": self.stale_s, "action": "rebuild", "alert": True},
+                    self._clock(),
+                    {
+                        "symbol": symbol,
+                        "silent_s": self.stale_s,
+                        "action": "rebuild",
+                        "alert": True,
+                    },
                 )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # dropped socket, bad frame: rebuild after a pause
                 self.rebuilds += 1
                 self._sink(
-                    "feed_error", 0, {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"[:300]}
+                    "feed_error",
+                    self._clock(),
+                    {"symbol": symbol, "error": f"{type(exc).__name__}: {exc}"[:300]},
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -106,16 +125,40 @@ class CcxtTradeFeed:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(ex.close())
 
+    def _overflowed(self, symbol: str) -> None:
+        """A full cache between two reads: trades were (probably) dropped, so the
+        bars being built now are short of volume. Said out loud, never silent."""
+        self.overflows += 1
+        self._sink(
+            "feed_overflow",
+            self._clock(),
+            {"symbol": symbol, "trades_limit": self.trades_limit, "alert": True},
+        )
+
     def _deliver(self, symbol: str, t: Any) -> None:
         ts, price, qty = t.get("timestamp"), t.get("price"), t.get("amount")
         if ts is None or price is None or qty is None:
-            self._sink("feed_schema_drift", 0, {"symbol": symbol, "trade": str(t)[:200], "alert": True})
+            self._sink(
+                "feed_schema_drift",
+                self._clock(),
+                {"symbol": symbol, "trade": str(t)[:200], "alert": True},
+            )
             return
         self.trades += 1
         self._on_trade(
-            Trade(symbol=symbol, ts=int(ts), trade_id=str(t.get("id")), price=float(price), qty=float(qty))
+            Trade(
+                symbol=symbol,
+                ts=int(ts),
+                trade_id=str(t.get("id")),
+                price=float(price),
+                qty=float(qty),
+            )
         )
         if symbol not in self._seen:
             self._seen.add(symbol)
             if len(self._seen) == len(self.symbols):
                 self.ready.set()
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -343,10 +343,13 @@ class Exchange:
         f = event.fill
         inst = self.instruments[rec.symbol]
         touched.update((inst.base, inst.quote))
+        # The matching engine stamps a fill with the market's last event; an order
+        # that fills on arrival would then have traded before it was placed.
+        at = max(f.ts, rec.created_ms)
         fill = FillRecord(
             trade_id=self._next_trade, order_id=rec.order_id, symbol=rec.symbol, side=f.side,
             price=f.price, qty=f.qty, commission=f.fee, commission_asset=f.fee_asset,
-            time=f.ts, is_maker=f.liquidity is Liquidity.MAKER,
+            time=at, is_maker=f.liquidity is Liquidity.MAKER,
         )  # fmt: skip
         self._next_trade += 1
         self.fills.append(fill)
@@ -354,8 +357,8 @@ class Exchange:
         rec.executed += f.qty
         rec.cum_quote += f.qty * f.price
         rec.status = "FILLED" if rec.executed >= rec.qty else "PARTIALLY_FILLED"
-        rec.updated_ms = max(rec.updated_ms, f.ts)
-        self.outbox.append(fmt.execution_report(rec, "TRADE", f.ts, fill))
+        rec.updated_ms = max(rec.updated_ms, at)
+        self.outbox.append(fmt.execution_report(rec, "TRADE", at, fill))
 
     def _position(self, assets: Sequence[str], now_ms: int) -> None:
         bals = self.balances()

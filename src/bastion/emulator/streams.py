@@ -28,7 +28,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from bastion.emulator import errors, signing
-from bastion.emulator.faults import FaultKind, FaultPlan, drift
+from bastion.emulator.faults import FaultKind, FaultPlan, FaultSpec, drift
 
 _MAX_QUEUE = 50_000
 
@@ -119,7 +119,7 @@ class StreamHub:
             return
         spec = take(FaultKind.SCHEMA_DRIFT, path=conn.path, stream=name)
         if spec is not None:
-            raw = orjson.dumps(drift(payload, spec))
+            raw = orjson.dumps(_drift_event(payload, spec))
         text = f'{{"stream":"{name}","data":{raw.decode()}}}' if conn.combined else raw.decode()
         late = take(FaultKind.LATE_MESSAGES, path=conn.path, stream=name)
         copies = 2 if take(FaultKind.DUPLICATE_MESSAGES, path=conn.path, stream=name) else 1
@@ -265,3 +265,11 @@ class StreamHub:
             keys=self.api_keys,
             server_ms=self.server_ms(),
         )
+
+
+def _drift_event(payload: Any, spec: FaultSpec) -> Any:
+    """Drift the event itself: a WS API subscriber's events arrive wrapped in
+    ``{"subscriptionId", "event"}``, and the wrapper is not what drifts."""
+    if isinstance(payload, dict) and "subscriptionId" in payload and "event" in payload:
+        return {**payload, "event": drift(payload["event"], spec)}
+    return drift(payload, spec)

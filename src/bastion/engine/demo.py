@@ -64,11 +64,20 @@ def run_demo(folder: Path, *, duration_s: float, status: Status) -> LiveSummary:
                 "call_timeout_s": 5,
             },
             "strategies": [
-                {"name": "sma_cross", "symbols": ["BTC/USDT"], "params": {"fast": 3, "slow": 8, "qty": "0.05"}},
+                {
+                    "name": "sma_cross",
+                    "symbols": ["BTC/USDT"],
+                    "params": {"fast": 3, "slow": 8, "qty": "0.05"},
+                },
                 {
                     "name": "quoter",
                     "symbols": ["ETH/USDT"],
-                    "params": {"spread_bps": "6", "qty": "0.5", "max_inventory": "2", "requote_bps": 2.0},
+                    "params": {
+                        "spread_bps": "6",
+                        "qty": "0.5",
+                        "max_inventory": "2",
+                        "requote_bps": 2.0,
+                    },
                 },
             ],
         },

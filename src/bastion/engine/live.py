@@ -34,6 +34,7 @@ from bastion.model.money import ZERO
 from bastion.model.timeframe import parse_interval
 from bastion.strategy import Strategy, build_strategy
 from bastion.venues.ccxt import CcxtVenue, Credentials
+from bastion.venues.errors import VenueError
 from bastion.venues.port import Venue
 from bastion.venues.sim import SimVenue
 
@@ -71,7 +72,9 @@ def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
     return [build_strategy(s.name, s.symbols, s.params, s.id) for s in config.strategies]
 
 
-def make_venue(config: BotConfig, symbols: Sequence[str], sink: Any) -> tuple[Venue, SimVenue | None]:
+def make_venue(
+    config: BotConfig, symbols: Sequence[str], sink: Any
+) -> tuple[Venue, SimVenue | None]:
     """The live venue, or a simulated one matched on live data (paper)."""
     ex = config.exchange
     common = {
@@ -81,12 +84,14 @@ def make_venue(config: BotConfig, symbols: Sequence[str], sink: Any) -> tuple[Ve
         "call_timeout_s": ex.call_timeout_s,
         "rate_limit": ex.rate_limit,
         "sink": sink,
+        "snapshot_every_s": ex.refresh_s,
     }
     if ex.mode == "live":
         creds = Credentials.from_env(ex.key_env)
         if creds is None:
             raise LiveError(
-                f"live mode needs {ex.key_env}_API_KEY and {ex.key_env}_API_SECRET in the environment"
+                f"live mode needs {ex.key_env}_API_KEY and {ex.key_env}_API_SECRET "
+                "in the environment"
             )
         venue = CcxtVenue(ex.id, symbols, credentials=creds, **common)
         venue.start()
@@ -115,11 +120,10 @@ async def run_bot(
     symbols = sorted({s for st in strategies for s in st.symbols})
     interval = parse_interval(config.exchange.bar_interval)
     folder = data_dir or Path(config.data_dir)
-    alerts: list[str] = []
+    early: list[tuple[str, int, dict[str, Any]]] = []
 
     def early_sink(kind: str, ts: int, payload: dict[str, Any]) -> None:
-        if payload.get("alert"):
-            alerts.append(kind)
+        early.append((kind, ts, payload))  # the journal does not exist yet
 
     venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink)
     session = await asyncio.to_thread(
@@ -134,6 +138,11 @@ async def run_bot(
         size_scale=config.exchange.size_scale,
     )
     journal = session.journal
+    for kind, ts, payload in early:
+        journal.append(kind, ts, payload)
+    set_sink = getattr(venue, "set_sink", None)
+    if set_sink is not None:
+        set_sink(journal)  # stream errors and schema drift from now on reach the journal
     summary = LiveSummary(mode=config.exchange.mode, data_dir=str(folder))
     closed: asyncio.Queue[Bar] = asyncio.Queue()
     builders = {s: BarBuilder(s, interval, journal) for s in symbols}
@@ -153,6 +162,7 @@ async def run_bot(
         ws_url=config.exchange.ws_url,
         sandbox=config.exchange.sandbox,
         stale_s=config.exchange.feed_stale_s,
+        clock=wall_ms,
     )
 
     async def ticker() -> None:
@@ -163,7 +173,10 @@ async def run_bot(
                 for bar in b.on_clock(now):
                     closed.put_nowait(bar)
 
-    tasks = [asyncio.create_task(feed.run(), name="feed"), asyncio.create_task(ticker(), name="clock")]
+    tasks = [
+        asyncio.create_task(feed.run(), name="feed"),
+        asyncio.create_task(ticker(), name="clock"),
+    ]
     try:
         async with asyncio.timeout(duration_s):
             try:
@@ -171,16 +184,27 @@ async def run_bot(
                     await feed.ready.wait()
             except TimeoutError:
                 raise LiveError("no market data within 30 s: is the exchange reachable?") from None
-            status(f"bastion {summary.mode}: {', '.join(symbols)} on {config.exchange.id}, bars {config.exchange.bar_interval}")
-            summary.equity_start = await asyncio.to_thread(_equity, session)
+            status(
+                f"bastion {summary.mode}: {', '.join(symbols)} on {config.exchange.id}, "
+                f"bars {config.exchange.bar_interval}"
+            )
+            with contextlib.suppress(VenueError):  # a ban at start is not a reason to stop
+                summary.equity_start = await asyncio.to_thread(_equity, session)
             last_status = 0.0
+            failing = 0
             while True:
-                bar = await closed.get()
-                bars = [bar]
-                await asyncio.sleep(0.05)  # let the other symbols' bars for this interval land
-                while not closed.empty():
-                    bars.append(closed.get_nowait())
-                await asyncio.to_thread(_cycle, session, bars)
+                bars = await collect_interval(closed, await closed.get(), len(symbols))
+                try:
+                    await asyncio.to_thread(_cycle, session, bars)
+                except VenueError as exc:
+                    # The venue refused or did not answer (a ban, an outage): this
+                    # decision is skipped, the bot stays up and tries at the next bar.
+                    failing += 1
+                    _cycle_failed(session, exc, failing)
+                    continue
+                if failing:
+                    journal.append("cycle_recovered", wall_ms(), {"failed_cycles": failing})
+                    failing = 0
                 if time.monotonic() - last_status >= status_every_s:
                     last_status = time.monotonic()
                     status(_status_line(session, feed))
@@ -196,8 +220,31 @@ async def run_bot(
         with contextlib.suppress(Exception):
             async with asyncio.timeout(15):
                 await asyncio.shield(asyncio.to_thread(_finish, session, venue, summary))
-    summary.alerts += len(alerts)
     return summary
+
+
+async def collect_interval(
+    closed: asyncio.Queue[Bar], first: Bar, n_symbols: int, wait_s: float = 0.05
+) -> list[Bar]:
+    """The bars one decision takes: ``first``, then the other symbols' bars of the
+    same interval as they close, for at most ``wait_s``, and whatever else is
+    already waiting. A bot on one symbol decides at once: the wait is there so
+    that symbols closing a few milliseconds apart share a cycle, and costs a
+    one-symbol bot its whole tick-to-order budget for nothing."""
+    bars = [first]
+    have = {first.symbol}
+    if n_symbols > 1:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while len(have) < n_symbols:
+                    bar = await closed.get()
+                    bars.append(bar)
+                    have.add(bar.symbol)
+    while not closed.empty():
+        bars.append(closed.get_nowait())
+    return bars
 
 
 def _cycle(session: Session, bars: list[Bar]) -> None:
@@ -205,6 +252,21 @@ def _cycle(session: Session, bars: list[Bar]) -> None:
     for bar in sorted(bars, key=lambda b: (b.ts, b.symbol)):
         gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
     session.cycle(wall_ms())
+
+
+def _cycle_failed(session: Session, exc: VenueError, streak: int) -> None:
+    """Journal a decision the venue made impossible; the first of a streak alerts."""
+    session.journal.append(
+        "cycle_failed",
+        wall_ms(),
+        {
+            "cycle": session.bot.cycle,
+            "error": f"{type(exc).__name__}: {exc}"[:300],
+            "streak": streak,
+            "alert": streak == 1,
+        },
+    )
+    session.journal.flush()
 
 
 def _equity(session: Session) -> Decimal:
@@ -246,7 +308,9 @@ def _finish(session: Session, venue: Venue, summary: LiveSummary) -> None:
     summary.rejected = {k: v for k, v in bot.decisions.items() if k != "APPROVED"}
     summary.halt_state = bot.risk.latch.state.value
     summary.alerts = sum(1 for _ in _alerts(session))
-    session.journal.append("run_end", wall_ms(), {"cycles": summary.cycles, "orders": summary.orders})
+    session.journal.append(
+        "run_end", wall_ms(), {"cycles": summary.cycles, "orders": summary.orders}
+    )
     session.close()
     close = getattr(venue, "close", None)
     if close is not None:

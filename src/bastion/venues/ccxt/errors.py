@@ -36,9 +36,16 @@ TABLE: tuple[tuple[type[BaseException], type[e.VenueError]], ...] = (
 # Replies that ccxt files under a broader class than what they mean. Binance's
 # "Duplicate order sent." (-2010) arrives as a plain InvalidOrder: read as a
 # refusal, it would mark an order that *did* land as rejected.
+#
+# Binance's -2015 ("Invalid API-key, IP, or permissions for action."): after
+# one successful private call ccxt raises it as DDoSProtection (it guesses a
+# temporary ban). Read as a rate limit, a revoked key or a lost IP whitelist
+# would be retried with backoff until the cap; it is a refusal that waiting
+# does not cure.
 MESSAGES: tuple[tuple[type[BaseException], str, type[e.VenueError]], ...] = (
     (ccxt.InvalidOrder, "Duplicate order sent", e.DuplicateClientId),
     (ccxt.ExchangeError, "Duplicate order sent", e.DuplicateClientId),
+    (ccxt.DDoSProtection, '"code":-2015', e.AuthenticationError),
 )
 
 

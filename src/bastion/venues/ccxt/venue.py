@@ -16,12 +16,15 @@ appear in messages.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
+import inspect
 import os
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -116,6 +119,7 @@ class CcxtVenue:
         private_stream: bool = True,
         sink: Sink | None = None,
         options: Mapping[str, Any] | None = None,
+        snapshot_every_s: float = 30.0,
     ) -> None:
         if not hasattr(ccxtpro, exchange_id) and not hasattr(ccxt.async_support, exchange_id):
             raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
@@ -135,12 +139,17 @@ class CcxtVenue:
         self._instruments: dict[str, Instrument] = {}
         self.schema_drift: str | None = None  # set once; cleared only by an operator restart
         self.stream_errors = 0
+        self.snapshot_every_s = snapshot_every_s
+        self._changes = 0  # bumped whenever the account may have changed (see ``version``)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="bastion-venue", daemon=True
         )
         self._ex: Any = None
         self._watchers: list[asyncio.Future[None]] = []
+        self._emitted: set[tuple[str, str]] = set()  # fills already handed out as events
+        self._emitted_order: collections.deque[tuple[str, str]] = collections.deque()
+        self._final: dict[str, None] = {}  # venue ids of orders known to be over (ordered)
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -191,15 +200,49 @@ class CcxtVenue:
             check_market(market)
             self._instruments[sym] = _instrument(market)
         if self._want_stream and self._credentials is not None and ex.has.get("watchOrders"):
+            await self._stream_ready(ex)
             self._watchers.append(asyncio.ensure_future(self._watch("orders")))
             if ex.has.get("watchMyTrades"):
                 self._watchers.append(asyncio.ensure_future(self._watch("trades")))
+
+    async def _stream_ready(self, ex: Any) -> None:
+        """Subscribe the private stream before ``start`` returns: an order sent
+        before the subscription lands would have its updates and fills missed by
+        the stream (reconciliation would find them later, a refresh too late).
+        A stream that cannot subscribe is reported; the watchers keep trying."""
+        authenticate = getattr(ex, "authenticate", None)
+        if authenticate is None or not _callable_bare(authenticate):
+            return  # not unified in ccxt: some exchanges' versions need a URL
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
+                await authenticate()
+        except Exception as exc:
+            self.stream_errors += 1
+            self._sink(
+                "stream_error", _wall_ms(), {"stream": "subscribe", "error": type(exc).__name__}
+            )
 
     async def _shutdown(self) -> None:
         for w in self._watchers:
             w.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
         await self._ex.close()
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the account may have changed: an order call answered
+        (or failed: it may have landed), a private-stream update arrived, or
+        ``snapshot_every_s`` passed. The reconciler re-reads the account exactly
+        when this changes, so a decision never sees a position from before a
+        fill it has already been told about (a target-position strategy would
+        otherwise buy its target again on every bar until the next refresh),
+        and a quiet account is still re-read on schedule."""
+        return self._changes, int(time.monotonic() / self.snapshot_every_s)
+
+    def set_sink(self, sink: Sink) -> None:
+        """Where the venue reports stream errors and schema drift from now on (the
+        session's journal, which exists only after the venue has started)."""
+        self._sink = sink
 
     # -------------------------------------------------------------- the port
     def instruments(self) -> Mapping[str, Instrument]:
@@ -222,14 +265,16 @@ class CcxtVenue:
             None if r.price is None else float(r.price),
             params,
         )
-        return self._report(order)
+        report = self._noted(self._report(order))
+        self._fills_in_reply(order, report.client_id)
+        return report
 
     def cancel(self, symbol: str, client_id: str) -> OrderReport:
         return self._run(self._cancel(symbol, client_id), "cancel_order")
 
     async def _cancel(self, symbol: str, client_id: str) -> OrderReport:
         order = await self._ex.cancel_order(None, symbol, {"origClientOrderId": client_id})
-        return self._report(order, client_id)
+        return self._noted(self._report(order, client_id))
 
     def fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
         return self._run(self._fetch_order(symbol, client_id), "fetch_order")
@@ -239,7 +284,7 @@ class CcxtVenue:
             order = await self._ex.fetch_order(None, symbol, {"origClientOrderId": client_id})
         except ccxt.OrderNotFound:
             return None
-        return self._report(order, client_id)
+        return self._noted(self._report(order, client_id))
 
     def fetch_open_orders(self, symbol: str | None = None) -> Sequence[OrderReport]:
         return self._run(self._open_orders(symbol), "fetch_open_orders")
@@ -308,12 +353,16 @@ class CcxtVenue:
             try:
                 if what == "orders":
                     for o in await self._ex.watch_orders():
-                        self._events.put(OrderUpdated(self._report(o)))
+                        report = self._report(o)
+                        if report.venue_order_id in self._final and not report.status.terminal:
+                            continue  # the stream's "new" after the reply said "filled"
+                        self._events.put(OrderUpdated(self._noted(report)))
+                        self._changed()
                 else:
                     for t in await self._ex.watch_my_trades():
                         fill = await self._fill(t)
                         if fill is not None:
-                            self._events.put(FillReceived(fill))
+                            self._emit_fill(fill)
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
@@ -321,7 +370,9 @@ class CcxtVenue:
                 self._drift(str(exc))
             except Exception as exc:  # the stream dropped: log, back off, resubscribe
                 self.stream_errors += 1
-                self._sink("stream_error", 0, {"stream": what, "error": type(exc).__name__})
+                self._sink(
+                    "stream_error", _wall_ms(), {"stream": what, "error": type(exc).__name__}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -331,6 +382,8 @@ class CcxtVenue:
             coro.close()
             raise VenueTimeout(f"{self.exchange_id} {what}: the venue is not started")
         fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        if what in ("create_order", "cancel_order"):
+            fut.add_done_callback(self._changed)  # answered or not, it may have acted
         try:
             return fut.result(timeout=self.call_timeout_s + 2)
         except concurrent.futures.TimeoutError:
@@ -344,6 +397,9 @@ class CcxtVenue:
         except Exception as exc:
             raise translate(exc, self._retry_after()) from exc
 
+    def _changed(self, *_: Any) -> None:
+        self._changes += 1
+
     def _retry_after(self) -> float | None:
         headers = getattr(self._ex, "last_response_headers", None) or {}
         value = headers.get("Retry-After") or headers.get("retry-after")
@@ -355,7 +411,11 @@ class CcxtVenue:
     def _drift(self, what: str) -> None:
         if self.schema_drift is None:
             self.schema_drift = what
-            self._sink("schema_drift", 0, {"venue": self.exchange_id, "what": what, "alert": True})
+            self._sink(
+                "schema_drift",
+                _wall_ms(),
+                {"venue": self.exchange_id, "what": what, "alert": True},
+            )
 
     def _report(self, o: Any, client_id: str | None = None) -> OrderReport:
         check("order", o, ORDER)
@@ -385,6 +445,47 @@ class CcxtVenue:
             ts=int(o.get("lastUpdateTimestamp") or o["timestamp"]),
         )
 
+    def _fills_in_reply(self, o: Any, client_id: str) -> None:
+        """The fills an order reply carries (Binance's FULL reply lists them) become
+        events at once: an order reported filled whose fills wait for the user
+        stream would leave the reconciler a position no fill explains yet.
+        The reply's trades lack what the order says (order, side, time); a fill
+        on placement is always the taker's."""
+        for t in o.get("trades") or ():
+            if not isinstance(t, dict) or t.get("id") is None:
+                continue
+            trade = {
+                **t,
+                "order": t.get("order") or o["id"],
+                "symbol": t.get("symbol") or o["symbol"],
+                "side": t.get("side") or o["side"],
+                "timestamp": t.get("timestamp") or o.get("lastTradeTimestamp") or o["timestamp"],
+                "takerOrMaker": t.get("takerOrMaker") or "taker",
+            }
+            self._emit_fill(self._to_fill(trade, client_id))
+
+    def _noted(self, report: OrderReport) -> OrderReport:
+        """Remember orders known to be over: the user stream often tells of an
+        order's start after the reply has told of its end, and a stale "open"
+        after "filled" is noise for the order manager to sort out."""
+        if report.status.terminal and report.venue_order_id:
+            self._final[report.venue_order_id] = None
+            if len(self._final) > 10_000:
+                del self._final[next(iter(self._final))]
+        return report
+
+    def _emit_fill(self, fill: Fill) -> None:
+        """Each execution once, whether the reply or the stream told us first."""
+        key = (fill.symbol, fill.trade_id)
+        if key in self._emitted:
+            return
+        self._emitted.add(key)
+        self._emitted_order.append(key)
+        if len(self._emitted_order) > 10_000:
+            self._emitted.discard(self._emitted_order.popleft())
+        self._events.put(FillReceived(fill))
+        self._changed()
+
     async def _fill(self, t: Any) -> Fill | None:
         check("trade", t, TRADE)
         vid = str(t["order"])
@@ -395,6 +496,11 @@ class CcxtVenue:
                 cid = self._report(order).client_id
             except ccxt.BaseError:
                 cid = ""
+        return self._to_fill(t, cid)
+
+    def _to_fill(self, t: Any, cid: str) -> Fill:
+        check("trade", t, TRADE)
+        vid = str(t["order"])
         fee = t.get("fee") or {}
         return Fill(
             trade_id=str(t["id"]),
@@ -409,6 +515,20 @@ class CcxtVenue:
             liquidity=Liquidity.MAKER if t.get("takerOrMaker") == "maker" else Liquidity.TAKER,
             ts=int(t["timestamp"]),
         )
+
+
+def _callable_bare(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` can be called with no arguments."""
+    try:
+        inspect.signature(fn).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _wall_ms() -> int:
+    """When the venue noticed something (journal stamps only; no decision reads it)."""
+    return time.time_ns() // 1_000_000
 
 
 def _tif(o: Any) -> TimeInForce:
