@@ -23,6 +23,9 @@ class Outcome(StrEnum):
 # Order matters: the first matching class wins (subclasses before bases).
 TABLE: tuple[tuple[type[BaseException], Outcome], ...] = (
     (e.DuplicateClientId, Outcome.LANDED),
+    # Not a submit answer; cancels and lookups handle it where it means "gone".
+    # Should a venue ever say it of a submit, we do not know what happened.
+    (e.OrderNotFound, Outcome.UNKNOWN),
     (e.InsufficientFunds, Outcome.FAILED),
     (e.BadSymbol, Outcome.FAILED),
     (e.InvalidOrder, Outcome.FAILED),

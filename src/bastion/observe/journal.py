@@ -10,6 +10,7 @@ lets the dashboard and ``bastion journal`` read while the bot writes.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -58,21 +59,29 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._buf: list[tuple[int, str, str | None, str | None, str]] = []
+        # The live loop appends from the feed's loop, the cycle worker and the
+        # venue's thread: one lock keeps appends and flushes from interleaving.
+        self._lock = threading.Lock()
         self.flush_every = max(1, flush_every)
         self._closed = False
         self.count = 0
 
     def append(self, kind: str, ts: int, payload: dict[str, Any]) -> None:
-        strategy = payload.get("strategy")
-        symbol = payload.get("symbol")
-        self._buf.append((ts, kind, strategy, symbol, encode(payload)))
-        self.count += 1
-        if len(self._buf) >= self.flush_every:
+        row = (ts, kind, payload.get("strategy"), payload.get("symbol"), encode(payload))
+        with self._lock:
+            self._buf.append(row)
+            self.count += 1
+            full = len(self._buf) >= self.flush_every
+        if full:
             self.flush()
 
     __call__ = append  # a Journal is a Sink
 
     def set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: Any) -> None:
         self._db.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -80,23 +89,26 @@ class Journal:
         )
 
     def flush(self) -> None:
-        if not self._buf:
-            return
-        rows, self._buf = self._buf, []
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO events(ts, kind, strategy, symbol, payload) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+        with self._lock:
+            if not self._buf or self._closed:
+                return
+            rows, self._buf = self._buf, []
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT INTO events(ts, kind, strategy, symbol, payload)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
 
     def close(self) -> None:
         """Flush and close; closing twice is harmless."""
         if self._closed:
             return
         self.flush()
-        self._db.close()
-        self._closed = True
+        with self._lock:
+            self._db.close()
+            self._closed = True
 
     def __enter__(self) -> Journal:
         return self
