@@ -1,7 +1,7 @@
 """Operator commands for the risk layer: ``bastion halt``, ``bastion resume`` and
 ``bastion risk report``, plus the wiring that makes the halt latch persistent.
 
-``--state DIR`` is the bot's data folder (``state.sqlite``, ``journal.sqlite``).
+``--state DIR`` is the bot's data folder (``latch.sqlite``, ``journal.sqlite``).
 A halt or resume is written to the state store (the running bot picks it up,
 a restarted bot starts from it) and journaled with who (the OS user) and why.
 This is the shell: it reads the wall clock and the OS user; the cores do not.
@@ -68,7 +68,7 @@ def change_latch(state_dir: Path, state: HaltState, reason: str, by: str, now: i
 # ---------------------------------------------------------------- commands
 StateOpt = Annotated[
     Path,
-    typer.Option("--state", help="The bot's data folder (state.sqlite, journal.sqlite)."),
+    typer.Option("--state", help="The bot's data folder (latch.sqlite, journal.sqlite)."),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why: recorded with your user name.")]
 

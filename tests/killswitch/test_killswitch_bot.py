@@ -150,7 +150,7 @@ LOCKER = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=20)
 db.execute("BEGIN EXCLUSIVE")
-db.execute("INSERT OR REPLACE INTO kv(key, value) VALUES ('locked_by_test', '1')")
+db.execute("CREATE TABLE IF NOT EXISTS locked_by_test (x)")
 print("locked", flush=True)
 sys.stdin.read()
 """
@@ -160,7 +160,7 @@ def test_locked_state_database_kill_flattens_through_the_flag_file(tmp_path):
     with emulator() as (emu, _):
         cfg, data, port, bot, sentinel = _arrange(tmp_path, emu)
         locker = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(data / "state.sqlite")],
+            [sys.executable, "-c", LOCKER, str(data / "latch.sqlite")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

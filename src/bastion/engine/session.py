@@ -2,7 +2,8 @@
 
 Unlike a backtest, a session survives its own death. Its data folder holds
 ``state.sqlite`` (orders written before they are sent, applied fills, the boot
-counter) and ``journal.sqlite``. Starting a session *recovers* before the
+counter, the heartbeat), ``latch.sqlite`` (the halt latch) and
+``journal.sqlite``. Starting a session *recovers* before the
 first decision: every order not known to be terminal is re-learned from the
 venue by client id, fills missed while down are fetched, and the account is
 re-read in full. Until an order's fate is known its symbol takes no new

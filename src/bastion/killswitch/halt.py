@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bastion.killswitch.flag import write_flag
-from bastion.state.store import LatchRow, StateStore
+from bastion.state.store import LatchRow, StateStore, state_path
 
 HALTED = "HALTED"
 
@@ -63,9 +63,9 @@ class Halt:
 
 def read_halt(data_dir: Path) -> dict[str, str]:
     """The stored latch for a status page, read-only and without waiting."""
-    path = data_dir / "state.sqlite"
+    path = state_path(data_dir)
     if not path.exists():
-        return {"state": "ACTIVE", "note": "no state database yet"}
+        return {"state": "ACTIVE", "note": "no latch database yet"}
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2)
         try:

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-STATE_FILE = "state.sqlite"
+# Its own file, apart from the order store (``state.sqlite``): the latch is read
+# every cycle and written rarely, and SQLite's change counter is per file, so
+# sharing the busy order store would make every order look like a halt change.
+STATE_FILE = "latch.sqlite"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS halt (
