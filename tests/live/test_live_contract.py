@@ -249,7 +249,11 @@ def test_order_updates_arrive_on_the_user_stream(market) -> None:
         return OrderStatus.CANCELLED in seen
 
     assert wait_for(statuses, timeout=5), seen
-    assert seen == [OrderStatus.OPEN, OrderStatus.CANCELLED]
+    # The stream tells of the cancel. Its "open" may arrive after the cancel's
+    # REST reply, and the venue then drops it as stale (under load it does), so
+    # "open" is allowed but not required, and never after "cancelled".
+    assert seen[-1] is OrderStatus.CANCELLED
+    assert seen in ([OrderStatus.CANCELLED], [OrderStatus.OPEN, OrderStatus.CANCELLED]), seen
 
 
 # ---------------------------------------------------------------- error table
