@@ -10,6 +10,7 @@ on a cadence (every ``recompute_every`` samples), never per order.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 
@@ -34,7 +35,6 @@ class _Track:
         "sv",
         "ts",
         "view_volume",
-        "vol_sum",
         "vols",
         "with_atr",
     )
@@ -47,7 +47,6 @@ class _Track:
             self.view_volume = None
         self.ts = -1
         self.vols: deque[float] = deque(maxlen=window)
-        self.vol_sum = 0.0
         self.with_atr = with_atr
         self.atr: float | None = None
         self.prev_close: float | None = None
@@ -56,12 +55,9 @@ class _Track:
     def take_bar(self, sv: SymbolView) -> None:
         self.n += 1
         if self.view_volume is None:
-            vols = self.vols
-            v = sv.volume
-            if len(vols) == vols.maxlen:
-                self.vol_sum -= vols[0]
-            vols.append(v)
-            self.vol_sum += v
+            # Only remembered here (a bounded deque); summed when an order is
+            # reviewed, which is rare next to bars arriving.
+            self.vols.append(sv.volume)
         if self.with_atr:
             pc = self.prev_close
             h, low = sv.high, sv.low
@@ -141,7 +137,7 @@ class MarketTape:
             return t.view_volume.value
         if not t.vols:
             return None
-        return t.vol_sum / len(t.vols)
+        return math.fsum(t.vols) / len(t.vols)
 
     def atr(self, symbol: str) -> float | None:
         """Wilder ATR once ATR_PERIOD bars were seen, else None."""
