@@ -4,48 +4,25 @@ scripted strategy whose intents per cycle the test chooses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.scripted import NoParams, Script, Scripted
 
 from bastion.config import BotConfig
 from bastion.engine.session import Session, open_session
 from bastion.execution.policy import ExecutionPolicy
-from bastion.model import AccountSnapshot, Instrument, Intent, OrderStatus
-from bastion.model.view import MarketView
+from bastion.model import Instrument, OrderStatus
 from bastion.observe.journal import read_events
-from bastion.strategy import Strategy
 from bastion.venues.faults import FaultyVenue
 from bastion.venues.sim import SimVenue
 
 SYMBOL = "SYN/USDT"
 T0 = 1_704_067_200_000
 MINUTE = 60_000
-
-Script = Callable[[int, MarketView, AccountSnapshot], Sequence[Intent]]
-
-
-@dataclass(frozen=True)
-class _NoParams:
-    pass
-
-
-class Scripted(Strategy[_NoParams, int]):
-    """Emits whatever the test's script returns for the cycle number."""
-
-    name = "scripted"
-    Params = _NoParams
-    script: Script = staticmethod(lambda i, v, a: [])
-
-    def initial_memory(self) -> int:
-        return 0
-
-    def decide(self, view, account, memory):
-        return list(type(self).script(memory, view, account)), memory + 1
 
 
 @dataclass
@@ -127,7 +104,7 @@ def _open(folder: Path, venue: FaultyVenue, now: int, policy: ExecutionPolicy | 
     return open_session(
         data_dir=folder,
         venue=venue,
-        strategies=[Scripted(_NoParams(), [SYMBOL], "scripted")],
+        strategies=[Scripted(NoParams(), [SYMBOL], "scripted")],
         config=BotConfig(),
         intervals={SYMBOL: MINUTE},
         now=now,

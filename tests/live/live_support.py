@@ -15,21 +15,20 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from tests.scripted import NoParams, Script, Scripted
 
 from bastion.config import BotConfig
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, Emulator, EmulatorConfig, EmulatorThread
 from bastion.emulator.market import QuoteEvent, TradeEvent
 from bastion.engine.session import Session, open_session
 from bastion.execution.policy import ExecutionPolicy
-from bastion.model import AccountSnapshot, Intent
-from bastion.model.view import MarketView
 from bastion.observe.journal import read_events
-from bastion.strategy import Strategy
 from bastion.venues.ccxt import CcxtVenue, Credentials
 
 SYMBOL = "BTC/USDT"
@@ -37,30 +36,9 @@ EX_SYMBOL = "BTCUSDT"
 SECOND = 1_000
 PRICE = Decimal("60000.00")
 
-Script = Callable[[int, MarketView, AccountSnapshot], Sequence[Intent]]
-
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True)
-class _NoParams:
-    pass
-
-
-class Scripted(Strategy[_NoParams, int]):
-    """Emits whatever the test's script returns for the cycle number."""
-
-    name = "scripted"
-    Params = _NoParams
-    script: Script = staticmethod(lambda i, v, a: [])
-
-    def initial_memory(self) -> int:
-        return 0
-
-    def decide(self, view, account, memory):
-        return list(type(self).script(memory, view, account)), memory + 1
 
 
 # Small numbers so a storm reaches its cap in well under a second of wall time.
@@ -214,7 +192,7 @@ def make_rig(
     rig.session = open_session(
         data_dir=folder,
         venue=venue,
-        strategies=[Scripted(_NoParams(), [SYMBOL], "scripted")],
+        strategies=[Scripted(NoParams(), [SYMBOL], "scripted")],
         config=BotConfig(),
         intervals={SYMBOL: SECOND},
         now=wall_ms(),
