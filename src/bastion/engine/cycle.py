@@ -17,8 +17,8 @@ from typing import Any
 
 from bastion.data.gate import DataGate
 from bastion.execution import OrderManager, client_order_id
-from bastion.execution.manager import CapReached
 from bastion.execution.planner import Plan, plan
+from bastion.execution.tracked import CapReached
 from bastion.model import (
     AccountSnapshot,
     CancelRequest,

@@ -26,8 +26,8 @@ from bastion.data.gate import DataGate
 from bastion.engine.cycle import Bot, StrategySlot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
 from bastion.execution import OrderManager
-from bastion.execution.manager import ManagedOrder
 from bastion.execution.policy import ExecutionPolicy
+from bastion.execution.tracked import ManagedOrder
 from bastion.killswitch.flag import clear_flag, read_flag
 from bastion.model import Instrument
 from bastion.model.money import ZERO

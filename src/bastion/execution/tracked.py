@@ -1,0 +1,88 @@
+"""What the order manager tracks per order, and where it persists them.
+
+``ManagedOrder`` is bastion's own record of one order from request to terminal
+state (the venue's view is an ``OrderReport``); ``OrderStore`` is the port the
+manager writes through before every send (``bastion.state.orders`` implements
+it); ``CapReached`` is what the manager hands the engine when retries run out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from bastion.model import Fill, OrderReport, OrderRequest, OrderStatus
+from bastion.model.money import ZERO
+
+
+class OrderStore(Protocol):
+    """Where orders are written before the first send (``bastion.state.orders``)."""
+
+    def save_order(self, request: OrderRequest, status: OrderStatus, ts: int) -> None: ...
+
+    def update_order(
+        self,
+        client_id: str,
+        *,
+        status: OrderStatus,
+        filled: Decimal,
+        venue_id: str,
+        reason: str,
+        ts: int,
+    ) -> None: ...
+
+    def record_fill(self, fill: Fill) -> bool: ...
+
+
+@dataclass(slots=True)
+class ManagedOrder:
+    request: OrderRequest
+    status: OrderStatus = OrderStatus.NEW
+    venue_id: str = ""
+    filled: Decimal = ZERO
+    notional: Decimal = ZERO
+    fees: Decimal = ZERO
+    reason: str = ""
+    created_ts: int = 0
+    updated_ts: int = 0
+    attempts: int = 0
+    retry_at: int | None = None
+    not_found: int = 0
+    unresolved: bool = False
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.request.qty - self.filled
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.notional / self.filled if self.filled else None
+
+    def as_report(self) -> OrderReport:
+        r = self.request
+        return OrderReport(
+            client_id=r.client_id,
+            venue_order_id=self.venue_id,
+            symbol=r.symbol,
+            side=r.side,
+            type=r.type,
+            qty=r.qty,
+            price=r.price,
+            tif=r.tif,
+            status=self.status,
+            filled_qty=self.filled,
+            avg_fill_price=self.avg_price,
+            ts=self.updated_ts,
+            reason=self.reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CapReached:
+    """Retries ran out: the engine must flatten and halt."""
+
+    client_id: str
+    symbol: str
+    attempts: int
+    reason: str
