@@ -15,10 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import ccxt.pro as ccxtpro
-
 from bastion.model import Trade
-from bastion.venues.ccxt.venue import rewrite_urls
+from bastion.venues.ccxt.client import make_exchange
 
 Sink = Callable[[str, int, dict[str, Any]], None]
 OnTrade = Callable[[Trade], None]
@@ -59,24 +57,13 @@ class CcxtTradeFeed:
         self.overflows = 0
 
     def _client(self) -> Any:
-        cls = getattr(ccxtpro, self.exchange_id)
-        ex = cls(
-            {
-                "enableRateLimit": True,
-                "options": {
-                    "defaultType": "spot",
-                    "fetchMarkets": {"types": ["spot"]},
-                    "fetchCurrencies": False,
-                    "fetchMargins": False,
-                    "maxRetriesOnFailure": 0,
-                    "tradesLimit": self.trades_limit,
-                },
-            }
+        ex = make_exchange(
+            self.exchange_id,
+            base_url=self._base_url,
+            ws_url=self._ws_url,
+            sandbox=self._sandbox,
+            options={"tradesLimit": self.trades_limit},
         )
-        if self._sandbox:
-            ex.set_sandbox_mode(True)
-        if self._base_url:
-            ex.urls["api"] = rewrite_urls(ex.urls["api"], self._base_url, self._ws_url)
         return ex
 
     async def run(self) -> None:

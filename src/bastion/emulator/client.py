@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bastion.venues.ccxt.venue import rewrite_urls
+from bastion.venues.ccxt.client import rewrite_urls
 
 CCXT_OPTIONS: dict[str, Any] = {
     "fetchMarkets": {"types": ["spot"]},

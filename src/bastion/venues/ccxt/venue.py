@@ -20,14 +20,10 @@ import collections
 import concurrent.futures
 import contextlib
 import inspect
-import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -39,67 +35,21 @@ from bastion.model import (
     Balance,
     Fill,
     Instrument,
-    Liquidity,
     OrderReport,
     OrderRequest,
-    OrderStatus,
-    OrderType,
     Position,
-    Side,
     TimeInForce,
 )
 from bastion.model.money import to_decimal
+from bastion.venues.ccxt.client import Credentials, make_exchange, rewrite_urls
+from bastion.venues.ccxt.convert import market_instrument, order_report, trade_fill
 from bastion.venues.ccxt.errors import translate
-from bastion.venues.ccxt.schema import ORDER, TRADE, check, check_balance, check_market
+from bastion.venues.ccxt.schema import TRADE, check, check_balance, check_market
 from bastion.venues.errors import BadSymbol, SchemaDrift, VenueError, VenueTimeout
 from bastion.venues.port import FillReceived, OrderUpdated, VenueEvent
 
 T = TypeVar("T")
 Sink = Callable[[str, int, dict[str, Any]], None]
-
-_STATUS = {
-    "open": OrderStatus.OPEN,
-    "closed": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELLED,
-    "cancelled": OrderStatus.CANCELLED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """API keys, read from the environment. ``repr`` never shows them."""
-
-    api_key: str
-    secret: str
-
-    def __repr__(self) -> str:
-        return "Credentials(api_key=***, secret=***)"
-
-    @classmethod
-    def from_env(cls, prefix: str = "BASTION") -> Credentials | None:
-        key = os.environ.get(f"{prefix}_API_KEY")
-        secret = os.environ.get(f"{prefix}_API_SECRET")
-        if not key or not secret:
-            return None
-        return cls(key, secret)
-
-
-_ORIGIN = re.compile(r"^[a-z]+://[^/]+")
-
-
-def rewrite_urls(urls: Any, http_base: str, ws_base: str | None = None) -> Any:
-    """Point every URL in a ccxt ``urls['api']`` tree elsewhere, paths kept:
-    ``http(s)`` origins become ``http_base``, ``ws(s)`` ones ``ws_base`` (by
-    default ``http_base`` with its scheme swapped). This is how the real client
-    is aimed at the emulator."""
-    ws = ws_base or http_base.replace("http", "ws", 1)
-    if isinstance(urls, dict):
-        return {k: rewrite_urls(v, http_base, ws) for k, v in urls.items()}
-    if isinstance(urls, str):
-        return _ORIGIN.sub(ws if urls.startswith("ws") else http_base, urls)
-    return urls
 
 
 class CcxtVenue:
@@ -166,31 +116,16 @@ class CcxtVenue:
             self._thread.join(timeout=5)
 
     async def _open(self) -> None:
-        cls = getattr(ccxtpro, self.exchange_id, None) or getattr(
-            ccxt.async_support, self.exchange_id
+        ex = make_exchange(
+            self.exchange_id,
+            credentials=self._credentials,
+            base_url=self._base_url,
+            ws_url=self._ws_url,
+            sandbox=self._sandbox,
+            rate_limit=self._rate_limit,
+            timeout_ms=int(self.call_timeout_s * 1000),
+            options={"warnOnFetchOpenOrdersWithoutSymbol": False, **self._options},
         )
-        config: dict[str, Any] = {
-            "enableRateLimit": self._rate_limit,
-            "timeout": int(self.call_timeout_s * 1000),
-            "options": {
-                "defaultType": "spot",
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "maxRetriesOnFailure": 0,
-                "warnOnFetchOpenOrdersWithoutSymbol": False,
-                **self._options,
-            },
-        }
-        if self._credentials is not None:
-            config["apiKey"] = self._credentials.api_key
-            config["secret"] = self._credentials.secret
-        ex = cls(config)
-        ex.options["maxRetriesOnFailure"] = 0  # whatever the options said: never re-send
-        if self._sandbox:
-            ex.set_sandbox_mode(True)
-        if self._base_url:
-            ex.urls["api"] = rewrite_urls(ex.urls["api"], self._base_url, self._ws_url)
         self._ex = ex
         markets = await ex.load_markets()
         for sym in self.symbols:
@@ -198,7 +133,7 @@ class CcxtVenue:
             if market is None:
                 raise BadSymbol(f"{self.exchange_id} has no market {sym}")
             check_market(market)
-            self._instruments[sym] = _instrument(market)
+            self._instruments[sym] = market_instrument(market)
         if self._want_stream and self._credentials is not None and ex.has.get("watchOrders"):
             await self._stream_ready(ex)
             self._watchers.append(asyncio.ensure_future(self._watch("orders")))
@@ -418,32 +353,9 @@ class CcxtVenue:
             )
 
     def _report(self, o: Any, client_id: str | None = None) -> OrderReport:
-        check("order", o, ORDER)
-        cid = str(o.get("clientOrderId") or client_id or "")
-        self._cid_by_vid[str(o["id"])] = cid
-        status = _STATUS.get(o["status"])
-        if status is None:
-            raise SchemaDrift(f"order {o['id']}: unknown status {o['status']!r}")
-        filled = to_decimal(o["filled"])
-        if status is OrderStatus.OPEN and filled > 0:
-            status = OrderStatus.PARTIALLY_FILLED
-        avg = o.get("average")
-        return OrderReport(
-            client_id=cid,
-            venue_order_id=str(o["id"]),
-            symbol=o["symbol"],
-            side=Side(o["side"]),
-            type=OrderType.MARKET if o["type"] == "market" else OrderType.LIMIT,
-            qty=to_decimal(o["amount"]),
-            price=None
-            if o["type"] == "market" or o.get("price") in (None, 0)
-            else to_decimal(o["price"]),
-            tif=_tif(o),
-            status=status,
-            filled_qty=filled,
-            avg_fill_price=None if not avg else to_decimal(avg),
-            ts=int(o.get("lastUpdateTimestamp") or o["timestamp"]),
-        )
+        report = order_report(o, client_id)
+        self._cid_by_vid[report.venue_order_id] = report.client_id
+        return report
 
     def _fills_in_reply(self, o: Any, client_id: str) -> None:
         """The fills an order reply carries (Binance's FULL reply lists them) become
@@ -499,22 +411,7 @@ class CcxtVenue:
         return self._to_fill(t, cid)
 
     def _to_fill(self, t: Any, cid: str) -> Fill:
-        check("trade", t, TRADE)
-        vid = str(t["order"])
-        fee = t.get("fee") or {}
-        return Fill(
-            trade_id=str(t["id"]),
-            client_id=cid,
-            venue_order_id=vid,
-            symbol=t["symbol"],
-            side=Side(t["side"]),
-            qty=to_decimal(t["amount"]),
-            price=to_decimal(t["price"]),
-            fee=to_decimal(fee.get("cost") or 0),
-            fee_asset=str(fee.get("currency") or ""),
-            liquidity=Liquidity.MAKER if t.get("takerOrMaker") == "maker" else Liquidity.TAKER,
-            ts=int(t["timestamp"]),
-        )
+        return trade_fill(t, cid)
 
 
 def _callable_bare(fn: Callable[..., Any]) -> bool:
@@ -529,33 +426,6 @@ def _callable_bare(fn: Callable[..., Any]) -> bool:
 def _wall_ms() -> int:
     """When the venue noticed something (journal stamps only; no decision reads it)."""
     return time.time_ns() // 1_000_000
-
-
-def _tif(o: Any) -> TimeInForce:
-    if o.get("postOnly"):
-        return TimeInForce.POST_ONLY
-    return TimeInForce.IOC if o.get("timeInForce") == "IOC" else TimeInForce.GTC
-
-
-def _instrument(m: Any) -> Instrument:
-    limits = m.get("limits") or {}
-    amount = limits.get("amount") or {}
-    cost = limits.get("cost") or {}
-    return Instrument(
-        symbol=m["symbol"],
-        base=m["base"],
-        quote=m["quote"],
-        tick_size=to_decimal(m["precision"]["price"]),
-        lot_size=to_decimal(m["precision"]["amount"]),
-        min_qty=to_decimal(amount.get("min") or 0),
-        min_notional=to_decimal(cost.get("min") or 0),
-        maker_fee=to_decimal(m.get("maker") or 0)
-        if m.get("maker") is not None
-        else Decimal("0.001"),
-        taker_fee=to_decimal(m.get("taker") or 0)
-        if m.get("taker") is not None
-        else Decimal("0.001"),
-    )
 
 
 __all__ = ["CcxtVenue", "Credentials", "rewrite_urls"]
