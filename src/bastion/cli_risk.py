@@ -16,7 +16,6 @@ This is the shell: it reads the wall clock and the OS user; the cores do not.
 from __future__ import annotations
 
 import getpass
-import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import typer
 
 from bastion.engine.latch import latch_event as _latch_event
 from bastion.killswitch.flag import clear_flag
+from bastion.model.timeframe import parse_interval
 from bastion.observe.journal import Journal, find_journal, read_events
 from bastion.risk.latch import HaltLatch, HaltState
 from bastion.risk.report import KINDS, LATCH_KIND, render, summarize
@@ -100,18 +100,16 @@ def resume_cmd(reason: ReasonOpt, state: StateOpt = Path(".")) -> None:
     typer.echo(f"{previous} -> ACTIVE by {who}: {reason}")
 
 
-_SPAN = re.compile(r"(\d+)([smhdw])")
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
 def parse_since(text: str) -> int | None:
     """``7d`` → ms; ``all`` → None."""
     if text.strip().lower() == "all":
         return None
-    m = _SPAN.fullmatch(text.strip())
-    if m is None:
-        raise typer.BadParameter(f"{text!r}: expected a span like 30m, 12h, 7d, 2w, or 'all'")
-    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+    try:
+        return parse_interval(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected a span like 30m, 12h, 7d, 2w, or 'all'"
+        ) from None
 
 
 def _newest_ts(journal: Path) -> int | None:
