@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from bastion.clock import wall_ms
 from bastion.engine.latch import latch_event as _latch_event
 from bastion.killswitch.flag import clear_flag
 from bastion.model.timeframe import parse_interval
@@ -85,7 +85,7 @@ def halt_cmd(
         raise typer.BadParameter("a reason is required", param_hint="--reason")
     target = HaltState.REDUCING if reducing else HaltState.HALTED
     who = _operator()
-    previous = change_latch(state, target, reason, who, time.time_ns() // 1_000_000)
+    previous = change_latch(state, target, reason, who, wall_ms())
     typer.echo(f"{previous} -> {target.value} by {who}: {reason}")
 
 
@@ -94,7 +94,7 @@ def resume_cmd(reason: ReasonOpt, state: StateOpt = Path(".")) -> None:
     if not reason.strip():
         raise typer.BadParameter("a reason is required", param_hint="--reason")
     who = _operator()
-    previous = change_latch(state, HaltState.ACTIVE, reason, who, time.time_ns() // 1_000_000)
+    previous = change_latch(state, HaltState.ACTIVE, reason, who, wall_ms())
     if clear_flag(state):
         typer.echo("kill flag removed")
     typer.echo(f"{previous} -> ACTIVE by {who}: {reason}")

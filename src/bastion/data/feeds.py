@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bastion.clock import wall_ms
 from bastion.model import Trade
 from bastion.venues.ccxt.client import make_exchange
 
@@ -45,7 +45,7 @@ class CcxtTradeFeed:
         self._ws_url = ws_url
         self._sandbox = sandbox
         self.stale_s = stale_s
-        self._clock = clock or _wall_ms  # stamps the feed's own journal events
+        self._clock = clock or wall_ms  # stamps the feed's own journal events
         self.ready = asyncio.Event()  # set once every symbol has delivered a trade
         self._seen: set[str] = set()
         # ccxt.pro keeps the trades that arrive between two reads in a cache of
@@ -145,7 +145,3 @@ class CcxtTradeFeed:
             self._seen.add(symbol)
             if len(self._seen) == len(self.symbols):
                 self.ready.set()
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
@@ -43,11 +44,6 @@ Status = Callable[[str], None]
 
 class LiveError(RuntimeError):
     """The bot cannot start: missing keys, no market data, unknown symbol."""
-
-
-def wall_ms() -> int:
-    """The shell's clock. The cycle never calls this; it is handed ``now``."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
+
+from bastion.clock import wall_ms
 
 AUDIT_FILE = "killswitch-audit.jsonl"
 
@@ -25,7 +26,7 @@ class AuditLog:
 
     def append(self, event: str, **fields: Any) -> None:
         """Append one line; never raises (an audit failure must not stop a kill)."""
-        line = {"ts": time.time_ns() // 1_000_000, "event": event, **fields}
+        line = {"ts": wall_ms(), "event": event, **fields}
         data = (json.dumps(line, default=str, separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:

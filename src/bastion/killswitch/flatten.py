@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bastion.clock import wall_ms as read_wall_clock
 from bastion.killswitch.venueset import VenueSet
 from bastion.model import Instrument, OrderReport, OrderRequest, OrderType, Side, StrategyRef
 from bastion.model.money import ZERO
@@ -115,7 +116,7 @@ def flatten(
     deadline_s: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    wall_ms: Callable[[], int] = read_wall_clock,
     poll_s: float = 0.05,
 ) -> FlattenResult:
     """Cancel and close everything in ``venues``' symbols until flat or the deadline."""

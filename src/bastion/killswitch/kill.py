@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
@@ -27,10 +28,6 @@ from bastion.venues.errors import AuthenticationError
 from bastion.venues.port import Venue
 
 REPORT_FILE = "killswitch-last.json"
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def scope_symbols(config: BotConfig) -> list[str]:

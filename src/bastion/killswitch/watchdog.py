@@ -18,12 +18,12 @@ import os
 import sqlite3
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bastion.clock import wall_ms as read_wall_clock
 from bastion.killswitch.audit import AuditLog
 
 
@@ -93,7 +93,7 @@ class Watchdog:
         pager: Pager,
         audit: AuditLog,
         kill: Callable[[str], Any],
-        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        wall_ms: Callable[[], int] = read_wall_clock,
     ) -> None:
         self.data_dir = data_dir
         self.timeout_ms = int(timeout_s * 1000)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import ccxt
 import ccxt.pro as ccxtpro
 
+from bastion.clock import wall_ms
 from bastion.model import (
     AccountSnapshot,
     Balance,
@@ -154,7 +155,7 @@ class CcxtVenue:
         except Exception as exc:
             self.stream_errors += 1
             self._sink(
-                "stream_error", _wall_ms(), {"stream": "subscribe", "error": type(exc).__name__}
+                "stream_error", wall_ms(), {"stream": "subscribe", "error": type(exc).__name__}
             )
 
     async def _shutdown(self) -> None:
@@ -305,9 +306,7 @@ class CcxtVenue:
                 self._drift(str(exc))
             except Exception as exc:  # the stream dropped: log, back off, resubscribe
                 self.stream_errors += 1
-                self._sink(
-                    "stream_error", _wall_ms(), {"stream": what, "error": type(exc).__name__}
-                )
+                self._sink("stream_error", wall_ms(), {"stream": what, "error": type(exc).__name__})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -348,7 +347,7 @@ class CcxtVenue:
             self.schema_drift = what
             self._sink(
                 "schema_drift",
-                _wall_ms(),
+                wall_ms(),
                 {"venue": self.exchange_id, "what": what, "alert": True},
             )
 
@@ -421,11 +420,6 @@ def _callable_bare(fn: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _wall_ms() -> int:
-    """When the venue noticed something (journal stamps only; no decision reads it)."""
-    return time.time_ns() // 1_000_000
 
 
 __all__ = ["CcxtVenue", "Credentials", "rewrite_urls"]
