@@ -25,11 +25,11 @@ import typer
 
 from bastion.clock import wall_ms
 from bastion.engine.latch import latch_event as _latch_event
-from bastion.killswitch.flag import clear_flag
 from bastion.model.timeframe import parse_interval
 from bastion.observe.journal import Journal, find_journal, read_events
 from bastion.risk.latch import HaltLatch, HaltState
 from bastion.risk.report import KINDS, LATCH_KIND, render, summarize
+from bastion.state.killflag import clear_flag
 from bastion.state.store import StateStore
 
 JOURNAL_FILE = "journal.sqlite"

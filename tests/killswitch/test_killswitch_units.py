@@ -10,7 +10,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 from bastion.engine.session import halt_if_killed
-from bastion.killswitch.flag import clear_flag, read_flag, write_flag
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.venueset import VenueSet
 from bastion.model import (
@@ -26,6 +25,7 @@ from bastion.model import (
     TimeInForce,
 )
 from bastion.risk.latch import HaltLatch, HaltState
+from bastion.state.killflag import clear_flag, read_flag, write_flag
 from bastion.state.store import LatchRow, StateStore
 from bastion.venues.errors import InvalidOrder, VenueTimeout, VenueUnavailable
 

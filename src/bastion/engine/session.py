@@ -28,12 +28,12 @@ from bastion.engine.latch import open_latch, sync_latch
 from bastion.execution import OrderManager
 from bastion.execution.policy import ExecutionPolicy
 from bastion.execution.tracked import ManagedOrder
-from bastion.killswitch.flag import clear_flag, read_flag
 from bastion.model import Instrument
 from bastion.model.money import ZERO
 from bastion.observe.journal import Journal
 from bastion.risk import HaltLatch, HaltState, RiskGate, RiskLimits, default_rules
 from bastion.state import Reconciler
+from bastion.state.killflag import clear_flag, read_flag
 from bastion.state.orders import OrderStore
 from bastion.state.store import StateStore
 from bastion.strategy import Strategy

@@ -6,5 +6,5 @@ It runs as its own process (``bastion sentinel``) or straight from a shell
 its strategy, its risk layer or its database are the thing that broke.
 
 This package's ``__init__`` imports nothing, so that the bot can read the
-``KILLED`` flag (``bastion.killswitch.flag``) without loading the web stack.
+``KILLED`` flag (``bastion.state.killflag``) without loading the web stack.
 """

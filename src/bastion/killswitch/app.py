@@ -21,11 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bastion.killswitch.audit import AuditLog
-from bastion.killswitch.flag import read_flag
 from bastion.killswitch.halt import read_halt
 from bastion.killswitch.kill import KillSwitch
 from bastion.killswitch.page import CSP, PAGE
 from bastion.killswitch.watchdog import Watchdog
+from bastion.state.killflag import read_flag
 
 STATUS_TIMEOUT_S = 5.0
 MAX_REASON = 200

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from bastion.killswitch.flag import write_flag
+from bastion.state.killflag import write_flag
 from bastion.state.store import LatchRow, StateStore, state_path
 
 HALTED = "HALTED"
