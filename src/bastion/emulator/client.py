@@ -23,6 +23,5 @@ CCXT_OPTIONS: dict[str, Any] = {
 
 def point_ccxt(exchange: Any, http_base: str, ws_base: str | None = None) -> Any:
     """Rewrite a ccxt (or ccxt.pro) binance instance's API URLs in place; returns it."""
-    ws = ws_base or http_base.replace("http", "ws", 1)
-    exchange.urls["api"] = rewrite_urls(exchange.urls["api"], http_base, ws)
+    exchange.urls["api"] = rewrite_urls(exchange.urls["api"], http_base, ws_base)
     return exchange

@@ -68,16 +68,12 @@ class Reconciler:
         our orders: fills of those may be in transit, so any venue position within
         that reach of the ledger is explained.
         """
-        version = getattr(self._venue, "version", None)
-        cached = self._account
+        cached = self.current(now)
         if cached is not None:
-            if version is not None and version == self._version:
-                return cached
-            if version is None and now - self._fetched_at < self.refresh_ms:
-                return cached
+            return cached
         acct = self._venue.fetch_account()
-        self._version, self._fetched_at = version, now
-        first = cached is None and not self._seen_once
+        self._version, self._fetched_at = getattr(self._venue, "version", None), now
+        first = not self._seen_once
         self._seen_once = True
         self._account = acct
         self._compare(acct, ledger, in_flight or {}, now, first)
