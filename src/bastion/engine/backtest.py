@@ -21,13 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from bastion.config import BotConfig
-from bastion.data.gate import DataGate
-from bastion.engine.cycle import Bot, StrategySlot, run_cycle
+from bastion.engine.cycle import Bot, run_cycle
+from bastion.engine.parts import data_gate, risk_gate, slots
 from bastion.execution import OrderManager
 from bastion.model import BarSeries, Fill, Instrument
 from bastion.model.money import ZERO, to_decimal
 from bastion.observe.journal import Journal
-from bastion.risk import HaltLatch, RiskGate, RiskLimits, default_rules
 from bastion.state import Reconciler
 from bastion.strategy import Strategy
 from bastion.venues.sim import SimVenue
@@ -103,33 +102,17 @@ def build_bot(
         limit_fill=v.limit_fill,
         seed=config.backtest.seed,
     )
-    specs = {
-        s.symbol: [spec for st in strategies for spec in st.indicators(s.symbol)] for s in series
-    }
-    max_age = config.data.max_age_s
-    gate = DataGate(
-        {s.symbol: s.interval_ms for s in series},
-        max_age_ms=int(max_age * 1000) if max_age else 2 * max(s.interval_ms for s in series),
-        sink=journal,
-        indicators=specs,
-    )
-    limits = RiskLimits.from_config(config.risk, allow_short=config.risk.allow_short or v.margin)
-    # The risk gate keeps its own per-bar volume window (its tape); registering
-    # its volume SMA with the data gate as well would do the same work twice.
-    risk = RiskGate(default_rules(limits), HaltLatch(), limits=limits)
+    gate = data_gate({s.symbol: s.interval_ms for s in series}, strategies, config, journal)
     bot = Bot(
         run_id=_run_id(strategies, series),
         venue=venue,
         gate=gate,
         reconciler=Reconciler(venue, journal),
-        risk=risk,
+        risk=risk_gate(config),
         orders=OrderManager(venue, journal),
         journal=journal,
         instruments=instruments,
-        slots=[
-            StrategySlot(strategy=s, memory=s.initial_memory(), index=i)
-            for i, s in enumerate(strategies)
-        ],
+        slots=slots(strategies),
         guard=guard,
     )
     return bot, venue

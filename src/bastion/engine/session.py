@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from bastion.config import BotConfig
-from bastion.data.gate import DataGate
-from bastion.engine.cycle import Bot, StrategySlot, run_cycle
+from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
+from bastion.engine.parts import data_gate, risk_gate, slots
 from bastion.execution import OrderManager
 from bastion.execution.policy import ExecutionPolicy
 from bastion.execution.tracked import ManagedOrder
 from bastion.model import Instrument
 from bastion.model.money import ZERO
 from bastion.observe.journal import Journal
-from bastion.risk import HaltLatch, HaltState, RiskGate, RiskLimits, default_rules
+from bastion.risk import HaltLatch, HaltState
 from bastion.state import Reconciler
 from bastion.state.killflag import clear_flag, read_flag
 from bastion.state.orders import OrderStore
@@ -89,34 +89,20 @@ def open_session(
     name = hashlib.sha256(config.name.encode()).hexdigest()[:3]
     run_id = f"{name}{boot:x}"
     instruments: dict[str, Instrument] = dict(venue.instruments())
-    specs = {s: [spec for st in strategies for spec in st.indicators(s)] for s in intervals}
-    max_age = config.data.max_age_s
-    data_gate = DataGate(
-        dict(intervals),
-        max_age_ms=int(max_age * 1000) if max_age else 2 * max(intervals.values()),
-        sink=journal,
-        indicators=specs,
-    )
-    limits = RiskLimits.from_config(
-        config.risk, allow_short=config.risk.allow_short or config.venue.margin
-    )
+    gate = data_gate(intervals, strategies, config, journal)
     latch, state = open_latch(data_dir, sink=journal)
     halt_if_killed(latch, state, data_dir, journal.append, now)  # before recovery sends anything
-    gate = RiskGate(default_rules(limits), latch, limits=limits)
     orders = OrderManager(venue, journal, store, policy=policy)
     bot = Bot(
         run_id=run_id,
         venue=venue,
-        gate=data_gate,
+        gate=gate,
         reconciler=Reconciler(venue, journal, refresh_ms=refresh_ms),
-        risk=gate,
+        risk=risk_gate(config, latch),
         orders=orders,
         journal=journal,
         instruments=instruments,
-        slots=[
-            StrategySlot(strategy=s, memory=s.initial_memory(), index=i)
-            for i, s in enumerate(strategies)
-        ],
+        slots=slots(strategies),
         durable_journal=True,
         size_scale=size_scale,
     )
