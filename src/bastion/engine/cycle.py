@@ -232,12 +232,13 @@ def make_plan(
     strategy = slot.strategy
     if bot.size_scale != 1:
         intents = [scale(i, bot.size_scale) for i in intents]
-    shared = len(bot.slots) > 1
-    positions = (
-        bot.orders.positions_for(strategy.ref.id)
-        if shared
-        else {s: account.position(s) for s in strategy.symbols}
-    )
+    # The exchange's position wherever this strategy alone trades the symbol;
+    # its own fills only where it shares the symbol (the exchange nets them).
+    own_fills = bot.orders.positions_for(strategy.ref.id)
+    positions = {
+        s: account.position(s) if owner(bot, s) is strategy.ref else own_fills.get(s, ZERO)
+        for s in strategy.symbols
+    }
     cycle, run, idx = bot.cycle, bot.run_id, slot.index
 
     def new_id(intent: int, leg: int) -> str:
