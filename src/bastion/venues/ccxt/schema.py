@@ -79,3 +79,34 @@ def check_balance(balance: Any) -> None:
             raise SchemaDrift(
                 f"balance: field {name!r} is {balance.get(name)!r}, expected an object"
             )
+
+
+# Fields of an exchange's *raw* balance reply that ccxt's parser treats as
+# optional. Binance's ``GET /api/v3/account`` without ``balances`` parses as an
+# account holding nothing: equity 0, which the loss rules read as a total loss
+# (flatten, halt) and a kill reads as flat. Checked on the raw reply
+# (``info``), before ccxt fills in its defaults.
+RAW_BALANCE: Mapping[str, Mapping[str, tuple[type, ...]]] = {
+    "binance": {"balances": (list,)},
+}
+
+
+def check_raw_balance(exchange_id: str, balance: Any) -> None:
+    """Raise ``SchemaDrift`` if the raw balance reply lacks what its parser needs."""
+    fields = RAW_BALANCE.get(exchange_id)
+    if not fields:
+        return
+    info = balance.get("info") if isinstance(balance, dict) else None
+    if not isinstance(info, dict):
+        raise SchemaDrift(f"balance reply: expected an object, got {type(info).__name__}")
+    for name, types in fields.items():
+        value = info.get(name)
+        if value is None:
+            raise SchemaDrift(
+                f"balance reply: field {name!r} is missing (the account is unknown, not empty)"
+            )
+        if not isinstance(value, types):
+            raise SchemaDrift(
+                f"balance reply: field {name!r} is {type(value).__name__}, "
+                f"expected {'/'.join(t.__name__ for t in types)}"
+            )

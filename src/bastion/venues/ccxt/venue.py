@@ -45,7 +45,13 @@ from bastion.model.money import to_decimal
 from bastion.venues.ccxt.client import Credentials, make_exchange, rewrite_urls
 from bastion.venues.ccxt.convert import market_instrument, order_report, trade_fill
 from bastion.venues.ccxt.errors import translate
-from bastion.venues.ccxt.schema import TRADE, check, check_balance, check_market
+from bastion.venues.ccxt.schema import (
+    TRADE,
+    check,
+    check_balance,
+    check_market,
+    check_raw_balance,
+)
 from bastion.venues.errors import BadSymbol, SchemaDrift, VenueError, VenueTimeout
 from bastion.venues.port import FillReceived, OrderUpdated, VenueEvent
 
@@ -248,6 +254,7 @@ class CcxtVenue:
 
     async def _account(self) -> AccountSnapshot:
         raw = await self._ex.fetch_balance()
+        check_raw_balance(self.exchange_id, raw)
         check_balance(raw)
         balances = {
             asset: Balance(
