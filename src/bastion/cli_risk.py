@@ -1,7 +1,10 @@
 """Operator commands for the risk layer: ``bastion halt``, ``bastion resume`` and
 ``bastion risk report``, plus the wiring that makes the halt latch persistent.
 
-``--state DIR`` is the bot's data folder (``latch.sqlite``, ``journal.sqlite``).
+``--config bot.toml`` names the bot (its ``data_dir``); ``--state DIR`` names its
+data folder directly. Either way the folder must be a bot's (a session has run
+there): a latch written anywhere else halts nothing, and saying "HALTED" then
+would be a lie while the bot keeps trading.
 A halt or resume is written to the state store (the running bot picks it up,
 a restarted bot starts from it) and journaled with who (the OS user) and why.
 This is the shell: it reads the wall clock and the OS user; the cores do not.
@@ -29,6 +32,7 @@ from bastion.model.timeframe import parse_interval
 from bastion.observe.journal import Journal, find_journal, read_events
 from bastion.risk.latch import HaltLatch, HaltState
 from bastion.risk.report import KINDS, LATCH_KIND, render, summarize
+from bastion.state.folder import require_bot_folder
 from bastion.state.killflag import clear_flag
 from bastion.state.store import StateStore
 
@@ -67,15 +71,35 @@ def change_latch(state_dir: Path, state: HaltState, reason: str, by: str, now: i
 
 # ---------------------------------------------------------------- commands
 StateOpt = Annotated[
-    Path,
+    Path | None,
     typer.Option("--state", help="The bot's data folder (latch.sqlite, journal.sqlite)."),
 ]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="The bot's TOML config: its data_dir is the folder."),
+]
+
+
+def bot_folder(config: Path | None, state: Path | None) -> Path:
+    """The data folder of the bot named by ``--config`` or ``--state``, checked."""
+    if state is not None:
+        return require_bot_folder(state, "--state")
+    if config is None:
+        raise typer.BadParameter(
+            "name the bot: --config bot.toml (or --state DATA_DIR)", param_hint="--config"
+        )
+    from bastion.config import load_config
+
+    return require_bot_folder(Path(load_config(config).data_dir), f"data_dir in {config}")
+
+
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why: recorded with your user name.")]
 
 
 def halt_cmd(
     reason: ReasonOpt,
-    state: StateOpt = Path("."),
+    config: ConfigOpt = None,
+    state: StateOpt = None,
     reducing: Annotated[
         bool, typer.Option("--reducing", help="Only allow exposure-cutting orders.")
     ] = False,
@@ -83,19 +107,21 @@ def halt_cmd(
     """Halt the bot: only cancels and closing orders pass (REDUCING with --reducing)."""
     if not reason.strip():
         raise typer.BadParameter("a reason is required", param_hint="--reason")
+    folder = bot_folder(config, state)
     target = HaltState.REDUCING if reducing else HaltState.HALTED
     who = _operator()
-    previous = change_latch(state, target, reason, who, wall_ms())
+    previous = change_latch(folder, target, reason, who, wall_ms())
     typer.echo(f"{previous} -> {target.value} by {who}: {reason}")
 
 
-def resume_cmd(reason: ReasonOpt, state: StateOpt = Path(".")) -> None:
+def resume_cmd(reason: ReasonOpt, config: ConfigOpt = None, state: StateOpt = None) -> None:
     """Resume the bot (ACTIVE): new exposure is allowed again."""
     if not reason.strip():
         raise typer.BadParameter("a reason is required", param_hint="--reason")
+    folder = bot_folder(config, state)
     who = _operator()
-    previous = change_latch(state, HaltState.ACTIVE, reason, who, wall_ms())
-    if clear_flag(state):
+    previous = change_latch(folder, HaltState.ACTIVE, reason, who, wall_ms())
+    if clear_flag(folder):
         typer.echo("kill flag removed")
     typer.echo(f"{previous} -> ACTIVE by {who}: {reason}")
 

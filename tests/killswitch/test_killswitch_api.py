@@ -77,14 +77,14 @@ def test_no_token_and_wrong_token_get_401_move_nothing_and_are_audited(sentinel)
     assert all(a["remote"] == "127.0.0.1" and a["ts"] > 0 for a in attempts)
     assert TOKEN not in (data / AUDIT_FILE).read_text()
     assert "not-the-token" not in (data / AUDIT_FILE).read_text()
-    status = http(port, "GET", "/status")[1]
+    status = http(port, "GET", "/status", TOKEN)[1]
     assert status["auth_failures"] == 3
 
 
 def test_status_then_kill_twice_is_safe_and_audited(sentinel):
     emu, port, data = sentinel
 
-    code, status = http(port, "GET", "/status")
+    code, status = http(port, "GET", "/status", TOKEN)
     assert code == 200
     assert set(status["positions"]) == set(THREE)
     assert len(status["open_orders"]) == 6
@@ -98,7 +98,7 @@ def test_status_then_kill_twice_is_safe_and_audited(sentinel):
     assert second["closes"] == [] and second["cancelled"] == []
     assert len(admin(emu, "/orders")["orders"]) == sent  # the second press sent nothing
     assert exchange_state(emu, THREE) == ({}, 0)
-    after = http(port, "GET", "/status")[1]
+    after = http(port, "GET", "/status", TOKEN)[1]
     assert after["positions"] == {} and after["open_orders"] == []
     assert after["halt"]["state"] == "HALTED" and after["killed_flag"]
     assert after["last_kill"]["reason"] == "KILL: kill switch"

@@ -57,6 +57,11 @@ def test_phone_page_shows_exposure_and_the_button_flattens_with_the_token(tmp_pa
                 response = page.goto(f"http://127.0.0.1:{port}/")
                 assert response is not None
                 assert "default-src 'none'" in response.headers["content-security-policy"]
+                # the status shows positions: it needs the token first
+                expect(page.locator("#state")).to_contain_text("enter the kill token")
+                expect(page.locator("#positions tr")).to_have_count(0)
+                page.fill("#token", TOKEN)
+                page.locator("#token").dispatch_event("change")
                 expect(page.locator("#positions tr")).to_have_count(3, timeout=15_000)
                 html = page.content()
                 assert TOKEN not in html

@@ -13,9 +13,16 @@ from bastion.cli_risk import halt_cmd, resume_cmd, risk_app
 from bastion.engine.latch import open_latch, sync_latch
 from bastion.observe.journal import Journal, read_events
 from bastion.risk import HaltLatch, HaltState
+from bastion.state.orders import OrderStore
 from bastion.state.store import StateStore
 
 NOW = 1_717_200_000_000
+
+
+def bot_folder(path: Path) -> Path:
+    """A folder a bot session has run in (its order store exists)."""
+    OrderStore(path / "state.sqlite").close()
+    return path
 
 
 def cli() -> typer.Typer:
@@ -66,7 +73,7 @@ def test_every_change_is_kept_in_the_history_and_journaled(tmp_path: Path) -> No
 def test_cli_halt_is_stored_journaled_with_the_os_user_and_seen_by_a_running_bot(
     tmp_path: Path,
 ) -> None:
-    latch, store = open_latch(tmp_path)  # the running bot
+    latch, store = open_latch(bot_folder(tmp_path))  # the running bot
 
     result = CliRunner().invoke(
         cli(), ["halt", "--reason", "exchange incident", "--state", str(tmp_path)]
@@ -88,6 +95,7 @@ def test_cli_halt_is_stored_journaled_with_the_os_user_and_seen_by_a_running_bot
 
 def test_cli_resume_and_reducing(tmp_path: Path) -> None:
     runner = CliRunner()
+    bot_folder(tmp_path)
 
     runner.invoke(cli(), ["halt", "--reducing", "--reason", "wind down", "--state", str(tmp_path)])
     with StateStore(tmp_path) as store:

@@ -1,7 +1,10 @@
 """The sentinel's HTTP API: ``POST /kill``, ``GET /status`` and the phone page.
 
 Authentication is one bearer token from the environment, compared in constant
-time. Every attempt, good or bad, is appended to the audit log with the time,
+time, on ``/kill`` and on ``/status`` (which shows positions and orders).
+A good token kills whatever the body says: the body only carries an optional
+reason, and a body that cannot be read (not JSON, too deep, too big) is no
+reason to refuse the button. Every attempt, good or bad, is appended to the audit log with the time,
 the remote address and the outcome (never the token). Each failure in a row
 doubles the wait before the 401 goes out (capped at 5 s), so guessing is slow,
 while the right token is never delayed: the operator who needs the button
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -97,8 +101,27 @@ def make_app(sentinel: Sentinel) -> FastAPI:
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE)
 
+    async def refuse(request: Request, what: str) -> JSONResponse | None:
+        """None when the token is good; otherwise the (slowed, audited) 401."""
+        header = request.headers.get("authorization")
+        if sentinel.authorized(header):
+            sentinel.failures = 0
+            return None
+        remote = request.client.host if request.client is not None else "unknown"
+        sentinel.failures += 1
+        sentinel.failures_total += 1
+        outcome = "no_token" if not header else "bad_token"
+        sentinel.audit.append(what, remote=remote, outcome=outcome, failures=sentinel.failures)
+        await asyncio.sleep(min(0.25 * 2 ** (sentinel.failures - 1), 5.0))
+        return JSONResponse(
+            {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
     @app.get("/status")
-    async def status() -> JSONResponse:
+    async def status(request: Request) -> JSONResponse:
+        refused = await refuse(request, "status_attempt")
+        if refused is not None:
+            return refused
         try:
             body = await asyncio.wait_for(asyncio.to_thread(sentinel.status), STATUS_TIMEOUT_S)
         except TimeoutError:
@@ -108,19 +131,9 @@ def make_app(sentinel: Sentinel) -> FastAPI:
     @app.post("/kill")
     async def kill(request: Request) -> JSONResponse:
         remote = request.client.host if request.client is not None else "unknown"
-        header = request.headers.get("authorization")
-        if not sentinel.authorized(header):
-            sentinel.failures += 1
-            sentinel.failures_total += 1
-            outcome = "no_token" if not header else "bad_token"
-            sentinel.audit.append(
-                "kill_attempt", remote=remote, outcome=outcome, failures=sentinel.failures
-            )
-            await asyncio.sleep(min(0.25 * 2 ** (sentinel.failures - 1), 5.0))
-            return JSONResponse(
-                {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-        sentinel.failures = 0
+        refused = await refuse(request, "kill_attempt")
+        if refused is not None:
+            return refused
         reason = await _reason(request)
         sentinel.audit.append("kill_attempt", remote=remote, outcome="accepted", reason=reason)
         report = await asyncio.to_thread(
@@ -139,10 +152,15 @@ def make_app(sentinel: Sentinel) -> FastAPI:
     return app
 
 
+MAX_BODY = 4096
+
+
 async def _reason(request: Request) -> str:
+    """The kill's reason from the body, if it has a readable one: never a refusal."""
     try:
-        raw = await request.json()
-    except ValueError:
+        body = await request.body()
+        raw = json.loads(body) if 0 < len(body) <= MAX_BODY else {}
+    except Exception:  # not JSON, not UTF-8, nested past the parser's depth: no reason given
         raw = {}
     reason = raw.get("reason") if isinstance(raw, dict) else None
     text = str(reason)[:MAX_REASON] if reason else "kill switch"

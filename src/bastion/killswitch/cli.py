@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bastion.config import BotConfig, ConfigError, load_config
+from bastion.state.folder import NotABotFolder, is_bot_folder, require_bot_folder
 
 ConfigOpt = Annotated[Path, typer.Option("--config", help="The bot's TOML config.")]
 DataDirOpt = Annotated[
@@ -30,13 +31,27 @@ def register(app: typer.Typer) -> None:
     app.command("kill")(kill_cmd)
 
 
+def _fail(message: str) -> typer.Exit:
+    """One plain line: the kill switch cannot use the CLI's error table (it must
+    not import the engine), so it says its own failures the same way."""
+    typer.echo("error: " + " ".join(str(message).split()), err=True)
+    return typer.Exit(code=2)
+
+
 def _load(config: Path, data_dir: Path | None) -> tuple[BotConfig, Path]:
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    return cfg, data_dir or Path(cfg.data_dir)
+        raise _fail(str(exc)) from None
+    folder = data_dir or Path(cfg.data_dir)
+    if folder.exists() and not is_bot_folder(folder):
+        # A flag or latch written where no bot reads it halts nothing.
+        where = "--data-dir" if data_dir is not None else f"data_dir in {config}"
+        try:
+            require_bot_folder(folder, where)
+        except NotABotFolder as exc:
+            raise _fail(str(exc)) from None
+    return cfg, folder
 
 
 def sentinel_cmd(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
@@ -78,6 +93,13 @@ def kill_cmd(
     finally:
         ks.close()
     audit.append("kill_done", remote="cli", ok=report["ok"], elapsed_s=report["elapsed_s"])
+    if report.get("keys_refused") and not as_json:
+        env = report["key_env"]
+        raise _fail(
+            f"the exchange refused the API key: check {env}_API_KEY and {env}_API_SECRET in "
+            f"the environment. The bot is halted (kill flag set), but nothing was cancelled "
+            f"or closed ({report['keys_refused']})"
+        )
     if as_json:
         typer.echo(json.dumps(report, indent=1, default=str))
     else:

@@ -59,8 +59,11 @@ PAGE = """<!doctype html>
 const $ = (id) => document.getElementById(id);
 function text(el, value) { el.textContent = value; }
 async function refresh() {
+  if (!$('token').value) { text($('state'), 'enter the kill token to see the status'); return; }
   try {
-    const r = await fetch('/status', {cache: 'no-store'});
+    const r = await fetch('/status', {cache: 'no-store',
+      headers: {'Authorization': 'Bearer ' + $('token').value}});
+    if (r.status === 401) { text($('state'), 'enter the kill token to see the status'); return; }
     const s = await r.json();
     const rows = Object.entries(s.positions || {});
     const body = $('positions');
@@ -106,6 +109,7 @@ $('confirm').onclick = async () => {
   } catch (e) { out.className = 'bad'; text(out, 'request failed: ' + e); }
   refresh();
 };
+$('token').addEventListener('change', refresh);
 refresh();
 setInterval(refresh, 5000);
 </script>

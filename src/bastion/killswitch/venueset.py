@@ -21,7 +21,13 @@ from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from bastion.model import AccountSnapshot, Balance, Instrument, OrderReport, OrderRequest, Position
-from bastion.venues.errors import BadSymbol, RateLimited, VenueError, VenueUnavailable
+from bastion.venues.errors import (
+    AuthenticationError,
+    BadSymbol,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
 from bastion.venues.port import Venue
 
 T = TypeVar("T")
@@ -46,6 +52,8 @@ class VenueSet:
         self._venues: dict[str, Venue] = {}
         self.unknown: dict[str, str] = {}  # symbols the exchange does not list, and why
         self.retry_after_s = 0.0  # the longest wait a rate limit asked for in the last read
+        # The keys were refused (missing, wrong, no permission): waiting cures nothing.
+        self.keys_refused: str | None = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bastion-kill")
 
@@ -63,6 +71,7 @@ class VenueSet:
                 elif isinstance(out.error, BadSymbol):
                     self.unknown[sym] = str(out.error)
                 else:
+                    self._note_refusal(out.error)
                     errors.append(f"{sym}: connect: {_describe(out.error)}")
         return errors
 
@@ -131,6 +140,7 @@ class VenueSet:
             if out.value is not None:
                 snaps[sym] = out.value
             else:
+                self._note_refusal(out.error)
                 failed[sym] = f"read: {_describe(out.error)}"
                 if isinstance(out.error, RateLimited):  # told to wait: hammering gets a ban
                     self.retry_after_s = max(self.retry_after_s, out.error.retry_after_s or 1.0)
@@ -152,6 +162,10 @@ class VenueSet:
             open_orders=tuple(orders),
         )
         return merged, failed
+
+    def _note_refusal(self, error: VenueError | None) -> None:
+        if isinstance(error, AuthenticationError):
+            self.keys_refused = f"{type(error).__name__}: {error}"
 
     def cancel(self, order: OrderReport) -> OrderReport:
         return self.venue(order.symbol).cancel(order.symbol, order.client_id)
