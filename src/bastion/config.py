@@ -7,6 +7,7 @@ expected. Secrets never live here: they come from the environment.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,9 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # ``inf`` and ``nan`` are valid TOML floats: a watchdog of ``inf`` seconds never
+    # fires and a ``nan`` limit compares false with everything, so neither is a value.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -55,6 +58,30 @@ class StrategyConfig(_Strict):
             if "/" not in s:
                 raise ValueError(f"symbol {s!r} is not of the form BASE/QUOTE")
         return v
+
+    @field_validator("params")
+    @classmethod
+    def _finite_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """A ``nan`` period or size would reach the strategy as a number that
+        compares false with everything: refused here, by name."""
+        for key, value in v.items():
+            if not _finite(value):
+                raise ValueError(f"params.{key} = {value!r}: expected a finite number")
+        return v
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            return True  # not a number at all: the strategy names what it expected
+        return number.is_finite()
+    if isinstance(value, list | tuple):
+        return all(_finite(x) for x in value)
+    return True
 
 
 class RateRiskConfig(_Strict):
@@ -226,6 +253,14 @@ class ExchangeConfig(_Strict):
     rate_limit: bool = True
     paper_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(10_000)})
 
+    @field_validator("paper_balances")
+    @classmethod
+    def _no_negative_balance(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, qty in v.items():
+            if qty < 0:
+                raise ValueError(f"paper_balances.{asset} = {qty}: a balance cannot be negative")
+        return v
+
     @field_validator("bar_interval")
     @classmethod
     def _interval(cls, v: str) -> str:
@@ -290,6 +325,27 @@ class KillSwitchConfig(_Strict):
         return v
 
 
+class ServiceConfig(_Strict):
+    """``[service]``: ``bastion run`` as a long-running process.
+
+    At start-up, an exchange that answers 429, 5xx or not at all is retried
+    with exponential backoff (``retry_base_s`` doubling up to ``retry_max_s``)
+    until ``startup_deadline_s``; refused keys fail at once. On SIGTERM or
+    Ctrl-C the bot finishes its cycle and stops within ``shutdown_timeout_s``,
+    doing ``on_exit`` with its working orders: ``"cancel"`` them, ``"leave"``
+    them resting, or ``"flatten"`` (cancel, then close what the bot's own fills
+    hold). A cycle starting more than ``stale_cycle_s`` after the last one
+    completed (a laptop sleep, a hung call) re-reads the whole account first
+    (default: three bar intervals plus a minute)."""
+
+    startup_deadline_s: float = Field(120.0, gt=0)
+    retry_base_s: float = Field(1.0, gt=0)
+    retry_max_s: float = Field(30.0, gt=0)
+    shutdown_timeout_s: float = Field(30.0, gt=0)
+    on_exit: Literal["cancel", "leave", "flatten"] = "cancel"
+    stale_cycle_s: float | None = Field(None, gt=0)
+
+
 class BotConfig(_Strict):
     name: str = "bastion"
     strategies: list[StrategyConfig] = Field(default_factory=list)
@@ -299,6 +355,7 @@ class BotConfig(_Strict):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     killswitch: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
     data_dir: str = "runs/bot"
 
 
@@ -313,8 +370,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> BotConfig:
     try:
         return BotConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{source}: invalid configuration:\n  {problems}") from None
+        problems = "; ".join(_describe(e) for e in exc.errors())  # one line, every problem
+        raise ConfigError(f"{source}: invalid configuration: {problems}") from None
 
 
 def load_config(path: str | Path) -> BotConfig:
@@ -323,6 +380,12 @@ def load_config(path: str | Path) -> BotConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{p}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    if not text.strip():
+        raise ConfigError(f"{p}: the file is empty (a bot needs at least one [[strategies]])")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -10,6 +10,7 @@ the table, and any exception that is not ccxt's, becomes
 from __future__ import annotations
 
 import asyncio
+import re
 
 import ccxt
 
@@ -49,19 +50,44 @@ MESSAGES: tuple[tuple[type[BaseException], str, type[e.VenueError]], ...] = (
 )
 
 
+# ccxt's messages quote the request: ``binance GET https://host/api/v3/account?
+# timestamp=...&signature=...``. A signed query string replayed within its
+# receive window is a valid request, so no query string leaves this module;
+# nor does anything that looks like a credential (a key header, a
+# ``signature``/``apiKey``/``listenKey`` parameter wherever it appears).
+_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#\"']*)\?[^\s\"'#]*", re.IGNORECASE)
+_SECRET = re.compile(
+    r"(signature|api[_-]?key|apikey|secret|listenkey|x-mbx-apikey|token)"
+    r"(\W{1,3})[A-Za-z0-9+/=_.:-]{6,}",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` without query strings or credential-looking values."""
+    return _SECRET.sub(r"\1\2<redacted>", _QUERY.sub(r"\1?<redacted>", text))
+
+
+def _text(exc: BaseException) -> str:
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
 def translate(exc: BaseException, retry_after_s: float | None = None) -> e.VenueError:
-    """The bastion error for a foreign exception (raise it ``from exc``)."""
+    """The bastion error for a foreign exception (raise it ``from exc``).
+
+    The message is redacted (``redact``): it ends up in the journal, the logs
+    and the operator's terminal."""
     if isinstance(exc, e.VenueError):
         return exc
     for foreign, text, ours_by_text in MESSAGES:
         if isinstance(exc, foreign) and text in str(exc):
-            return ours_by_text(f"{type(exc).__name__}: {exc}")
+            return ours_by_text(_text(exc))
     if isinstance(exc, asyncio.CancelledError | TimeoutError):
         return e.VenueTimeout(f"our own wait ended before the venue answered: {type(exc).__name__}")
     for foreign, ours in TABLE:
         if isinstance(exc, foreign):
-            message = f"{type(exc).__name__}: {exc}"
+            message = _text(exc)
             if ours is e.RateLimited:
                 return e.RateLimited(message, retry_after_s)
             return ours(message)
-    return e.UnclassifiedVenueError(f"{type(exc).__name__}: {exc}")
+    return e.UnclassifiedVenueError(_text(exc))
