@@ -1,13 +1,17 @@
 """The ``bastion`` command: a thin shell over the engine.
 
 Commands parse arguments, load files and print; the work happens in the
-engine. Errors in what the user gave (a bad file, a bad parameter) end with a
-one-line message naming the problem and exit code 2, never a traceback.
+engine. Errors in what the user gave (a bad file, a bad parameter) and the
+failures an operator meets (network, refused keys, a purity-guard refusal) end
+with a one-line message naming the problem and exit code 2, never a traceback:
+``bastion.cli_errors`` maps them in one place for every command, and
+``bastion --debug`` shows the traceback as well.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -15,8 +19,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bastion.cli_errors import BastionGroup, one_line, set_debug
 from bastion.cli_output import console, print_live_summary, print_summary
 from bastion.config import BotConfig, ConfigError, load_config
 from bastion.engine.backtest import BacktestResult, run_backtest
@@ -28,13 +34,32 @@ app = typer.Typer(
     help="Run an automated trading bot that survives live markets.",
     no_args_is_help=True,
     add_completion=False,
+    cls=BastionGroup,
+    pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of any failure.")
+    ] = False,
+) -> None:
+    """Run an automated trading bot that survives live markets."""
+    set_debug(debug)
+
+
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """One literal line (no rich markup: "[[strategies]]" is printed as written)."""
+    err.print("error:", style="bold red", end=" ", highlight=False)
+    err.print(one_line(message), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def status_line(text: str) -> None:
+    """A status line from the engine, printed as written (it may quote the exchange)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _parse_params(raw: list[str]) -> dict[str, str]:
@@ -212,7 +237,8 @@ def journal(
                 when = datetime.fromtimestamp(ev["ts"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
                 who = " ".join(x for x in (ev.get("strategy"), ev.get("symbol")) if x)
                 console.print(
-                    f"{ev['seq']:>7} {when} [bold]{ev['kind']:<18}[/] {who} {rest}",
+                    f"{ev['seq']:>7} {when} [bold]{escape(ev['kind']):<18}[/] "
+                    f"{escape(who)} {escape(str(rest))}",
                     highlight=False,
                     soft_wrap=True,
                 )
@@ -282,23 +308,31 @@ def run(
         typer.Option(help="State and journal folder (default: data_dir in the config)."),
     ] = None,
 ) -> None:
-    """Run the bot, paper or live, with the same cycle as the backtest."""
+    """Run the bot, paper or live, with the same cycle as the backtest.
+
+    SIGTERM or Ctrl-C stops it cleanly: the cycle under way finishes, working
+    orders are handled as ``[service] on_exit`` says, the run is journaled as
+    ended and the summary printed."""
     import asyncio
 
-    from bastion.engine.live import LiveError, run_bot
+    from bastion.engine.errors import Interrupted
+    from bastion.engine.live import run_bot
 
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise _fail(f"--duration {duration}: expected a positive number of seconds")
     try:
         cfg = load_config(config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     try:
         summary = asyncio.run(
-            run_bot(cfg, duration_s=duration, status=console.print, data_dir=data_dir)
+            run_bot(cfg, duration_s=duration, status=status_line, data_dir=data_dir)
         )
-    except (LiveError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
+    except Interrupted as exc:
+        err.print(one_line(str(exc)), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=130) from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     print_live_summary(summary)
 
 

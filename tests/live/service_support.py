@@ -54,7 +54,9 @@ def admin(emu: Emulator, path: str, body: Any = None, method: str | None = None)
         return json.loads(resp.read())
 
 
-def write_config(folder: Path, emu: Emulator, *, service: str = "", strategy: str = "quoter") -> Path:
+def write_config(
+    folder: Path, emu: Emulator, *, service: str = "", strategy: str = "quoter"
+) -> Path:
     """A live bot on the emulator: a quoter (orders resting every cycle) or sma_cross."""
     if strategy == "quoter":
         params = 'spread_bps = "50", qty = "0.001", max_inventory = "1", requote_bps = 0.0'

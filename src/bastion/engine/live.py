@@ -8,10 +8,13 @@ Structure (every task belongs to one scope; nothing outlives ``run_bot``):
 - the cycle loop waits for closed bars and runs one decision per interval in
   a worker thread (the cycle is synchronous and calls the venue, which has
   its own event loop), so feeds keep flowing while exchange calls wait;
-- on the way out (duration reached, Ctrl-C, SIGTERM) clean-up is shielded
-  and bounded: feeds stop, the journal and state store are closed, the venue
-  disconnects. Open orders are left as they are: stopping the bot is not a
-  kill; ``bastion kill`` is.
+- start-up waits out transient exchange failures until a deadline and
+  refuses a data folder another bot holds (``bastion.engine.service``);
+- on the way out (duration reached, Ctrl-C, SIGTERM) the cycle under way
+  finishes, then clean-up is shielded and bounded: working orders are
+  cancelled, left or flattened (``[service] on_exit``), feeds stop, ``run_end``
+  is journaled, the journal and state store are closed, the venue disconnects.
+  Stopping the bot is not a kill; ``bastion kill`` is.
 """
 
 from __future__ import annotations
@@ -29,21 +32,30 @@ from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
+from bastion.engine.errors import LiveError
+from bastion.engine.service import (
+    StartupClock,
+    Stopper,
+    on_exit,
+    refetch_if_stale,
+    retry_startup,
+    stale_after_ms,
+    turn_on_downtime_rule,
+)
 from bastion.engine.session import Session, open_session
 from bastion.model import Bar, Trade
 from bastion.model.money import ZERO
 from bastion.model.timeframe import parse_interval
+from bastion.state.folder import FolderInUse, FolderLock
 from bastion.strategy import Strategy, build_strategy
 from bastion.venues.ccxt import CcxtVenue, Credentials
-from bastion.venues.errors import VenueError
+from bastion.venues.errors import SchemaDrift, VenueError
 from bastion.venues.port import Venue
 from bastion.venues.sim import SimVenue
 
 Status = Callable[[str], None]
-
-
-class LiveError(RuntimeError):
-    """The bot cannot start: missing keys, no market data, unknown symbol."""
+Retry = Callable[[Callable[[], Any], str], Any]
+__all__ = ["LiveError", "LiveSummary", "run_bot"]
 
 
 @dataclass(slots=True)
@@ -69,9 +81,13 @@ def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
 
 
 def make_venue(
-    config: BotConfig, symbols: Sequence[str], sink: Any
+    config: BotConfig, symbols: Sequence[str], sink: Any, retry: Retry | None = None
 ) -> tuple[Venue, SimVenue | None]:
-    """The live venue, or a simulated one matched on live data (paper)."""
+    """The live venue, or a simulated one matched on live data (paper).
+
+    ``retry(step, what)`` runs each connection attempt (start-up retries);
+    live keys are checked here with one account read, not at the first order."""
+    run: Retry = retry or (lambda step, _what: step())
     ex = config.exchange
     common = {
         "base_url": ex.base_url,
@@ -89,18 +105,42 @@ def make_venue(
                 f"live mode needs {ex.key_env}_API_KEY and {ex.key_env}_API_SECRET "
                 "in the environment"
             )
-        venue = CcxtVenue(ex.id, symbols, credentials=creds, **common)
-        venue.start()
-        return venue, None
+
+        def connect() -> CcxtVenue:
+            venue = _started(CcxtVenue(ex.id, symbols, credentials=creds, **common))
+            try:
+                venue.fetch_account()  # refused keys end the start-up here, at once
+            except SchemaDrift:
+                pass  # journaled by the venue; new exposure stays blocked
+            except BaseException:
+                venue.close()
+                raise
+            return venue
+
+        return run(connect, f"connecting to {ex.id}"), None
+
     # Paper: instruments (precision, minimums) from the exchange's public markets.
-    public = CcxtVenue(ex.id, symbols, credentials=None, private_stream=False, **common)
-    public.start()
-    try:
-        instruments = list(public.instruments().values())
-    finally:
-        public.close()
-    sim = SimVenue(instruments, dict(ex.paper_balances))
+    def markets() -> list[Any]:
+        public = _started(
+            CcxtVenue(ex.id, symbols, credentials=None, private_stream=False, **common)
+        )
+        try:
+            return list(public.instruments().values())
+        finally:
+            public.close()
+
+    sim = SimVenue(run(markets, f"loading {ex.id} markets"), dict(ex.paper_balances))
     return sim, sim
+
+
+def _started(venue: CcxtVenue) -> CcxtVenue:
+    """``venue`` started, or closed (its thread stopped) if it could not start."""
+    try:
+        venue.start()
+    except BaseException:
+        venue.close()
+        raise
+    return venue
 
 
 async def run_bot(
@@ -111,31 +151,89 @@ async def run_bot(
     status_every_s: float = 10.0,
     data_dir: Path | None = None,
 ) -> LiveSummary:
-    """Run the bot until ``duration_s`` passes (or forever) or it is cancelled."""
+    """Run the bot until ``duration_s`` passes (or forever), SIGTERM or Ctrl-C."""
     strategies = build_strategies(config)
+    folder = data_dir or Path(config.data_dir)
+    lock = FolderLock(folder)
+    try:
+        lock.acquire()
+    except FolderInUse as exc:
+        raise LiveError(str(exc)) from None
+    stopper = Stopper()
+    stopper.install()
+    try:
+        return await _run_locked(
+            config, strategies, folder, duration_s, status, status_every_s, stopper
+        )
+    finally:
+        stopper.uninstall()
+        lock.release()
+
+
+async def _start(
+    config: BotConfig,
+    strategies: list[Strategy[Any, Any]],
+    folder: Path,
+    status: Status,
+    stopper: Stopper,
+    startup: StartupClock,
+) -> tuple[Session, Venue, SimVenue | None]:
+    """Connect, check the keys and recover, each step retried while the exchange
+    fails transiently and the start-up deadline allows."""
     symbols = sorted({s for st in strategies for s in st.symbols})
     interval = parse_interval(config.exchange.bar_interval)
-    folder = data_dir or Path(config.data_dir)
     early: list[tuple[str, int, dict[str, Any]]] = []
 
     def early_sink(kind: str, ts: int, payload: dict[str, Any]) -> None:
         early.append((kind, ts, payload))  # the journal does not exist yet
 
-    venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink)
-    session = await asyncio.to_thread(
-        open_session,
-        data_dir=folder,
-        venue=venue,
-        strategies=strategies,
-        config=config,
-        intervals=dict.fromkeys(symbols, interval),
-        now=wall_ms(),
-        refresh_ms=int(config.exchange.refresh_s * 1000),
-        size_scale=config.exchange.size_scale,
-    )
-    journal = session.journal
+    def retry(step: Callable[[], Any], what: str) -> Any:
+        key_env = config.exchange.key_env
+        return retry_startup(
+            step, what=what, key_env=key_env, clock=startup, status=status, stopper=stopper
+        )
+
+    venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink, retry)
+
+    def session_now() -> Session:
+        return open_session(
+            data_dir=folder,
+            venue=venue,
+            strategies=strategies,
+            config=config,
+            intervals=dict.fromkeys(symbols, interval),
+            now=wall_ms(),
+            refresh_ms=int(config.exchange.refresh_s * 1000),
+            size_scale=config.exchange.size_scale,
+        )
+
+    try:
+        session = await asyncio.to_thread(retry, session_now, "recovering open orders")
+    except BaseException:
+        close = getattr(venue, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+        raise
+    turn_on_downtime_rule(session, config)
     for kind, ts, payload in early:
-        journal.append(kind, ts, payload)
+        session.journal.append(kind, ts, payload)
+    return session, venue, sim
+
+
+async def _run_locked(
+    config: BotConfig,
+    strategies: list[Strategy[Any, Any]],
+    folder: Path,
+    duration_s: float | None,
+    status: Status,
+    status_every_s: float,
+    stopper: Stopper,
+) -> LiveSummary:
+    symbols = sorted({s for st in strategies for s in st.symbols})
+    interval = parse_interval(config.exchange.bar_interval)
+    startup = StartupClock(config.service)
+    session, venue, sim = await _start(config, strategies, folder, status, stopper, startup)
+    journal = session.journal
     set_sink = getattr(venue, "set_sink", None)
     if set_sink is not None:
         set_sink(journal)  # stream errors and schema drift from now on reach the journal
@@ -173,13 +271,14 @@ async def run_bot(
         asyncio.create_task(feed.run(), name="feed"),
         asyncio.create_task(ticker(), name="clock"),
     ]
+    stale_ms = stale_after_ms(config)
     try:
         async with asyncio.timeout(duration_s):
-            try:
-                async with asyncio.timeout(30):
-                    await feed.ready.wait()
-            except TimeoutError:
-                raise LiveError("no market data within 30 s: is the exchange reachable?") from None
+            wait_s = max(startup.left(), 30.0)
+            if not await _first_of(feed.ready, stopper, wait_s):
+                if stopper.stopping:
+                    return summary  # stopped before the first bar: the way out below
+                raise LiveError(f"no market data within {wait_s:.0f} s: is the exchange reachable?")
             status(
                 f"bastion {summary.mode}: {', '.join(symbols)} on {config.exchange.id}, "
                 f"bars {config.exchange.bar_interval}"
@@ -188,9 +287,16 @@ async def run_bot(
                 summary.equity_start = await asyncio.to_thread(_equity, session)
             last_status = 0.0
             failing = 0
-            while True:
-                bars = await collect_interval(closed, await closed.get(), len(symbols))
+            last_done: int | None = None
+            while not stopper.stopping:
+                first = await _next_bar(closed, stopper)
+                if first is None:
+                    break  # SIGTERM / Ctrl-C: no new cycle
+                bars = await collect_interval(closed, first, len(symbols))
                 try:
+                    await asyncio.to_thread(
+                        refetch_if_stale, session, last_done, wall_ms(), stale_ms
+                    )
                     await asyncio.to_thread(_cycle, session, bars)
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
@@ -198,6 +304,7 @@ async def run_bot(
                     failing += 1
                     _cycle_failed(session, exc, failing)
                     continue
+                last_done = wall_ms()
                 if failing:
                     journal.append("cycle_recovered", wall_ms(), {"failed_cycles": failing})
                     failing = 0
@@ -207,16 +314,77 @@ async def run_bot(
     except TimeoutError:
         pass  # the requested duration is over
     finally:
-        for t in tasks:
-            t.cancel()
-        with contextlib.suppress(BaseException):
-            async with asyncio.timeout(10):
-                await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
-        summary.feed_rebuilds = feed.rebuilds
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(15):
-                await asyncio.shield(asyncio.to_thread(_finish, session, venue, summary))
+        await _stopped(session, venue, summary, config, stopper, tasks, feed)
     return summary
+
+
+async def _first_of(ready: asyncio.Event, stopper: Stopper, timeout_s: float) -> bool:
+    """Wait for ``ready``; False if the stop came first or the time ran out."""
+    waits = [asyncio.ensure_future(ready.wait()), asyncio.ensure_future(stopper.event.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    return ready.is_set() and not stopper.stopping
+
+
+async def _next_bar(closed: asyncio.Queue[Bar], stopper: Stopper) -> Bar | None:
+    """The next closed bar, or None once a stop is asked for."""
+    get = asyncio.ensure_future(closed.get())
+    stop = asyncio.ensure_future(stopper.event.wait())
+    try:
+        await asyncio.wait((get, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if get.done() and not get.cancelled():
+        bar = get.result()
+        if not stopper.stopping:
+            return bar
+        closed.put_nowait(bar)
+        return None
+    get.cancel()
+    return None
+
+
+async def _stopped(
+    session: Session,
+    venue: Venue,
+    summary: LiveSummary,
+    config: BotConfig,
+    stopper: Stopper,
+    tasks: list[asyncio.Task[Any]],
+    feed: CcxtTradeFeed,
+) -> LiveSummary:
+    """The bounded, shielded way out: feeds stop, working orders get
+    ``on_exit``, ``run_end`` is journaled, everything closes."""
+    for t in tasks:
+        t.cancel()
+    with contextlib.suppress(BaseException):
+        async with asyncio.timeout(10):
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+    summary.feed_rebuilds = feed.rebuilds
+    policy = config.service.on_exit
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(config.service.shutdown_timeout_s):
+            await asyncio.shield(
+                asyncio.to_thread(_exit_orders, session, policy, stopper.signal or "end")
+            )
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(15):
+            await asyncio.shield(asyncio.to_thread(_finish, session, venue, summary))
+    return summary
+
+
+def _exit_orders(session: Session, policy: str, why: str) -> None:
+    """``[service] on_exit`` for the working orders, journaled before ``run_end``."""
+    now = wall_ms()
+    try:
+        done = on_exit(session, policy, now)
+    except VenueError as exc:
+        done = {"on_exit": policy, "error": f"{type(exc).__name__}: {exc}"[:300], "alert": True}
+    session.journal.append("shutdown", now, {"why": why, **done})
+    session.journal.flush()
 
 
 async def collect_interval(
