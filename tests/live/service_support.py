@@ -142,8 +142,8 @@ def open_orders(emu: Emulator) -> list[dict[str, Any]]:
     return [o for o in admin(emu, "/state")["openOrders"]]
 
 
-def terminate(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    proc.send_signal(signal.SIGTERM)
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 60, sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

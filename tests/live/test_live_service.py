@@ -96,7 +96,10 @@ def test_refused_keys_end_the_start_up_at_once_naming_the_variable(tmp_path) -> 
 
 
 @pytest.mark.slow
-def test_sigterm_cancels_working_orders_journals_run_end_and_prints_the_summary(tmp_path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_sigterm_cancels_working_orders_journals_run_end_and_prints_the_summary(
+    tmp_path, sig
+) -> None:
     with emulator() as emu:
         cfg = write_config(tmp_path, emu)
         log = tmp_path / "bot.log"
@@ -111,7 +114,7 @@ def test_sigterm_cancels_working_orders_journals_run_end_and_prints_the_summary(
             assert len(_error_lines(second.stderr)) == 1
             assert bot.poll() is None  # the first bot was not disturbed
         finally:
-            code = terminate(bot)
+            code = terminate(bot, sig=sig)
 
         out = log.read_text()
         assert code == 0, out[-3000:]
@@ -120,7 +123,7 @@ def test_sigterm_cancels_working_orders_journals_run_end_and_prints_the_summary(
         (end,) = events(data, "run_end")
         (shutdown,) = events(data, "shutdown")
         assert shutdown["on_exit"] == "cancel" and shutdown["cancelled"]
-        assert shutdown["why"] == "SIGTERM"
+        assert shutdown["why"] == sig.name
         assert shutdown["seq"] < end["seq"]
         assert open_orders(emu) == []
 

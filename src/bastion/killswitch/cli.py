@@ -43,7 +43,15 @@ def _load(config: Path, data_dir: Path | None) -> tuple[BotConfig, Path]:
         cfg = load_config(config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    folder = data_dir or Path(cfg.data_dir)
+    return cfg, data_dir or Path(cfg.data_dir)
+
+
+def _bot_folder(config: Path, data_dir: Path | None, folder: Path) -> None:
+    """A kill writes its flag where the bot reads it, or refuses.
+
+    A folder that does not exist yet is allowed (a bot that never started can
+    still be flattened on the exchange, and will start halted); one that exists
+    but is not a bot's is a wrong path, and a flag there would halt nothing."""
     if folder.exists() and not is_bot_folder(folder):
         # A flag or latch written where no bot reads it halts nothing.
         where = "--data-dir" if data_dir is not None else f"data_dir in {config}"
@@ -51,7 +59,6 @@ def _load(config: Path, data_dir: Path | None) -> tuple[BotConfig, Path]:
             require_bot_folder(folder, where)
         except NotABotFolder as exc:
             raise _fail(str(exc)) from None
-    return cfg, folder
 
 
 def sentinel_cmd(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
@@ -84,6 +91,7 @@ def kill_cmd(
     from bastion.killswitch.sentinel import audit_path
 
     cfg, folder = _load(config, data_dir)
+    _bot_folder(config, data_dir, folder)
     by = f"cli {_operator()}"
     audit = AuditLog(audit_path(cfg, folder))
     audit.append("kill_attempt", remote="cli", outcome="accepted", by=by, reason=reason)

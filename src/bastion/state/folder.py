@@ -33,7 +33,10 @@ class NotABotFolder(ValueError):
 
 
 def is_bot_folder(folder: Path) -> bool:
-    return folder.is_dir() and all((folder / name).is_file() for name in BOT_FILES)
+    """A session has run here, or a ``run`` is starting here (it locks first)."""
+    if not folder.is_dir():
+        return False
+    return all((folder / n).is_file() for n in BOT_FILES) or (folder / LOCK_FILE).is_file()
 
 
 def require_bot_folder(folder: Path, where: str = "") -> Path:
