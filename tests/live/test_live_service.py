@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import pytest
@@ -63,10 +64,17 @@ def test_transient_errors_at_start_up_are_retried_until_they_stop(tmp_path, faul
 
 
 @pytest.mark.slow
-def test_past_the_start_up_deadline_it_ends_with_one_line(tmp_path) -> None:
+@pytest.mark.parametrize("down", ["503 for good", "unreachable"])
+def test_past_the_start_up_deadline_it_ends_with_one_line(tmp_path, down) -> None:
     with emulator() as emu:
         cfg = write_config(tmp_path, emu, service="startup_deadline_s = 2")
-        admin(emu, "/faults", {"kind": "http_error", "status": 503})  # for good
+        if down == "unreachable":
+            with socket.socket() as s:  # a port nobody listens on
+                s.bind(("127.0.0.1", 0))
+                closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+            cfg.write_text(cfg.read_text().replace(emu.url, closed), encoding="utf-8")
+        else:
+            admin(emu, "/faults", {"kind": "http_error", "status": 503})
 
         t0 = time.monotonic()
         done = run(cfg)

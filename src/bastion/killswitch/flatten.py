@@ -18,9 +18,10 @@ database may be the thing that is broken). Per round:
 
 Errors are classified as the venue port names them: a refusal (``InvalidOrder``)
 is final for that symbol; a rate limit waits as told; anything else is
-unknown and retried next round. Polling slows down as a kill drags on, and a
-rate limit's ``Retry-After`` is obeyed even on reads: every read costs request
-weight, and hammering an exchange that said 429 gets the key banned. The loop
+unknown and retried next round; refused keys (nothing readable, an
+authentication error) end the loop at once. Polling slows down as a kill
+drags on, and a rate limit's ``Retry-After`` is obeyed even on reads: every
+read costs request weight, and hammering an exchange that said 429 gets the key banned. The loop
 stops at ``deadline_s`` and reports what remains. Running it twice is safe:
 a second run finds nothing to do.
 """
@@ -135,6 +136,8 @@ def flatten(
         _resolve(venues, pending, result)
         acct, unread = venues.read()
         result.errors.extend(f"{s}: {why}" for s, why in unread.items() if why != "not connected")
+        if acct is None and venues.keys_refused:
+            break  # refused keys: waiting cures nothing, and the operator must know now
         if acct is not None:
             instruments = venues.instruments()
             orders = [o for o in acct.open_orders if o.symbol in instruments]

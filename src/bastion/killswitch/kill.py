@@ -18,7 +18,7 @@ from typing import Any
 
 from bastion.clock import wall_ms
 from bastion.config import BotConfig
-from bastion.killswitch.flatten import FlattenResult, flatten
+from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
 from bastion.killswitch.venueset import VenueSet
 from bastion.killswitch.watchdog import read_heartbeat
@@ -87,11 +87,12 @@ class KillSwitch:
             if self.config.killswitch.scope == "account":
                 self._widen_to_account()
             deadline = self.config.killswitch.deadline_s
-            refused = self._keys_refused()
+            self.venues.keys_refused = None
+            result = flatten(self.venues, deadline_s=deadline)  # stops at refused keys
+            refused = None if result.flat else self.venues.keys_refused
             if refused is not None:  # the halt is down; the exchange will not take our calls
-                result, ack = FlattenResult(errors=[refused]), "not waited: keys refused"
+                ack = "not waited: keys refused"
             else:
-                result = flatten(self.venues, deadline_s=deadline)
                 ack = self._await_ack(flag_down_ms, t0 + deadline)
             if ack.startswith("halted"):  # orders a cycle already under way sent are swept
                 left = max(1.0, t0 + deadline - time.monotonic())
@@ -116,18 +117,6 @@ class KillSwitch:
             self.last = report
             _save_report(self.data_dir, report)
             return report
-
-    def _keys_refused(self) -> str | None:
-        """One connect and read before the rounds: refused keys are final, and a
-        kill that retried them until its deadline would tell the operator nothing
-        for 30 s. Any other failure is left to the rounds, which retry it."""
-        self.venues.keys_refused = None
-        self.venues.connect()
-        if self.venues.keys_refused is None and self.venues.connected:
-            acct, _ = self.venues.read()
-            if acct is not None:
-                return None
-        return self.venues.keys_refused
 
     def _await_ack(self, flag_ms: int, end: float) -> str:
         """Wait until a bot that is cycling has started a cycle after the flag.
