@@ -149,7 +149,7 @@ def main() -> None:
     weights: list[int] = []
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait(lambda: _call(f"{url}/status")[0] == 200)
+        _wait(lambda: _call(f"{url}/status", token=TOKEN)[0] == 200)
         for run in range(args.runs + 1):
             _arrange(admin, venue, pool, run)
             assert len(_call(f"{admin}/state")[1]["openOrders"]) == 20
