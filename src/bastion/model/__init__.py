@@ -18,7 +18,7 @@ from bastion.model.intents import (
     TargetPosition,
     TargetQuotes,
 )
-from bastion.model.market import Bar, BookLevel, BookSnapshot, Quote, Trade
+from bastion.model.market import Bar, BookLevel, BookSnapshot, BookTop, Quote, Trade
 from bastion.model.money import ZERO, to_decimal
 from bastion.model.orders import (
     CancelRequest,
@@ -41,6 +41,7 @@ __all__ = [
     "BarSeries",
     "BookLevel",
     "BookSnapshot",
+    "BookTop",
     "CancelOrders",
     "CancelRequest",
     "Fill",

@@ -72,3 +72,33 @@ class BookSnapshot:
     bids: tuple[BookLevel, ...] = field(default_factory=tuple)
     asks: tuple[BookLevel, ...] = field(default_factory=tuple)
     recv_ts: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookTop:
+    """The part of a live L2 book a decision reads: best prices, the quantity
+    resting within ``depth_bps`` of the mid on each side, and whether the book
+    can be trusted (``usable``: in sequence, complete, not crossed, not stale).
+    A frozen value, so a strategy cannot disturb the book through its view."""
+
+    bid: float | None
+    bid_qty: float
+    ask: float | None
+    ask_qty: float
+    depth_bps: float
+    bid_depth: float
+    ask_depth: float
+    ts: int
+    synced: bool
+    crossed: bool
+    stale: bool
+
+    @property
+    def usable(self) -> bool:
+        return self.synced and not self.crossed and not self.stale and self.bid is not None
+
+    @property
+    def mid(self) -> float | None:
+        if self.bid is None or self.ask is None:
+            return None
+        return (self.bid + self.ask) / 2.0

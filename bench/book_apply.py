@@ -1,0 +1,102 @@
+"""Book: diffs applied per second on one core (target: at least 200,000).
+
+Reads the recorded Binance depth streams in ``../shared/data/ticks``
+(``BASTION_DATA_DIR`` elsewhere), parses them once, then times only
+``OrderBook.apply`` over the whole sequence, repeated until ``--seconds`` have
+passed. Without the recordings it generates a seeded synthetic stream of the
+same shape (about 46 levels per diff, a third of them removals). The book is
+read (best bid/ask, crossed check) once per 10 diffs, as a 100 ms feed read
+once a second would be, and that cost is counted too.
+
+    .venv/bin/python bench/book_apply.py [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import random
+import time
+
+import orjson
+
+from bastion.data.book import OrderBook, parse_levels
+from bastion.data.paths import shared_data_dir
+
+Diff = tuple[int, int, dict[float, float], dict[float, float], int]
+
+
+def recorded() -> tuple[str, list[Diff]] | None:
+    data = shared_data_dir()
+    if data is None:
+        return None
+    files = sorted((data / "ticks").glob("binance_spot_btcusdt_*.jsonl.gz"))
+    if not files:
+        return None
+    out: list[Diff] = []
+    for path in files:
+        with gzip.open(path, "rb") as fh:
+            for line in fh:
+                body = line.partition(b" ")[2]
+                d = orjson.loads(body).get("data")
+                if isinstance(d, dict) and d.get("e") == "depthUpdate":
+                    b, a = parse_levels(d["b"]), parse_levels(d["a"])
+                    out.append((d["U"], d["u"], b, a, d["E"]))
+    return f"recorded {', '.join(p.name for p in files)}", out
+
+
+def synthetic(n: int = 20_000, seed: int = 42) -> tuple[str, list[Diff]]:
+    rng = random.Random(seed)
+    mid = 60_000.0
+    uid = 1
+    out: list[Diff] = []
+    for k in range(n):
+        mid *= 1 + rng.gauss(0, 0.0001)
+
+        def side(sign: int, mid: float = mid) -> dict[float, float]:
+            return {  # prices on a 0.01 grid near the mid, as a real book's are
+                round(mid + sign * abs(rng.gauss(0, 30.0)) + sign * 0.01, 2): (
+                    0.0 if rng.random() < 0.35 else round(rng.uniform(0.0001, 3), 5)
+                )
+                for _ in range(23)
+            }
+
+        out.append((uid, uid + 45, side(-1), side(1), k * 100))
+        uid += 46
+    return f"synthetic seeded ({n} diffs)", out
+
+
+def run(diffs: list[Diff], seconds: float) -> tuple[int, float]:
+    applied = 0
+    start = time.perf_counter()
+    while True:
+        book = OrderBook("BTCUSDT")
+        book.start_from_stream()
+        apply = book.apply
+        for i, (first, last, b, a, ts) in enumerate(diffs):
+            apply(first, last, b, a, ts)
+            if i % 10 == 0:
+                book.crossed()
+        applied += book.applied
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return applied, elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--synthetic", action="store_true", help="ignore the recordings")
+    args = ap.parse_args()
+    source = None if args.synthetic else recorded()
+    label, diffs = source if source is not None else synthetic()
+    levels = sum(len(b) + len(a) for _, _, b, a, _ in diffs) / max(len(diffs), 1)
+    applied, elapsed = run(diffs, args.seconds)
+    rate = applied / elapsed
+    print(f"source: {label}; {len(diffs)} diffs, {levels:.1f} levels per diff")
+    print(f"book apply: {rate:,.0f} diffs/s ({rate * levels:,.0f} levels/s) over {elapsed:.1f} s")
+    print(f"target 200,000 diffs/s: {'met' if rate >= 200_000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
