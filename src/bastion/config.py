@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from bastion.config_feeds import FeedsConfig
+
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used, with every problem named."""
@@ -356,6 +358,7 @@ class BotConfig(_Strict):
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     killswitch: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+    feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     data_dir: str = "runs/bot"
 
 

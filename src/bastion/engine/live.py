@@ -42,6 +42,7 @@ from bastion.engine.service import (
     stale_after_ms,
     turn_on_downtime_rule,
 )
+from bastion.data.feedset import FeedSet
 from bastion.engine.session import Session, open_session
 from bastion.model import Bar, Trade
 from bastion.model.money import ZERO
@@ -247,22 +248,33 @@ async def _run_locked(
         for bar in builders[t.symbol].on_trade(t.trade_id, t.ts, t.price, t.qty):
             closed.put_nowait(bar)
 
-    feed = CcxtTradeFeed(
-        config.exchange.id,
-        symbols,
-        on_trade,
-        journal,
-        base_url=config.exchange.base_url,
-        ws_url=config.exchange.ws_url,
-        sandbox=config.exchange.sandbox,
-        stale_s=config.exchange.feed_stale_s,
-        clock=wall_ms,
-    )
+    feed: CcxtTradeFeed | FeedSet
+    if config.feeds.enabled:  # primary and fallback feeds per symbol, with failover
+        tape = None if sim is None else (lambda t: sim.on_trade(t.symbol, t.ts, t.price, t.qty))
+        feed = FeedSet(
+            config.exchange, config.feeds, symbols, interval, closed.put_nowait, journal,
+            on_tape=tape,
+        )  # fmt: skip
+    else:
+        feed = CcxtTradeFeed(
+            config.exchange.id,
+            symbols,
+            on_trade,
+            journal,
+            base_url=config.exchange.base_url,
+            ws_url=config.exchange.ws_url,
+            sandbox=config.exchange.sandbox,
+            stale_s=config.exchange.feed_stale_s,
+            clock=wall_ms,
+        )
 
     async def ticker() -> None:
         while True:
             await asyncio.sleep(0.1)
             now = wall_ms()
+            if isinstance(feed, FeedSet):
+                feed.on_clock(now)
+                continue
             for b in builders.values():
                 for bar in b.on_clock(now):
                     closed.put_nowait(bar)
@@ -438,7 +450,7 @@ def _equity(session: Session) -> Decimal:
     return acct.equity(session.bot.gate.view.marks())
 
 
-def _status_line(session: Session, feed: CcxtTradeFeed) -> str:
+def _status_line(session: Session, feed: CcxtTradeFeed | FeedSet) -> str:
     bot = session.bot
     view = bot.gate.view
     parts = [time.strftime("%H:%M:%S", time.gmtime()), f"cycle {bot.cycle}"]
@@ -453,7 +465,8 @@ def _status_line(session: Session, feed: CcxtTradeFeed) -> str:
     parts += [
         f"orders {n_orders} fills {n_fills} refused {rejected}",
         f"latch {bot.risk.latch.state.value}",
-        f"feed {'rebuilt x' + str(feed.rebuilds) if feed.rebuilds else 'ok'}",
+        f"feed {'rebuilt x' + str(feed.rebuilds) if feed.rebuilds else 'ok'}"
+        + (f", {feed.status()}" if isinstance(feed, FeedSet) and feed.status() != "ok" else ""),
     ]
     return " | ".join(parts)
 
