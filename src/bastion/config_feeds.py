@@ -64,6 +64,11 @@ def _unique(sources: list[FeedSourceConfig]) -> list[FeedSourceConfig]:
 
 class FeedsConfig(_Strict):
     failback_s: float = Field(60.0, ge=0)
+    # An L2 book per symbol (Binance's depth stream plus REST snapshots) in the
+    # view: best bid/ask and the depth within ``book_depth_bps`` of the mid.
+    book: bool = False
+    book_depth_bps: float = Field(10.0, gt=0, le=10_000)
+    book_stale_s: float = Field(5.0, gt=0)
     sources: list[FeedSourceConfig] = Field(default_factory=list)
     symbols: dict[str, list[FeedSourceConfig]] = Field(default_factory=dict)
 
@@ -80,6 +85,7 @@ class FeedsConfig(_Strict):
 
     @property
     def enabled(self) -> bool:
+        """Whether trade feeds are configured here (the book is separate)."""
         return bool(self.sources or self.symbols)
 
     def for_symbol(self, symbol: str) -> list[FeedSourceConfig]:

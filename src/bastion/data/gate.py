@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bastion.model.indicators import IndicatorSpec
+from bastion.model.market import BookTop
 from bastion.model.view import MarketView, SymbolView
 
 Sink = Callable[[str, int, dict[str, Any]], None]
@@ -72,6 +73,16 @@ class DataGate:
         for ind in sv._indicators.values():
             ind.update(o, h, low, c, v)
         return True
+
+    def on_book(self, symbol: str, top: BookTop) -> None:
+        """The L2 book's top for the next decision. A book that cannot be trusted
+        (out of sequence, crossed, stale) still shows, flagged, but lends the
+        view no bid or ask: a price from a broken book is worse than none."""
+        sv = self.view._symbols[symbol]
+        sv.book = top
+        usable = top.usable
+        sv.bid = top.bid if usable else None
+        sv.ask = top.ask if usable else None
 
     def view_at(self, now: int) -> MarketView:
         """The view as of decision time ``now``, with staleness marked."""

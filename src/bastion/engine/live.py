@@ -31,6 +31,7 @@ from typing import Any
 from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
+from bastion.data.bookfeed import BookFeed
 from bastion.data.feeds import CcxtTradeFeed
 from bastion.engine.errors import LiveError
 from bastion.engine.service import (
@@ -44,7 +45,7 @@ from bastion.engine.service import (
 )
 from bastion.data.feedset import FeedSet
 from bastion.engine.session import Session, open_session
-from bastion.model import Bar, Trade
+from bastion.model import Bar, BookTop, Trade
 from bastion.model.money import ZERO
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
@@ -284,6 +285,9 @@ async def _run_locked(
         asyncio.create_task(ticker(), name="clock"),
     ]
     stale_ms = stale_after_ms(config)
+    books = _book_feed(config, symbols, journal)
+    if books is not None:
+        tasks.append(asyncio.create_task(books.run(), name="book"))
     try:
         async with asyncio.timeout(duration_s):
             wait_s = max(startup.left(), 30.0)
@@ -309,7 +313,8 @@ async def _run_locked(
                     await asyncio.to_thread(
                         refetch_if_stale, session, last_done, wall_ms(), stale_ms
                     )
-                    await asyncio.to_thread(_cycle, session, bars)
+                    tops = {s: books.top(s, wall_ms()) for s in symbols} if books else {}
+                    await asyncio.to_thread(_cycle, session, bars, tops)
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
                     # decision is skipped, the bot stays up and tries at the next bar.
@@ -423,11 +428,23 @@ async def collect_interval(
     return bars
 
 
-def _cycle(session: Session, bars: list[Bar]) -> None:
+def _cycle(session: Session, bars: list[Bar], tops: dict[str, BookTop] | None = None) -> None:
     gate = session.bot.gate
     for bar in sorted(bars, key=lambda b: (b.ts, b.symbol)):
         gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+    for sym, top in (tops or {}).items():  # read on the loop's thread, where the book lives
+        gate.on_book(sym, top)
     session.cycle(wall_ms())
+
+
+def _book_feed(config: BotConfig, symbols: Sequence[str], sink: Any) -> BookFeed | None:
+    if not config.feeds.book:
+        return None
+    ex = config.exchange
+    return BookFeed(
+        ex.id, symbols, sink, base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
+        depth_bps=config.feeds.book_depth_bps, stale_ms=int(config.feeds.book_stale_s * 1000),
+    )  # fmt: skip
 
 
 def _cycle_failed(session: Session, exc: VenueError, streak: int) -> None:

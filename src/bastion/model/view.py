@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 
 from bastion.model.indicators import Indicator, IndicatorSpec
+from bastion.model.market import BookTop
 from bastion.model.money import to_decimal
 
 
@@ -26,6 +27,7 @@ class SymbolView:
         "ask",
         "bars",
         "bid",
+        "book",
         "close",
         "data_ts",
         "gap_ms",
@@ -50,6 +52,7 @@ class SymbolView:
         self.bid: float | None = None
         self.ask: float | None = None
         self.last: float | None = None
+        self.book: BookTop | None = None  # the L2 book's top, when a book feed runs
         self.bars = 0
         self.gaps = 0
         self.gap_ms = 0
@@ -145,6 +148,7 @@ class MarketView(Mapping[str, SymbolView]):
                     v.gaps,
                     v.gap_ms,
                     v.stale,
+                    v.book,
                     tuple((spec, ind.value, ind.prev) for spec, ind in v._indicators.items()),
                 )
             )

@@ -1,6 +1,7 @@
 """Size relative to the market: an order at most a share of what the symbol
 trades in a bar (mean over a trailing window) and of the visible book depth
-on the side it would take, when the view carries depth.
+on the side it would take, when the view carries depth (an L2 book's depth
+within N bps of the mid, or the quote's top-level size).
 
 The mean bar volume comes from the view's ``SMA(window, "volume")`` when the
 data gate maintains it (``RiskGate.indicators``), else from the gate's own
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bastion.model import OrderRequest, Side
+from bastion.model import BookTop, OrderRequest, Side
 from bastion.model.indicators import SMA
 from bastion.model.money import to_decimal
 from bastion.risk.context import RiskContext
@@ -84,10 +85,17 @@ class VolumeRule:
 
     @staticmethod
     def _depth(req: OrderRequest, ctx: RiskContext) -> float | None:
-        """Visible quantity on the side the order takes, when the view has a book."""
+        """Visible quantity on the side the order takes, when the view has a book:
+        from an L2 book, what rests within its ``depth_bps`` of the mid (an
+        untrusted book counts as no depth at all, so only reductions pass)."""
         sv = ctx.view.get(req.symbol)
         if sv is None:
             return None
+        book: BookTop | None = getattr(sv, "book", None)
+        if book is not None:
+            if not book.usable:
+                return 0.0
+            return book.ask_depth if req.side is Side.BUY else book.bid_depth
         attr = "ask_qty" if req.side is Side.BUY else "bid_qty"
         depth = getattr(sv, attr, None)
         return float(depth) if isinstance(depth, int | float) else None

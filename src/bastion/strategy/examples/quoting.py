@@ -5,6 +5,8 @@ quotes shift against it (long: quote lower, to sell more and buy less), and at
 ``max_inventory`` the side that would add stops quoting. Quotes are only moved
 when the mid has drifted ``requote_bps`` from where they were set, so the bot
 does not cancel and replace on every tick; the anchor lives in ``memory``.
+With an L2 book in the view the quotes centre on the book's mid, and a book
+that cannot be trusted (out of sequence, crossed, stale) stops the quoting.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ class InventoryQuoter(Strategy[QuoterParams, Memory]):
             sv = view[sym]
             if not sv.tradable:
                 continue
-            mid = sv.price
+            book = sv.book
+            if book is not None and not book.usable:
+                continue  # a crossed, gapped or stale book: quote nothing rather than guess
+            mid = book.mid if book is not None and book.mid is not None else sv.price
             inv = account.position(sym)
             anchor = memory.get(sym)
             if (
