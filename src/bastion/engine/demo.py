@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bastion.config import parse_config
 from bastion.data.paths import shared_data_dir
+from bastion.emulator.faults import FaultKind, FaultSpec
 from bastion.emulator.server import EmulatorConfig, EmulatorThread
 from bastion.engine.live import LiveSummary, Status, run_bot
 
@@ -32,7 +33,15 @@ def recorded_streams() -> tuple[Path, ...]:
     return tuple(sorted((data / "ticks").glob("binance_spot_*_2024080[89].jsonl.gz")))
 
 
-def run_demo(folder: Path, *, duration_s: float, status: Status) -> LiveSummary:
+def run_demo(
+    folder: Path, *, duration_s: float, status: Status, stall_primary_at_s: float | None = None
+) -> LiveSummary:
+    """``stall_primary_at_s`` (or ``BASTION_DEMO_STALL_S``): the bot runs a REST
+    fallback beside its WebSocket, and the emulator silences BTC/USDT's trade
+    stream once, at that second, for 20 s: the status lines show the failover
+    to REST and, once the stream has been healthy for 15 s, the fail-back."""
+    if stall_primary_at_s is None and os.environ.get("BASTION_DEMO_STALL_S"):
+        stall_primary_at_s = float(os.environ["BASTION_DEMO_STALL_S"])
     if folder.exists():
         shutil.rmtree(folder)  # a demo starts from nothing; its emulator does too
     streams = recorded_streams()
@@ -41,11 +50,17 @@ def run_demo(folder: Path, *, duration_s: float, status: Status) -> LiveSummary:
         source_paths=streams,
         balances={"USDT": Decimal(100_000)},
         rate=20.0,
+        faults=_demo_stall(stall_primary_at_s),
     )
     thread = EmulatorThread(emu_config)
     emu = thread.start()
     market = "recorded Binance stream 2024-08-08/09" if streams else "SYNTHETIC market"
     status(f"emulator on {emu.url} ({market}); the bot connects through ccxt")
+    if stall_primary_at_s is not None:
+        status(
+            f"on purpose: BTC/USDT's trade stream goes silent at {stall_primary_at_s:.0f} s "
+            "for 20 s; watch the feed fail over to REST polling and back"
+        )
     os.environ.setdefault("BASTION_DEMO_API_KEY", EMULATOR_KEY)
     os.environ.setdefault("BASTION_DEMO_API_SECRET", EMULATOR_SECRET)
     config = parse_config(
@@ -63,6 +78,7 @@ def run_demo(folder: Path, *, duration_s: float, status: Status) -> LiveSummary:
                 "feed_stale_s": 15,
                 "call_timeout_s": 5,
             },
+            "feeds": _DEMO_FEEDS if stall_primary_at_s is not None else {},
             "strategies": [
                 {
                     "name": "sma_cross",
@@ -83,7 +99,29 @@ def run_demo(folder: Path, *, duration_s: float, status: Status) -> LiveSummary:
         },
         "demo",
     )
+    every = 5.0 if stall_primary_at_s is not None else 10.0
     try:
-        return asyncio.run(run_bot(config, duration_s=duration_s, status=status))
+        return asyncio.run(
+            run_bot(config, duration_s=duration_s, status=status, status_every_s=every)
+        )
     finally:
         thread.stop()
+
+
+_DEMO_FEEDS = {
+    "failback_s": 15,
+    "sources": [
+        {"name": "ws", "kind": "ws", "stall_s": 6},
+        {"name": "rest", "kind": "rest", "poll_s": 1.0, "stall_s": 10},
+    ],
+}
+
+
+def _demo_stall(at_s: float | None) -> tuple[FaultSpec, ...]:
+    if at_s is None:
+        return ()
+    return (
+        FaultSpec(
+            kind=FaultKind.WS_STALL, stream="btcusdt@trade", start_after_s=at_s, duration_s=20.0
+        ),
+    )
