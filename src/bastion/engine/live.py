@@ -441,6 +441,8 @@ def _book_feed(config: BotConfig, symbols: Sequence[str], sink: Any) -> BookFeed
     if not config.feeds.book:
         return None
     ex = config.exchange
+    if ex.id != "binance":
+        raise LiveError(f"feeds.book = true needs Binance's depth stream; exchange.id is {ex.id!r}")
     return BookFeed(
         ex.id, symbols, sink, base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
         depth_bps=config.feeds.book_depth_bps, stale_ms=int(config.feeds.book_stale_s * 1000),
