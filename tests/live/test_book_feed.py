@@ -63,7 +63,7 @@ def test_a_dropped_diff_is_caught_by_update_id_and_the_book_resyncs() -> None:
                     await asyncio.sleep(0.02)
 
         try:
-            await until(lambda: feed.ready.is_set(), "first snapshot")
+            await until(feed.ready.is_set, "first snapshot")
             await asyncio.to_thread(push, thread, emu, {"60000": "1.2"}, {})
             await until(lambda: book.state is BookState.LIVE, "in sequence")
             assert live_levels(feed) == exchange_book(thread, emu)
