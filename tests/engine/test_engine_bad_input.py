@@ -39,6 +39,7 @@ SECTIONS: dict[str, str] = {  # TOML table -> a valid minimal body
     "exchange": 'mode = "paper"\nbase_url = "http://127.0.0.1:9"\nbar_interval = "1s"',
     "killswitch": "",
     "service": "startup_deadline_s = 1",
+    "feeds": "",
 }
 STRATEGY = '[[strategies]]\nname = "sma_cross"\nsymbols = ["BTC/USDT"]\nparams = {PARAMS}'
 PARAMS = '{ fast = 2, slow = 3, qty = "0.01" }'

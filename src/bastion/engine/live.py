@@ -33,6 +33,7 @@ from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.bookfeed import BookFeed
 from bastion.data.feeds import CcxtTradeFeed
+from bastion.data.feedset import FeedSet
 from bastion.engine.errors import LiveError
 from bastion.engine.service import (
     StartupClock,
@@ -43,7 +44,6 @@ from bastion.engine.service import (
     stale_after_ms,
     turn_on_downtime_rule,
 )
-from bastion.data.feedset import FeedSet
 from bastion.engine.session import Session, open_session
 from bastion.model import Bar, BookTop, Trade
 from bastion.model.money import ZERO
@@ -371,7 +371,7 @@ async def _stopped(
     config: BotConfig,
     stopper: Stopper,
     tasks: list[asyncio.Task[Any]],
-    feed: CcxtTradeFeed,
+    feed: CcxtTradeFeed | FeedSet,
 ) -> LiveSummary:
     """The bounded, shielded way out: feeds stop, working orders get
     ``on_exit``, ``run_end`` is journaled, everything closes."""
