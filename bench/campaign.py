@@ -102,7 +102,8 @@ def main() -> int:
             kinds[v["kind"]] += 1
             examples.setdefault(v["kind"], f"seed {row['seed']} step {v['step']}: {v['detail']}")
     days = sum(int(r["days"]) for r in rows)  # type: ignore[call-overload]
-    print(f"simulated days: {days}; events: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    events = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    print(f"simulated days: {days}; events: {events}")
     print(f"invariant violations: {sum(kinds.values())}")
     for kind, n in kinds.most_common():
         print(f"  {kind}: {n} (e.g. {examples[kind]})")

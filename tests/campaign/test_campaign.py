@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from tests.campaign.world import run_episode
 
 SEEDS = range(1, 25)

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from tests.scripted import NoParams, Scripted
 
 from bastion.config import BotConfig
@@ -60,7 +59,6 @@ from bastion.model import (
     TargetQuotes,
 )
 from bastion.model.view import MarketView
-from bastion.observe.journal import read_events
 from bastion.state.killflag import clear_flag, read_flag
 from bastion.state.store import LatchRow, StateStore
 from bastion.venues.errors import VenueError
@@ -400,7 +398,9 @@ class World:
         if self._kill_sending or request.client_id.startswith("ks"):
             return
         if read_flag(self.folder) is not None:
-            self.violate("sent_after_kill", f"{request.client_id} {request.side.value} {request.qty}")
+            self.violate(
+                "sent_after_kill", f"{request.client_id} {request.side.value} {request.qty}"
+            )
             return
         row = self._latch()
         if row is not None and row != "ACTIVE" and not request.reduces_exposure:

@@ -51,7 +51,8 @@ def config_text(
     """The base config with ``extra[table]`` lines added to that table."""
     extra = extra or {}
     parts = []
-    for table, body in SECTIONS.items():
+    tables = dict(SECTIONS) | {t: "" for t in _sections() if t not in SECTIONS}
+    for table, body in tables.items():
         head = f"[{table}]\n" if table else ""
         replaced = {line.split("=")[0].strip() for line in extra.get(table, "").splitlines()}
         kept = "\n".join(x for x in body.splitlines() if x.split("=")[0].strip() not in replaced)

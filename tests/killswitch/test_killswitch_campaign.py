@@ -120,7 +120,11 @@ def test_short_campaign_through_the_emulator(tmp_path, seed):
                     foreign += extra
                 elif action == "hand_trade":
                     sold = Decimal("0.2")
-                    admin(emu, "/manual_trade", {"symbol": SYMBOL, "side": "SELL", "quantity": str(sold)})
+                    admin(
+                        emu,
+                        "/manual_trade",
+                        {"symbol": SYMBOL, "side": "SELL", "quantity": str(sold)},
+                    )
                     foreign -= sold
                 if bot.poll() is not None:
                     log = tmp_path / f"bot-{step + 1}.log"
@@ -134,9 +138,7 @@ def test_short_campaign_through_the_emulator(tmp_path, seed):
         rows = admin(emu, "/orders")["orders"]
         ours = [r for r in rows if str(r["client_id"]).startswith(("bn", "bx"))]
         assert ours, "the bot never traded: the campaign proved nothing"
-        late = [
-            r for r in ours for a, b in quiet if a < int(r["received_ms"]) < b
-        ]
+        late = [r for r in ours for a, b in quiet if a < int(r["received_ms"]) < b]
         assert late == [], late
         accepted = Counter(r["client_id"] for r in rows if r.get("outcome") == "accepted")
         assert [c for c, n in accepted.items() if n > 1] == []
