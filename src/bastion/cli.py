@@ -369,10 +369,12 @@ def emulator(
 def _register_others() -> None:
     """Commands that live with their own layer: halt/resume/risk report, and the
     kill switch (sentinel, kill), which must not depend on this module."""
+    from bastion.cli_account import register as register_account
     from bastion.cli_risk import register as register_risk
     from bastion.killswitch.cli import register as register_killswitch
 
     register_risk(app)
+    register_account(app)
     register_killswitch(app)
 
 

@@ -70,10 +70,12 @@ def print_live_summary(summary: LiveSummary) -> None:
     table.add_row("refused by risk", refused)
     for sym, qty in summary.positions.items():
         table.add_row(f"position {sym}", qty)
-    if summary.equity_start is not None and summary.equity_end is not None:
-        table.add_row(
-            "equity start → end", f"{summary.equity_start:,.2f} → {summary.equity_end:,.2f}"
-        )
+    start, end = summary.equity_start, summary.equity_end
+    table.add_row(
+        "equity start → end",
+        f"{'unknown' if start is None else f'{start:,.2f}'} → "
+        f"{'unknown' if end is None else f'{end:,.2f}'}",
+    )
     table.add_row("alerts", str(summary.alerts))
     table.add_row("halt latch", summary.halt_state)
     table.add_row("journal", f"{summary.data_dir}/journal.sqlite")

@@ -348,6 +348,31 @@ class ServiceConfig(_Strict):
     stale_cycle_s: float | None = Field(None, gt=0)
 
 
+class AccountConfig(_Strict):
+    """``[account]``: what of the exchange account is the bot's.
+
+    At the first start on a data folder the account's holdings are recorded as
+    the *baseline*, not the bot's: the bot trades only what it buys above it,
+    and nothing it does (a target, a risk flatten, a kill in bot scope) sells
+    below it. ``adopt`` lists the assets whose holdings at that first start are
+    the bot's instead (e.g. ``["BTC"]``). ``on_unexplained`` says what a change
+    nothing the bot did explains (a deposit, a hand trade, a withdrawal) does,
+    besides being journaled and alerted: ``"alert"`` leaves the bot's share as
+    it was (the baseline absorbs it), ``"adopt"`` makes it the bot's, ``"halt"``
+    halts the bot. Change a baseline later with ``bastion account baseline``."""
+
+    adopt: list[str] = Field(default_factory=list)
+    on_unexplained: Literal["alert", "adopt", "halt"] = "alert"
+
+    @field_validator("adopt")
+    @classmethod
+    def _assets(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not a or not a.isalnum():
+                raise ValueError(f"asset {a!r} is not an asset code such as 'BTC'")
+        return [a.upper() for a in v]
+
+
 class BotConfig(_Strict):
     name: str = "bastion"
     strategies: list[StrategyConfig] = Field(default_factory=list)
@@ -359,6 +384,7 @@ class BotConfig(_Strict):
     killswitch: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
+    account: AccountConfig = Field(default_factory=AccountConfig)
     data_dir: str = "runs/bot"
 
 

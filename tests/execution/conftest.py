@@ -33,6 +33,7 @@ class Rig:
     session: Session
     bar: int = 0
     prices: list[float] = field(default_factory=list)
+    config: BotConfig = field(default_factory=BotConfig)
 
     @property
     def bot(self):
@@ -61,7 +62,7 @@ class Rig:
 
     def restart(self, policy: ExecutionPolicy | None = None) -> None:
         self.session.close()
-        self.session = _open(self.folder, self.venue, self.now, policy)
+        self.session = _open(self.folder, self.venue, self.now, policy, self.config)
 
     def assert_invariants(self) -> None:
         # At most one order per client id reached the venue.
@@ -69,8 +70,12 @@ class Rig:
         assert not self.venue.resent_after_accept, self.venue.resent_after_accept
         # Our ledger equals the venue's position.
         venue_qty = self.sim.fetch_account().position(SYMBOL)
-        ledger = self.bot.ledger().get(SYMBOL, Decimal(0)) + self.bot.reconciler.baseline.get(
-            SYMBOL, Decimal(0)
+        rec = self.bot.reconciler
+        asset = SYMBOL.split("/", maxsplit=1)[0]
+        ledger = (
+            self.bot.ledger().get(SYMBOL, Decimal(0))
+            + rec.baseline.get(asset, Decimal(0))
+            + rec.adopted.get(asset, Decimal(0))
         )
         assert ledger == venue_qty, (ledger, venue_qty)
         # Every order is terminal, or unknown and flagged, with a journal trail.
@@ -100,12 +105,18 @@ POLICY = ExecutionPolicy(
 )
 
 
-def _open(folder: Path, venue: FaultyVenue, now: int, policy: ExecutionPolicy | None) -> Session:
+def _open(
+    folder: Path,
+    venue: FaultyVenue,
+    now: int,
+    policy: ExecutionPolicy | None,
+    config: BotConfig | None = None,
+) -> Session:
     return open_session(
         data_dir=folder,
         venue=venue,
         strategies=[Scripted(NoParams(), [SYMBOL], "scripted")],
-        config=BotConfig(),
+        config=config or BotConfig(),
         intervals={SYMBOL: MINUTE},
         now=now,
         policy=policy or POLICY,
@@ -113,13 +124,22 @@ def _open(folder: Path, venue: FaultyVenue, now: int, policy: ExecutionPolicy | 
     )
 
 
-def make_rig(folder: Path, script: Script | None, *, seed: int = 1) -> Rig:
+def make_rig(
+    folder: Path,
+    script: Script | None,
+    *,
+    seed: int = 1,
+    config: BotConfig | None = None,
+    balances: dict[str, Decimal] | None = None,
+) -> Rig:
     Scripted.script = staticmethod(script or (lambda i, v, a: []))
-    sim = SimVenue([Instrument.spot(SYMBOL)], {"USDT": Decimal(100_000)})
+    sim = SimVenue([Instrument.spot(SYMBOL)], balances or {"USDT": Decimal(100_000)})
     venue = FaultyVenue(sim, seed=seed)
     rng = np.random.default_rng(3)
     prices = [float(p) for p in 100 * np.exp(np.cumsum(rng.normal(0, 0.001, 500)))]
-    return Rig(folder, sim, venue, _open(folder, venue, T0, None), prices=prices)
+    cfg = config or BotConfig()
+    session = _open(folder, venue, T0, None, cfg)
+    return Rig(folder, sim, venue, session, prices=prices, config=cfg)
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from tests.execution.conftest import POLICY, SYMBOL
+from tests.execution.conftest import POLICY, SYMBOL, make_rig
 
+from bastion.config import BotConfig
 from bastion.model import (
     CancelOrders,
     OrderStatus,
@@ -119,11 +120,33 @@ def test_bot_believes_flat_but_exchange_holds_a_position(rig):
 
     deltas = rig.events("reconcile_delta")
     assert deltas and deltas[0]["delta"] == "3" and deltas[0]["alert"] is True
-    # The next decision saw 3, not 0: it sold 2 to reach its target of 1.
+    # The default policy ("alert"): the 3 bought by hand are not the bot's; it
+    # bought its own 1 and left the 3 alone.
+    assert deltas[0]["policy"] == "alert" and deltas[0]["baseline"] == "3"
     first_order = next(iter(rig.bot.orders.orders.values())).request
-    assert (first_order.side, first_order.qty) == (Side.SELL, Decimal(2))
-    assert rig.sim.fetch_account().position(SYMBOL) == 1
+    assert (first_order.side, first_order.qty) == (Side.BUY, Decimal(1))
+    assert rig.sim.fetch_account().position(SYMBOL) == 4
     rig.assert_invariants()
+
+
+def test_a_hand_buy_adopted_by_policy_becomes_the_bots(tmp_path):
+    cfg = BotConfig.model_validate({"account": {"on_unexplained": "adopt"}})
+    rig = make_rig(tmp_path, want("1"), config=cfg)
+    try:
+        rig.step(1)
+        rig.sim.adjust_balance("SYN", Decimal(3))  # bought by hand on the exchange
+
+        rig.step(3)
+
+        (delta,) = rig.events("reconcile_delta")
+        assert delta["policy"] == "adopt" and delta["adopted"] == "3"
+        # The next decision saw 3 of its own: it sold 2 to reach its target of 1.
+        first_order = next(iter(rig.bot.orders.orders.values())).request
+        assert (first_order.side, first_order.qty) == (Side.SELL, Decimal(2))
+        assert rig.sim.fetch_account().position(SYMBOL) == 1
+        rig.assert_invariants()
+    finally:
+        rig.session.close()
 
 
 @pytest.mark.parametrize("rig", [want("1")], indirect=True)

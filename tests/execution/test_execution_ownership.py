@@ -35,7 +35,8 @@ class HoldOne(Strategy[_Params, None]):
 
 
 def test_each_strategy_sizes_its_target_from_the_exchange_position(tmp_path):
-    # The account already holds 3 AAA (bought by hand before the bot started).
+    # The account already holds 3 AAA (bought by hand before the bot started),
+    # adopted by the config as the bot's.
     sim = SimVenue(
         [Instrument.spot("AAA/USDT"), Instrument.spot("BBB/USDT")],
         {"USDT": Decimal(100_000), "AAA": Decimal(3)},
@@ -46,7 +47,7 @@ def test_each_strategy_sizes_its_target_from_the_exchange_position(tmp_path):
         data_dir=tmp_path,
         venue=sim,
         strategies=[a, b],
-        config=BotConfig(),
+        config=BotConfig.model_validate({"account": {"adopt": ["AAA"]}}),
         intervals={"AAA/USDT": MINUTE, "BBB/USDT": MINUTE},
         now=T0,
     )

@@ -154,9 +154,13 @@ def write_config(
     strategy: str = "sma",
     bar: str = "1s",
     killswitch: dict[str, Any] | None = None,
+    adopt: list[str] | None = None,
 ) -> Path:
     """A bot.toml for the emulator; ``strategy``: "sma" (trades now and then) or
-    "quoter" (re-quotes every cycle: the runaway)."""
+    "quoter" (re-quotes every cycle: the runaway). The account's holdings are
+    adopted as the bot's unless ``adopt`` says which (``[]``: none, so they are
+    the baseline a kill in bot scope leaves)."""
+    adopted = sorted(HOLDINGS) if adopt is None else adopt
     if strategy == "quoter":
         strats = [
             f'[[strategies]]\nname = "quoter"\nsymbols = ["{s}"]\n'
@@ -195,6 +199,9 @@ max_net_exposure = 20
 
 [risk.rate]
 enabled = false
+
+[account]
+adopt = {json.dumps(adopted)}
 
 [killswitch]
 {ks_lines}

@@ -34,6 +34,7 @@ from bastion.model import (
     TargetPosition,
     TargetQuotes,
 )
+from bastion.model.account import closable
 from bastion.model.money import ZERO
 from bastion.model.view import MarketView
 from bastion.risk import Decision, Flatten, HaltState, RiskContext, RiskGate, RiskReason, Verdict
@@ -42,6 +43,7 @@ from bastion.strategy import Strategy, guarded_decide
 from bastion.venues.port import Venue
 
 FLATTEN_REF = StrategyRef(id="risk.flatten", version="1")
+SETTLE_MS = 15_000  # how long a reported fill may take to arrive before it is fetched
 
 
 @dataclass(slots=True)
@@ -102,6 +104,8 @@ def reconcile(bot: Bot, now: int) -> AccountSnapshot:
         bot.orders.on_events(events, now)
     if bot.orders.working:
         bot.caps.extend(bot.orders.tick(now))  # due retries, unknown outcomes
+    if bot.orders.settling:
+        settle(bot, now)
     cached = bot.reconciler.current(now)
     if cached is not None:
         return cached
@@ -167,22 +171,24 @@ def flatten(
             ),
             now,
         )
-    for leg, (sym, pos) in enumerate(sorted(account.positions.items())):
+    # Only the bot's share: a flatten never sells the holding below its baseline.
+    for leg, sym in enumerate(sorted(account.account_positions)):
         inst = bot.instruments.get(sym)
-        if inst is None or pos.qty == 0:
+        share = closable(account.holding(sym), account.floor(sym))
+        if inst is None or share == 0:
             continue
-        qty = inst.round_qty(abs(pos.qty))
-        mark = view[sym].mark if sym in view else pos.avg_price
+        qty = inst.round_qty(abs(share))
+        mark = view[sym].mark if sym in view else account.account_positions[sym].avg_price
         why = inst.below_minimum(qty, mark)
         if why is not None:
-            bot.journal("flatten_dust", now, {"symbol": sym, "qty": str(pos.qty), "why": why})
+            bot.journal("flatten_dust", now, {"symbol": sym, "qty": str(share), "why": why})
             continue
         bot.orders.submit(
             OrderRequest(
                 client_id=client_order_id(bot.run_id, bot.cycle, leg, 0, prefix="bx"),
                 strategy=owner(bot, sym),
                 symbol=sym,
-                side=Side.SELL if pos.qty > 0 else Side.BUY,
+                side=Side.SELL if share > 0 else Side.BUY,
                 qty=qty,
                 type=OrderType.MARKET,
                 reduces_exposure=True,
@@ -193,16 +199,34 @@ def flatten(
 
 
 def in_flight(bot: Bot) -> dict[str, tuple[Decimal, Decimal]]:
-    """Per symbol, the (buy, sell) quantity our working orders may still fill."""
+    """Per symbol, the (buy, sell) quantity our orders may still fill, or have
+    filled without the fills having reached us: the working orders' remainder,
+    and what an order's reply said was filled (a market order filled by its
+    submit reply) beyond the fills applied so far."""
     out: dict[str, tuple[Decimal, Decimal]] = {}
-    for mo in bot.orders.working.values():
+    settling = [(mo, mo.reported - mo.filled) for mo in bot.orders.settling.values()]
+    for mo, qty in [(mo, mo.remaining) for mo in bot.orders.working.values()] + settling:
+        if qty <= 0:
+            continue
         buys, sells = out.get(mo.request.symbol, (ZERO, ZERO))
         if mo.request.side is Side.BUY:
-            buys += mo.remaining
+            buys += qty
         else:
-            sells += mo.remaining
+            sells += qty
         out[mo.request.symbol] = (buys, sells)
     return out
+
+
+def settle(bot: Bot, now: int) -> None:
+    """Orders the venue reported filled whose fills never arrived within
+    ``SETTLE_MS``: fetch their fills once, then stop counting them in flight
+    (a fill lost for good is then a difference the reconciler reports)."""
+    stale = [mo for mo in bot.orders.settling.values() if now - mo.updated_ts > SETTLE_MS]
+    if not stale:
+        return
+    bot.orders.catch_up_fills(min(mo.created_ts for mo in stale), now)
+    for mo in stale:
+        bot.orders.settling.pop(mo.request.client_id, None)
 
 
 def owner(bot: Bot, symbol: str) -> StrategyRef:

@@ -45,8 +45,7 @@ from bastion.engine.service import (
     turn_on_downtime_rule,
 )
 from bastion.engine.session import Session, open_session
-from bastion.model import Bar, BookTop, Trade
-from bastion.model.money import ZERO
+from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
 from bastion.strategy import Strategy, build_strategy
@@ -236,6 +235,7 @@ async def _run_locked(
     startup = StartupClock(config.service)
     session, venue, sim = await _start(config, strategies, folder, status, stopper, startup)
     journal = session.journal
+    run = RunStart.of(session)
     set_sink = getattr(venue, "set_sink", None)
     if set_sink is not None:
         set_sink(journal)  # stream errors and schema drift from now on reach the journal
@@ -244,6 +244,7 @@ async def _run_locked(
     builders = {s: BarBuilder(s, interval, journal) for s in symbols}
 
     def on_trade(t: Trade) -> None:
+        run.last_price[t.symbol] = t.price
         if sim is not None:
             sim.on_trade(t.symbol, t.ts, t.price, t.qty)  # paper: match on the live tape
         for bar in builders[t.symbol].on_trade(t.trade_id, t.ts, t.price, t.qty):
@@ -300,7 +301,7 @@ async def _run_locked(
                 f"bars {config.exchange.bar_interval}"
             )
             with contextlib.suppress(VenueError):  # a ban at start is not a reason to stop
-                summary.equity_start = await asyncio.to_thread(_equity, session)
+                summary.equity_start = await asyncio.to_thread(_equity, session, run)
             last_status = 0.0
             failing = 0
             last_done: int | None = None
@@ -325,13 +326,15 @@ async def _run_locked(
                 if failing:
                     journal.append("cycle_recovered", wall_ms(), {"failed_cycles": failing})
                     failing = 0
+                if summary.equity_start is None and session.bot.reconciler.last is not None:
+                    summary.equity_start = _equity(session, run, session.bot.reconciler.last)
                 if time.monotonic() - last_status >= status_every_s:
                     last_status = time.monotonic()
-                    status(_status_line(session, feed))
+                    status(_status_line(session, feed, run))
     except TimeoutError:
         pass  # the requested duration is over
     finally:
-        await _stopped(session, venue, summary, config, stopper, tasks, feed)
+        await _stopped(session, venue, summary, config, stopper, tasks, feed, run)
     return summary
 
 
@@ -372,6 +375,7 @@ async def _stopped(
     stopper: Stopper,
     tasks: list[asyncio.Task[Any]],
     feed: CcxtTradeFeed | FeedSet,
+    run: RunStart,
 ) -> LiveSummary:
     """The bounded, shielded way out: feeds stop, working orders get
     ``on_exit``, ``run_end`` is journaled, everything closes."""
@@ -389,7 +393,7 @@ async def _stopped(
             )
     with contextlib.suppress(Exception):
         async with asyncio.timeout(15):
-            await asyncio.shield(asyncio.to_thread(_finish, session, venue, summary))
+            await asyncio.shield(asyncio.to_thread(_finish, session, venue, summary, run))
     return summary
 
 
@@ -464,22 +468,60 @@ def _cycle_failed(session: Session, exc: VenueError, streak: int) -> None:
     session.journal.flush()
 
 
-def _equity(session: Session) -> Decimal:
-    acct = session.bot.venue.fetch_account()
-    return acct.equity(session.bot.gate.view.marks())
+@dataclass(slots=True)
+class RunStart:
+    """What this run started from: the counts the folder already held (a
+    restarted bot reloads every earlier order and fill; a summary counts this
+    run's own), when it started, and the last traded price per symbol."""
+
+    orders: int
+    fills: int
+    ts: int
+    last_price: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, session: Session) -> RunStart:
+        bot = session.bot
+        return cls(orders=len(bot.orders.orders), fills=len(bot.orders.fills), ts=wall_ms())
+
+    def counts(self, session: Session) -> tuple[int, int]:
+        bot = session.bot
+        return len(bot.orders.orders) - self.orders, len(bot.orders.fills) - self.fills
 
 
-def _status_line(session: Session, feed: CcxtTradeFeed | FeedSet) -> str:
+def _equity(session: Session, run: RunStart, acct: AccountSnapshot | None = None) -> Decimal | None:
+    """The whole account (``acct``, else read now), every holding marked at its
+    last price (the bar's, else the last trade's); None when a holding has no
+    price yet: counting it at zero would show a gain or loss that never was."""
+    acct = acct or session.bot.venue.fetch_account()
+    marks = {s: Decimal(str(p)) for s, p in run.last_price.items()}
+    marks.update(session.bot.gate.view.marks())
+    return acct.marked_equity(marks)
+
+
+def _positions(acct: AccountSnapshot | None, symbols: Sequence[str]) -> dict[str, str]:
+    """The bot's reconciled position per symbol (and the account's holding when a
+    baseline sets part of it aside), or "unknown" without a reconciled account."""
+    out: dict[str, str] = {}
+    for sym in symbols:
+        if acct is None:
+            out[sym] = "unknown"
+        elif acct.floor(sym):
+            out[sym] = f"{acct.position(sym)} of {acct.holding(sym)}"
+        else:
+            out[sym] = str(acct.position(sym))
+    return out
+
+
+def _status_line(session: Session, feed: CcxtTradeFeed | FeedSet, run: RunStart) -> str:
     bot = session.bot
     view = bot.gate.view
     parts = [time.strftime("%H:%M:%S", time.gmtime()), f"cycle {bot.cycle}"]
-    acct = bot.reconciler.current(wall_ms()) or None
+    positions = _positions(bot.reconciler.last, list(view))  # the newest reconciled account
     for sym in view:
         sv = view[sym]
-        pos = acct.position(sym) if acct is not None else ZERO
-        parts.append(f"{sym} {sv.close:,.2f} pos {pos}{' STALE' if sv.stale else ''}")
-    n_orders = len(bot.orders.orders)
-    n_fills = len(bot.orders.fills)
+        parts.append(f"{sym} {sv.close:,.2f} pos {positions[sym]}{' STALE' if sv.stale else ''}")
+    n_orders, n_fills = run.counts(session)
     rejected = sum(v for k, v in bot.decisions.items() if k != "APPROVED")
     parts += [
         f"orders {n_orders} fills {n_fills} refused {rejected}",
@@ -490,22 +532,39 @@ def _status_line(session: Session, feed: CcxtTradeFeed | FeedSet) -> str:
     return " | ".join(parts)
 
 
-def _finish(session: Session, venue: Venue, summary: LiveSummary) -> None:
+def _drain(session: Session) -> None:
+    """Apply what the venue told us since the last cycle (the fill of an order
+    sent in the last cycle before shutdown), and fetch the fills of orders
+    reported filled whose fills have not come: they belong to this run."""
+    bot, now = session.bot, wall_ms()
+    events = bot.venue.drain_events()
+    if events:
+        bot.orders.on_events(events, now)
+    if bot.orders.settling:
+        since = min(mo.created_ts for mo in bot.orders.settling.values())
+        bot.orders.catch_up_fills(since, now)
+
+
+def _finish(session: Session, venue: Venue, summary: LiveSummary, run: RunStart) -> None:
     bot = session.bot
+    with contextlib.suppress(VenueError):
+        _drain(session)
     try:
-        summary.equity_end = _equity(session)
-        acct = bot.venue.fetch_account()
-        summary.positions = {s: str(acct.position(s)) for s in bot.gate.view}
+        summary.equity_end = _equity(session, run)
+        acct = bot.venue.fetch_account().with_baseline(bot.reconciler.floors())
+        summary.positions = _positions(acct, list(bot.gate.view))
     except Exception as exc:  # the venue may be the reason we are stopping
-        summary.positions = {"error": f"{type(exc).__name__}: {exc}"}
+        summary.positions = _positions(bot.reconciler.last, list(bot.gate.view))
+        summary.positions["error"] = f"{type(exc).__name__}: {exc}"
     summary.cycles = bot.cycle
-    summary.orders = len(bot.orders.orders)
-    summary.fills = len(bot.orders.fills)
+    summary.orders, summary.fills = run.counts(session)
     summary.rejected = {k: v for k, v in bot.decisions.items() if k != "APPROVED"}
     summary.halt_state = bot.risk.latch.state.value
-    summary.alerts = sum(1 for _ in _alerts(session))
+    summary.alerts = sum(1 for _ in _alerts(session, run.ts))
     session.journal.append(
-        "run_end", wall_ms(), {"cycles": summary.cycles, "orders": summary.orders}
+        "run_end",
+        wall_ms(),
+        {"cycles": summary.cycles, "orders": summary.orders, "fills": summary.fills},
     )
     session.close()
     close = getattr(venue, "close", None)
@@ -513,8 +572,10 @@ def _finish(session: Session, venue: Venue, summary: LiveSummary) -> None:
         close()
 
 
-def _alerts(session: Session) -> list[str]:
+def _alerts(session: Session, since_ts: int) -> list[str]:
+    """This run's alerts."""
     from bastion.observe.journal import read_events
 
     session.journal.flush()
-    return [e["kind"] for e in read_events(session.journal.path) if e.get("alert")]
+    events = read_events(session.journal.path, since_ts=since_ts)
+    return [e["kind"] for e in events if e.get("alert")]

@@ -33,6 +33,7 @@ from bastion.model.money import ZERO
 from bastion.observe.journal import Journal
 from bastion.risk import HaltLatch, HaltState
 from bastion.state import Reconciler
+from bastion.state.baseline import BaselineStore
 from bastion.state.killflag import clear_flag, read_flag
 from bastion.state.orders import OrderStore
 from bastion.state.store import StateStore
@@ -62,6 +63,7 @@ class Session:
         self.store.checkpoint(every=1000)
 
     def close(self) -> None:
+        self.bot.reconciler.close()
         self.journal.close()
         self.store.close()
         self.state.close()
@@ -97,7 +99,7 @@ def open_session(
         run_id=run_id,
         venue=venue,
         gate=gate,
-        reconciler=Reconciler(venue, journal, refresh_ms=refresh_ms),
+        reconciler=share_reconciler(venue, journal, config, data_dir, latch, refresh_ms),
         risk=risk_gate(config, latch),
         orders=orders,
         journal=journal,
@@ -116,6 +118,30 @@ def open_session(
             {"state": latch.state.value, "reason": latch.reason, "alert": True},
         )
     return Session(bot=bot, store=store, journal=journal, state=state, boot=boot, data_dir=data_dir)
+
+
+def share_reconciler(
+    venue: Venue,
+    journal: Journal,
+    config: BotConfig,
+    data_dir: Path,
+    latch: HaltLatch,
+    refresh_ms: int,
+) -> Reconciler:
+    """The reconciler over the folder's baseline, with the ``[account]`` policy."""
+
+    def halt(reason: str, now: int) -> None:
+        latch.set(HaltState.HALTED, reason=reason, now=now, by="reconciler")
+
+    return Reconciler(
+        venue,
+        journal,
+        refresh_ms=refresh_ms,
+        book=BaselineStore(data_dir),
+        adopt=config.account.adopt,
+        on_unexplained=config.account.on_unexplained,
+        halt=halt,
+    )
 
 
 def halt_if_killed(
@@ -186,8 +212,13 @@ def recover(bot: Bot, store: OrderStore, now: int) -> None:
         (mo.created_ts for mo in orders.orders.values() if mo.request.client_id in open_before),
         default=None,
     )
-    last_fill = max((f.ts for f in fills), default=0)
-    orders.catch_up_fills(min(since, last_fill) if since is not None else last_fill, now)
+    # Fills missed while down: since the last one applied (or the first order).
+    # A folder that never placed an order has none to miss: the account's
+    # older trades are not the bot's, and fetching them would import them.
+    first_order = min((mo.created_ts for mo in orders.orders.values()), default=None)
+    if first_order is not None:
+        last_fill = max((f.ts for f in fills), default=first_order)
+        orders.catch_up_fills(min(since, last_fill) if since is not None else last_fill, now)
     bot.reconciler.invalidate()
     positions: dict[str, Decimal] = {}
     for (_sid, sym), qty in orders.attributed.items():

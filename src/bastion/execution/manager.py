@@ -32,6 +32,7 @@ from bastion.execution.policy import ExecutionPolicy
 from bastion.execution.tracked import CapReached, ManagedOrder, OrderStore
 from bastion.model import CancelRequest, Fill, OrderReport, OrderRequest, OrderStatus
 from bastion.model.money import ZERO
+from bastion.model.orders import order_origin
 from bastion.venues.errors import OrderNotFound, RateLimited, VenueError
 from bastion.venues.port import FillReceived, OrderUpdated, Venue, VenueEvent
 
@@ -62,6 +63,9 @@ class OrderManager:
         self.attributed: dict[tuple[str, str], Decimal] = {}  # (strategy id, symbol) -> qty
         self.blocked: set[str] = set()  # symbols with an order of unknown outcome
         self._foreign: set[str] = set()  # venue orders we did not place (adopted, not fought)
+        # Orders whose reports say more was filled than the fills applied so far
+        # (a reply said "filled" before the fill events came): still in flight.
+        self.settling: dict[str, ManagedOrder] = {}
 
     # ----------------------------------------------------------- commands
     def submit(self, req: OrderRequest, now: int) -> ManagedOrder:
@@ -149,6 +153,10 @@ class OrderManager:
         if mo is None:
             return  # not ours; the reconciler adopts foreign orders
         mo.venue_id = report.venue_order_id or mo.venue_id
+        if report.filled_qty > mo.reported:
+            mo.reported = report.filled_qty
+            if mo.reported > mo.filled:
+                self.settling[report.client_id] = mo
         event = event_for_status(report.status)
         if event is None or report.status is mo.status:
             return
@@ -178,9 +186,14 @@ class OrderManager:
             self._sink("fill_duplicate", now, {"trade_id": fill.trade_id, "symbol": fill.symbol})
             return
         self._seen_trades.add(fill.trade_id)
+        mo = self._owner_of(fill)
+        if mo is None and order_origin(fill.client_id) != "killswitch":
+            # Not an order of ours (a hand trade, another bot, history older than
+            # this folder): not the bot's position; the reconciler reports the change.
+            self._sink("foreign_fill", fill.ts, _fill_payload(fill, ""))
+            return
         if self._store is not None and not self._store.record_fill(fill):
             return  # applied before a restart
-        mo = self.orders.get(fill.client_id)
         strategy_id = mo.request.strategy.id if mo is not None else ""
         self.fills.append((strategy_id, fill))
         key = (strategy_id, fill.symbol)
@@ -190,22 +203,24 @@ class OrderManager:
             mo.notional += fill.qty * fill.price
             mo.fees += fill.fee
             mo.updated_ts = now
+            if mo.filled >= mo.reported:
+                self.settling.pop(mo.request.client_id, None)
             self._persist(mo, now)
         self._sink(
-            "fill",
-            fill.ts,
-            {
-                "trade_id": fill.trade_id,
-                "client_id": fill.client_id,
-                "strategy": str(mo.request.strategy) if mo is not None else "",
-                "symbol": fill.symbol,
-                "side": fill.side.value,
-                "qty": str(fill.qty),
-                "price": str(fill.price),
-                "fee": str(fill.fee),
-                "liquidity": fill.liquidity.value,
-            },
+            "fill", fill.ts, _fill_payload(fill, str(mo.request.strategy) if mo is not None else "")
         )
+
+    def _owner_of(self, fill: Fill) -> ManagedOrder | None:
+        """Our order behind ``fill``: by client id, else by the venue's order id
+        (a fill whose client id the venue could not tell us)."""
+        mo = self.orders.get(fill.client_id) if fill.client_id else None
+        if mo is None and fill.venue_order_id:
+            mo = next((m for m in self.working.values() if m.venue_id == fill.venue_order_id), None)
+            if mo is None:
+                mo = next(
+                    (m for m in self.settling.values() if m.venue_id == fill.venue_order_id), None
+                )
+        return mo
 
     def catch_up_fills(self, since_ts: int, now: int) -> None:
         """Apply fills the stream may have missed (disconnects, downtime)."""
@@ -460,3 +475,17 @@ class OrderManager:
                 "filled": str(mo.filled),
             },
         )
+
+
+def _fill_payload(fill: Fill, strategy: str) -> dict[str, Any]:
+    return {
+        "trade_id": fill.trade_id,
+        "client_id": fill.client_id,
+        "strategy": strategy,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "qty": str(fill.qty),
+        "price": str(fill.price),
+        "fee": str(fill.fee),
+        "liquidity": fill.liquidity.value,
+    }

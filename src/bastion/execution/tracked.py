@@ -40,7 +40,8 @@ class ManagedOrder:
     request: OrderRequest
     status: OrderStatus = OrderStatus.NEW
     venue_id: str = ""
-    filled: Decimal = ZERO
+    filled: Decimal = ZERO  # from the fills applied
+    reported: Decimal = ZERO  # filled, as the venue's reports said (may run ahead of fills)
     notional: Decimal = ZERO
     fees: Decimal = ZERO
     reason: str = ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,6 +30,7 @@ from bastion.killswitch.halt import read_halt
 from bastion.killswitch.kill import KillSwitch
 from bastion.killswitch.page import CSP, PAGE
 from bastion.killswitch.watchdog import Watchdog
+from bastion.model import AccountSnapshot
 from bastion.state.killflag import read_flag
 
 STATUS_TIMEOUT_S = 5.0
@@ -71,6 +73,7 @@ class Sentinel:
             out |= {"positions": {}, "open_orders": [], "exchange_error": errors or unread}
             return out
         out["positions"] = {s: str(p.qty) for s, p in acct.positions.items() if p.qty}
+        out["share"] = bot_share(ks, acct)
         out["open_orders"] = [
             {
                 "symbol": o.symbol,
@@ -84,6 +87,25 @@ class Sentinel:
         if unread:
             out["exchange_error"] = unread
         return out
+
+
+def bot_share(ks: KillSwitch, acct: AccountSnapshot) -> dict[str, Any]:
+    """Per symbol, the account's holding, the baseline (not the bot's) and the
+    bot's share: what a kill in bot scope would close."""
+    floors, error = ks.floors()
+    out: dict[str, Any] = {}
+    for sym, inst in ks.venues.instruments().items():
+        held = acct.position(sym)
+        floor = floors.get(inst.base, Decimal(0))
+        if not held and not floor:
+            continue
+        known = floor.is_finite()
+        out[sym] = {
+            "holding": str(held),
+            "baseline": str(floor) if known else "unknown",
+            "bot": str(held - floor) if known else "unknown",
+        }
+    return out | ({"error": error} if error else {})
 
 
 def make_app(sentinel: Sentinel) -> FastAPI:

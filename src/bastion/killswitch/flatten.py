@@ -14,7 +14,8 @@ database may be the thing that is broken). Per round:
    balance an order had locked is counted once;
 4. close each position with one market order sized from that read, rounded
    down to the lot; a remainder below the exchange's minimum is *dust*,
-   reported and left.
+   reported and left. A position is the bot's share: the holding above its
+   baseline (``floors``), which no round ever sells.
 
 Errors are classified as the venue port names them: a refusal (``InvalidOrder``)
 is final for that symbol; a rate limit waits as told; anything else is
@@ -31,7 +32,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 from bastion.clock import wall_ms as read_wall_clock
 from bastion.killswitch.venueset import VenueSet
 from bastion.model import Instrument, OrderReport, OrderRequest, OrderType, Side, StrategyRef
+from bastion.model.account import closable
 from bastion.model.money import ZERO
 from bastion.venues.errors import (
     DuplicateClientId,
@@ -115,12 +117,18 @@ def flatten(
     venues: VenueSet,
     *,
     deadline_s: float,
+    floors: Mapping[str, Decimal] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wall_ms: Callable[[], int] = read_wall_clock,
     poll_s: float = 0.05,
 ) -> FlattenResult:
-    """Cancel and close everything in ``venues``' symbols until flat or the deadline."""
+    """Cancel and close everything in ``venues``' symbols until flat or the deadline.
+
+    ``floors`` (asset -> baseline) is what is not the bot's: a close takes a
+    holding down to its baseline, never below it, and "flat" means every
+    holding is at its baseline (a kill in bot scope closes only the bot's share)."""
+    floors = floors or {}
     result = FlattenResult()
     ids = ClientIds(wall_ms())
     end = clock() + deadline_s
@@ -141,7 +149,11 @@ def flatten(
         if acct is not None:
             instruments = venues.instruments()
             orders = [o for o in acct.open_orders if o.symbol in instruments]
-            held = {s: acct.position(s) for s in instruments if s not in unread}
+            held = {
+                s: closable(acct.position(s), floors.get(instruments[s].base, ZERO))
+                for s in instruments
+                if s not in unread
+            }
             result.remaining_orders = [f"{o.symbol} {o.client_id}" for o in orders]
             result.remaining_positions = {s: str(q) for s, q in held.items() if q}
             to_close: dict[str, Decimal] = {}

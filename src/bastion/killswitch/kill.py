@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from bastion.killswitch.halt import Halt
 from bastion.killswitch.venueset import VenueSet
 from bastion.killswitch.watchdog import read_heartbeat
 from bastion.model.timeframe import parse_interval
+from bastion.state.baseline import BaselineUnreadable, read_floors
 from bastion.venues.ccxt import CcxtVenue, Credentials
 from bastion.venues.errors import AuthenticationError
 from bastion.venues.port import Venue
@@ -88,7 +90,9 @@ class KillSwitch:
                 self._widen_to_account()
             deadline = self.config.killswitch.deadline_s
             self.venues.keys_refused = None
-            result = flatten(self.venues, deadline_s=deadline)  # stops at refused keys
+            floors, floor_error = self.floors()
+            # Stops at refused keys; never sells below the baseline (bot scope).
+            result = flatten(self.venues, deadline_s=deadline, floors=floors)
             refused = None if result.flat else self.venues.keys_refused
             if refused is not None:  # the halt is down; the exchange will not take our calls
                 ack = "not waited: keys refused"
@@ -96,7 +100,10 @@ class KillSwitch:
                 ack = self._await_ack(flag_down_ms, t0 + deadline)
             if ack.startswith("halted"):  # orders a cycle already under way sent are swept
                 left = max(1.0, t0 + deadline - time.monotonic())
-                result.absorb(flatten(self.venues, deadline_s=left))
+                result.absorb(flatten(self.venues, deadline_s=left, floors=floors))
+            if floor_error:  # positions were left as they are: not flat
+                result.errors.append(floor_error)
+                result.flat = False
             report = {
                 "ok": result.flat,
                 "reason": reason,
@@ -107,6 +114,7 @@ class KillSwitch:
                 "symbols": list(self.venues.symbols),
                 "not_listed": dict(self.venues.unknown),
                 "bot_ack": ack,
+                "baseline": {a: str(q) for a, q in sorted(floors.items()) if q.is_finite()},
                 **result.as_dict(),
             }
             if refused is not None:
@@ -137,6 +145,21 @@ class KillSwitch:
                 return f"halted: bot cycled at {beat} after the flag"
             time.sleep(0.05)
         return "no acknowledgement: the bot did not finish a cycle after the flag"
+
+    def floors(self) -> tuple[dict[str, Decimal], str]:
+        """Per asset, what a kill leaves (the baseline: not the bot's), and an error.
+
+        Bot scope leaves the baseline the bot recorded in its folder; account
+        scope sells everything. A store that cannot be read leaves every
+        position as it is (orders are still cancelled): a kill must not guess
+        what is the bot's."""
+        if self.config.killswitch.scope == "account":
+            return {}, ""
+        try:
+            return read_floors(self.data_dir), ""
+        except BaselineUnreadable as exc:
+            bases = {s.split("/")[0] for s in self.venues.symbols}
+            return dict.fromkeys(bases, Decimal("Infinity")), f"baseline unreadable: {exc}"
 
     def _widen_to_account(self) -> None:
         """Account scope: every asset with a balance, traded against the quote asset."""

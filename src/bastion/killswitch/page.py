@@ -46,6 +46,7 @@ PAGE = """<!doctype html>
  <tbody id="positions"></tbody>
 </table>
 <div class="muted">open orders: <span id="orders">?</span></div>
+<div id="share" class="muted"></div>
 <label for="token" class="muted">kill token</label>
 <input id="token" type="password" autocomplete="off" autocapitalize="off" spellcheck="false">
 <button id="kill" type="button">KILL</button>
@@ -80,6 +81,10 @@ async function refresh() {
     for (const [sym, qty] of rows) row([sym, qty]);
     if (!rows.length) row([s.exchange_error ? 'exchange unreadable' : 'flat', '']);
     text($('orders'), String((s.open_orders || []).length));
+    // The bot's share against the account: what a kill in bot scope closes.
+    text($('share'), Object.entries(s.share || {}).filter(([k]) => k !== 'error')
+      .map(([sym, v]) => 'bot ' + sym + ' ' + v.bot + ' of ' + v.holding +
+        ' (baseline ' + v.baseline + ')').join(' · ') || (s.share || {}).error || '');
     const hb = s.heartbeat || {};
     text($('state'), 'latch ' + ((s.halt || {}).state || '?') +
       (s.killed_flag ? ' (KILLED flag)' : '') +

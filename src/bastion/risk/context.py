@@ -84,7 +84,7 @@ class RiskContext:
         blocked: frozenset[str] = frozenset(),
     ) -> RiskContext:
         exposure: dict[str, Exposure] = {}
-        for sym, pos in account.positions.items():
+        for sym, pos in account.account_positions.items():
             exposure[sym] = Exposure(held=pos.qty)
         for o in account.open_orders:
             e = exposure.get(o.symbol)
@@ -106,7 +106,7 @@ class RiskContext:
             blocked=blocked,
         )
         total = account.cash()
-        for sym, pos in account.positions.items():
+        for sym, pos in account.account_positions.items():
             mark = ctx.mark(sym)
             total += pos.qty * (mark if mark is not None else pos.avg_price)
         ctx.equity = total
@@ -131,7 +131,7 @@ class RiskContext:
         mark = self.mark(symbol)
         if mark is not None:
             return mark
-        pos = self.account.positions.get(symbol)
+        pos = self.account.account_positions.get(symbol)
         return pos.avg_price if pos is not None else ZERO
 
     def exposure_of(self, symbol: str) -> Exposure:

@@ -21,6 +21,7 @@ class RiskReason(StrEnum):
     STALE_QUOTE = "STALE_QUOTE"  # a market order without a fresh enough price
     SYMBOL_BLOCKED = "SYMBOL_BLOCKED"  # an order on the symbol has an unknown outcome
     INVENTORY = "INVENTORY"  # selling what is not held (spot)
+    BELOW_BASELINE = "BELOW_BASELINE"  # a sell would take the holding under the baseline
     ORDER_SIZE = "ORDER_SIZE"  # one order too large a share of equity
     POSITION_LIMIT = "POSITION_LIMIT"  # one symbol too large a share of equity
     EXPOSURE_LIMIT = "EXPOSURE_LIMIT"  # gross exposure across symbols

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from bastion.model import AccountSnapshot, OrderRequest
 from bastion.model.indicators import SMA, IndicatorSpec
 from bastion.model.view import MarketView
+from bastion.risk.baseline import BaselineRule
 from bastion.risk.context import RiskContext
 from bastion.risk.decisions import Decision, Flatten, RiskReason, Verdict, approve
 from bastion.risk.exposure import (
@@ -49,7 +50,7 @@ def default_rules(limits: RiskLimits) -> tuple[Rule, ...]:
     rules: list[Rule] = [HaltRule(), BlockedSymbolRule(), FreshDataRule()]
     if limits.sanity.enabled:
         rules += [QuoteRule(limits.sanity.max_quote_age_ms), PriceBandRule(limits)]
-    rules.append(InventoryRule(allow_short=limits.allow_short))
+    rules += [InventoryRule(allow_short=limits.allow_short), BaselineRule()]
     if limits.rate.enabled:
         rules.append(OrderRateRule(limits))
     rules.append(OrderSizeRule(limits.max_order, {s: v.max_order for s, v in per_symbol.items()}))

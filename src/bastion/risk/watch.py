@@ -56,7 +56,7 @@ class AccountWatch:
         self._cash = float(account.cash())
         self._held = [
             (view.get(sym), float(pos.qty), float(pos.avg_price))
-            for sym, pos in account.positions.items()
+            for sym, pos in account.account_positions.items()
             if pos.qty
         ]
 

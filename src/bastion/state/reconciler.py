@@ -1,11 +1,24 @@
 """The reconciler: before every decision, the account comes from the venue.
 
-It compares what the venue holds with what our own fills say we should hold
-(the ledger). A difference is *explained* while orders on that symbol are in
-flight (fills in transit), otherwise *unexplained*: journaled and alerted,
-then adopted, because the exchange is the truth and a position opened or
-closed by hand must not be fought. The first snapshot adopts whatever the
-account already holds.
+A real account holds more than the bot trades. At the first start on a data
+folder the reconciler records what the account holds, per asset, as the
+*baseline*: not the bot's (unless the config adopts the asset). The bot's
+position is the exchange's holding minus the baseline, and that share is
+compared with what the bot's own fills say (the ledger) plus what was adopted.
+A difference is *explained* while orders on the asset are in flight (fills in
+transit), otherwise *unexplained* (a deposit, a hand trade, a withdrawal):
+journaled, alerted, and handled per ``on_unexplained``:
+
+- ``alert``: the baseline absorbs it, so the bot's share is unchanged (never
+  below zero: a withdrawal larger than the baseline comes out of the bot's
+  share, because the bot cannot sell what is gone);
+- ``adopt``: it becomes the bot's;
+- ``halt``: as ``alert``, and the bot is halted for an operator to look.
+
+Baselines and adopted quantities are persisted (``BaselineStore``) so that a
+restart neither forgets them nor raises the same change again; another
+process (``bastion account baseline``) may change them, and the next cycle
+re-reads the account against the new values.
 
 A venue that exposes ``version`` (the simulated venue) is only re-read when it
 changed, which keeps the check free in a backtest; any other venue is read
@@ -14,20 +27,33 @@ every ``refresh_ms``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from bastion.model import AccountSnapshot
 from bastion.model.money import ZERO
+from bastion.state.baseline import AssetShare, BaselineStore
 from bastion.venues.port import Venue
 
 Sink = Callable[[str, int, dict[str, Any]], None]
+Halt = Callable[[str, int], None]  # (reason, now): latch the bot to HALTED
+Policy = Literal["alert", "adopt", "halt"]
+UNEXPLAINED = "UNEXPLAINED_CHANGE"
 
 
 class Reconciler:
     def __init__(
-        self, venue: Venue, sink: Sink, *, refresh_ms: int = 0, downtime_ms: int = 0
+        self,
+        venue: Venue,
+        sink: Sink,
+        *,
+        refresh_ms: int = 0,
+        downtime_ms: int = 0,
+        book: BaselineStore | None = None,
+        adopt: Collection[str] = (),
+        on_unexplained: Policy = "alert",
+        halt: Halt | None = None,
     ) -> None:
         self._venue = venue
         self._sink = sink
@@ -38,15 +64,31 @@ class Reconciler:
         self._versioned = hasattr(venue, "version")
         self.downtime_ms = downtime_ms  # a gap between decisions longer than this forces a re-read
         self._last_now: int | None = None
-        self._seen_once = False  # the first snapshot of this process: adopt or flag "while down"
-        self.baseline: dict[str, Decimal] = {}  # adopted quantities not from our fills
+        self._seen_once = False  # the first snapshot of this process: "while down" if it differs
+        self._book = book
+        self.adopt = frozenset(a.upper() for a in adopt)
+        self.on_unexplained: Policy = on_unexplained
+        self._halt = halt
+        self.baseline: dict[str, Decimal] = {}  # per asset: held, not the bot's
+        self.adopted: dict[str, Decimal] = {}  # per asset: the bot's, not from its fills
+        self.recorded = False
+        if book is not None:
+            self._load()
+        self._bases: dict[str, str] | None = None  # symbol -> base asset
         self.unexplained = 0
+        self.last: AccountSnapshot | None = None  # the newest reconciled account (status)
 
+    # ------------------------------------------------------------ queries
     def current(self, now: int) -> AccountSnapshot | None:
         """The cached account if nothing can have changed since it was read, else None."""
         cached = self._account
         last, self._last_now = self._last_now, now
         if cached is None:
+            return None
+        if self._book is not None and self._book.changed():
+            self._load()  # an operator changed the baseline: re-read against it
+            self._sink("baseline_reloaded", now, {"baseline": _strs(self.baseline)})
+            self._account = None
             return None
         if self.downtime_ms and last is not None and now - last > self.downtime_ms:
             self._sink("downtime", now, {"since": last, "gap_ms": now - last})
@@ -62,7 +104,8 @@ class Reconciler:
         ledger: Mapping[str, Decimal],
         in_flight: Mapping[str, tuple[Decimal, Decimal]] | None = None,
     ) -> AccountSnapshot:
-        """The venue's account as of ``now``; journals any difference with ``ledger``.
+        """The venue's account as of ``now``, with the baseline set aside; journals
+        any difference between the bot's share and ``ledger``.
 
         ``in_flight`` maps a symbol to the (buy, sell) quantity still working in
         our orders: fills of those may be in transit, so any venue position within
@@ -75,13 +118,89 @@ class Reconciler:
         self._version, self._fetched_at = getattr(self._venue, "version", None), now
         first = not self._seen_once
         self._seen_once = True
-        self._account = acct
-        self._compare(acct, ledger, in_flight or {}, now, first)
-        return acct
+        if not self.recorded:
+            self._record(acct, ledger, now)
+        else:
+            self._compare(acct, ledger, in_flight or {}, now, first)
+        shared = acct.with_baseline(self.floors())
+        self._account = self.last = shared
+        return shared
+
+    def floors(self) -> dict[str, Decimal]:
+        """Per traded symbol, the baseline of its base asset."""
+        return {s: self.baseline.get(a, ZERO) for s, a in self.bases().items()}
+
+    def bases(self) -> dict[str, str]:
+        if self._bases is None:
+            self._bases = {s: i.base for s, i in self._venue.instruments().items()}
+        return self._bases
+
+    def close(self) -> None:
+        if self._book is not None:
+            self._book.close()
 
     def invalidate(self) -> None:
         """Force a full re-read before the next decision (reconnect, downtime)."""
         self._account = None
+
+    # ------------------------------------------------------------ internal
+    def _load(self) -> None:
+        assert self._book is not None
+        self.recorded = self._book.recorded()
+        shares = self._book.load()
+        self.baseline = {a: s.baseline for a, s in shares.items()}
+        self.adopted = {a: s.adopted for a, s in shares.items()}
+
+    def _save(self, assets: Collection[str], now: int, reason: str, by: str) -> None:
+        if self._book is None:
+            return
+        changes = {
+            a: AssetShare(baseline=self.baseline.get(a, ZERO), adopted=self.adopted.get(a, ZERO))
+            for a in assets
+        }
+        self._book.save(changes, ts=now, reason=reason, by=by)
+
+    def _per_asset(self, by_symbol: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for sym, qty in by_symbol.items():
+            asset = self.bases().get(sym)
+            if asset is not None:
+                out[asset] = out.get(asset, ZERO) + qty
+        return out
+
+    def _held(self, acct: AccountSnapshot) -> dict[str, Decimal]:
+        """What the account holds per asset: balances, and every traded base."""
+        held = {a: b.total for a, b in acct.balances.items() if b.total}
+        for sym, asset in self.bases().items():
+            if asset not in held and acct.position(sym):
+                held[asset] = acct.position(sym)
+        return held
+
+    def _record(self, acct: AccountSnapshot, ledger: Mapping[str, Decimal], now: int) -> None:
+        """The first start on this folder: what the account holds is not the bot's,
+        except what the bot's own fills explain and the assets the config adopts."""
+        own = self._per_asset(ledger)
+        held = self._held(acct)
+        for asset in set(held) | set(own):
+            rest = held.get(asset, ZERO) - own.get(asset, ZERO)
+            if asset in self.adopt:
+                base, adopted = ZERO, rest
+            else:
+                base = max(rest, ZERO)
+                adopted = rest - base
+            self.baseline[asset], self.adopted[asset] = base, adopted
+        self.recorded = True
+        self._save(set(self.baseline), now, "first start on this account", "bot")
+        self._sink(
+            "baseline_recorded",
+            now,
+            {
+                "holdings": _strs(held),
+                "baseline": _strs(self.baseline),
+                "adopted": _strs({a: q for a, q in self.adopted.items() if q}),
+                "adopt": sorted(self.adopt),
+            },
+        )
 
     def _compare(
         self,
@@ -91,33 +210,69 @@ class Reconciler:
         now: int,
         first: bool,
     ) -> None:
-        symbols = set(acct.positions) | set(ledger) | set(self.baseline)
-        for sym in symbols:
-            venue_qty = acct.position(sym)
-            expected = self.baseline.get(sym, ZERO) + ledger.get(sym, ZERO)
-            buys, sells = in_flight.get(sym, (ZERO, ZERO))
-            low, high = expected - sells, expected + buys
+        own = self._per_asset(ledger)
+        buys = self._per_asset({s: b for s, (b, _) in in_flight.items()})
+        sells = self._per_asset({s: q for s, (_, q) in in_flight.items()})
+        traded = set(self.bases().values())
+        held = self._held(acct)
+        for asset in sorted(traded):
+            venue_qty = held.get(asset, ZERO)
+            base, adopted = self.baseline.get(asset, ZERO), self.adopted.get(asset, ZERO)
+            expected = base + adopted + own.get(asset, ZERO)
+            b, s = buys.get(asset, ZERO), sells.get(asset, ZERO)
+            low, high = expected - s, expected + b
             if low <= venue_qty <= high:
                 continue  # equal, or explained by fills of our working orders in transit
             delta = venue_qty - high if venue_qty > high else venue_qty - low
-            self.baseline[sym] = self.baseline.get(sym, ZERO) + delta
-            if first and expected == 0 and not (buys or sells):
-                # Holdings that predate this bot's own fills: adopted, quietly.
-                self._sink("position_adopted", now, {"symbol": sym, "qty": str(venue_qty)})
-                continue
-            self.unexplained += 1
-            self._sink(
-                "reconcile_delta",
-                now,
-                {
-                    "symbol": sym,
-                    "venue": str(venue_qty),
-                    "expected": str(expected),
-                    "in_flight_buys": str(buys),
-                    "in_flight_sells": str(sells),
-                    "delta": str(delta),
-                    "explained": False,
-                    "while_down": first,
-                    "alert": True,
-                },
-            )
+            self._unexplained(asset, delta, now, venue_qty, expected, b, s, first)
+
+    def _unexplained(
+        self,
+        asset: str,
+        delta: Decimal,
+        now: int,
+        venue_qty: Decimal,
+        expected: Decimal,
+        buys: Decimal,
+        sells: Decimal,
+        first: bool,
+    ) -> None:
+        """A change nothing the bot did explains: absorb it per the policy, persist,
+        journal (the alert), and halt when the policy says so."""
+        policy = self.on_unexplained
+        base, adopted = self.baseline.get(asset, ZERO), self.adopted.get(asset, ZERO)
+        if policy == "adopt":
+            adopted += delta
+        else:
+            base += delta
+            if base < 0:  # more went than the baseline held: it was the bot's
+                adopted, base = adopted + base, ZERO
+        self.baseline[asset], self.adopted[asset] = base, adopted
+        self.unexplained += 1
+        self._save((asset,), now, f"unexplained change {delta:+} ({policy})", "reconciler")
+        symbols = sorted(s for s, a in self.bases().items() if a == asset)
+        self._sink(
+            "reconcile_delta",
+            now,
+            {
+                "asset": asset,
+                "symbol": symbols[0] if len(symbols) == 1 else ",".join(symbols),
+                "venue": str(venue_qty),
+                "expected": str(expected),
+                "in_flight_buys": str(buys),
+                "in_flight_sells": str(sells),
+                "delta": str(delta),
+                "explained": False,
+                "while_down": first,
+                "policy": policy,
+                "baseline": str(base),
+                "adopted": str(adopted),
+                "alert": True,
+            },
+        )
+        if policy == "halt" and self._halt is not None:
+            self._halt(UNEXPLAINED, now)
+
+
+def _strs(values: Mapping[str, Decimal]) -> dict[str, str]:
+    return {k: str(v) for k, v in sorted(values.items())}
