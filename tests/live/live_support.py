@@ -175,9 +175,15 @@ def make_rig(
     policy: ExecutionPolicy = FAST_POLICY,
     call_timeout_s: float = 1.0,
     refresh_ms: int = 30_000,  # the live default: the account is not re-read every cycle
+    balances: dict[str, Decimal] | None = None,
+    config: BotConfig | None = None,
 ) -> LiveRig:
     Scripted.script = staticmethod(script or (lambda i, v, a: []))
-    thread, emu = start_emulator()
+    thread, emu = start_emulator(
+        None
+        if balances is None
+        else EmulatorConfig(source="none", balances={"USDT": Decimal(100_000), **balances})
+    )
     journal_sink: list[Any] = []
 
     def sink(kind: str, ts: int, payload: dict[str, Any]) -> None:
@@ -193,7 +199,7 @@ def make_rig(
         data_dir=folder,
         venue=venue,
         strategies=[Scripted(NoParams(), [SYMBOL], "scripted")],
-        config=BotConfig(),
+        config=config or BotConfig(),
         intervals={SYMBOL: SECOND},
         now=wall_ms(),
         policy=policy,
