@@ -48,6 +48,7 @@ from bastion.execution.policy import ExecutionPolicy
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
 from bastion.killswitch.venueset import VenueSet
+from bastion.state.baseline import read_floors
 from bastion.model import (
     AccountSnapshot,
     Instrument,
@@ -292,7 +293,9 @@ class World:
         venues = VenueSet([SYMBOL], lambda _s: kill_venue)  # type: ignore[arg-type,return-value]
         self._kill_sending = True
         try:
-            result = flatten(venues, deadline_s=5.0, sleep=lambda _s: None)
+            # As ``KillSwitch.kill`` in bot scope: never below the recorded baseline.
+            floors = read_floors(self.folder)
+            result = flatten(venues, deadline_s=5.0, floors=floors, sleep=lambda _s: None)
         finally:
             self._kill_sending = False
             venues.close()
