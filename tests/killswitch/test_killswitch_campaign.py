@@ -69,7 +69,9 @@ def test_short_campaign_through_the_emulator(tmp_path, seed):
     with emulator(symbols=1) as (emu, _):
         foreign = _btc(emu)  # the account's holdings before the bot's first start
         assert foreign > 0
-        cfg = write_config(tmp_path, emu, symbols=[SYMBOL], killswitch={"deadline_s": 20.0})
+        cfg = write_config(
+            tmp_path, emu, symbols=[SYMBOL], killswitch={"deadline_s": 20.0}, adopt=[]
+        )
         data = tmp_path / "data"
         quiet: list[tuple[int, int]] = []  # (kill returned, resumed): no bot order in between
         done: Counter[str] = Counter()
