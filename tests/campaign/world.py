@@ -48,7 +48,6 @@ from bastion.execution.policy import ExecutionPolicy
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
 from bastion.killswitch.venueset import VenueSet
-from bastion.state.baseline import read_floors
 from bastion.model import (
     AccountSnapshot,
     Instrument,
@@ -60,6 +59,7 @@ from bastion.model import (
     TargetQuotes,
 )
 from bastion.model.view import MarketView
+from bastion.state.baseline import read_floors
 from bastion.state.killflag import clear_flag, read_flag
 from bastion.state.store import LatchRow, StateStore
 from bastion.venues.errors import VenueError
