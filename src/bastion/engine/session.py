@@ -13,7 +13,6 @@ exposure.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
 from bastion.engine.parts import data_gate, risk_gate, slots
 from bastion.execution import OrderManager
+from bastion.execution.ids import run_identity
 from bastion.execution.policy import ExecutionPolicy
 from bastion.execution.tracked import ManagedOrder
 from bastion.model import Instrument
@@ -87,9 +87,9 @@ def open_session(
     # Flushed by the cycle itself: once after the decisions are journaled and
     # before any order is sent, and once at the end of the cycle.
     journal = Journal(data_dir / "journal.sqlite", flush_every=10_000)
+    identity = store.identity()  # drawn once per folder: ids never repeat across folders
     boot = store.next_boot()
-    name = hashlib.sha256(config.name.encode()).hexdigest()[:3]
-    run_id = f"{name}{boot:x}"
+    run_id = run_identity(identity, boot)
     instruments: dict[str, Instrument] = dict(venue.instruments())
     gate = data_gate(intervals, strategies, config, journal)
     latch, state = open_latch(data_dir, sink=journal)
@@ -108,7 +108,7 @@ def open_session(
         durable_journal=True,
         size_scale=size_scale,
     )
-    journal.append("session_start", now, {"boot": boot, "run_id": run_id})
+    journal.append("session_start", now, {"boot": boot, "run_id": run_id, "identity": identity})
     recover(bot, store, now)
     journal.flush()
     if latch.state is not HaltState.ACTIVE:

@@ -2,7 +2,14 @@
 
 A retry or a replay of the same decision names the same order, so the venue's
 own duplicate check (and our reconciler) recognise it. Ids are at most 36
-characters of ``[A-Za-z0-9_-]``, which every major exchange accepts.
+characters of ``[A-Za-z0-9_-]``, which every major exchange accepts (Binance's
+limit is 36).
+
+The *run* is the data folder's random identity (8 base-36 characters, drawn
+when the folder is created) followed by the process's boot number: two folders
+never share ids, even for bots of the same name on one account, so a lookup
+by client id can never adopt another folder's order. The two-letter prefix
+names the origin (``bn`` strategy, ``bx`` risk flatten, ``ks`` kill switch).
 """
 
 from __future__ import annotations
@@ -22,6 +29,13 @@ def _b36(n: int) -> str:
         out = _DIGITS[r] + out
         if n == 0:
             return out
+
+
+def run_identity(identity: str, boot: int) -> str:
+    """The run part of every client id: the folder's identity, then the boot."""
+    if not (identity.isascii() and identity.isalnum()):
+        raise ValueError(f"run identity {identity!r} must be letters and digits")
+    return f"{identity}{_b36(boot)}"
 
 
 def client_order_id(run: str, cycle: int, intent: int, leg: int = 0, prefix: str = "bn") -> str:

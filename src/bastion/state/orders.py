@@ -8,12 +8,16 @@ which fsyncs every commit and survives power loss at the cost of a disk flush
 per order (see docs/benchmarks.md for what that costs).
 
 What is stored is what restart recovery needs: every order's request and last
-known state, the trade ids already applied (fill dedupe across restarts), and
-a boot counter that makes each process's client ids distinct.
+known state, the trade ids already applied (fill dedupe across restarts), the
+folder's random *identity* and a boot counter. Client ids start with both: the
+identity keeps two folders apart (two bots of the same name on one account,
+or a folder started afresh, must never name an order the other placed), the
+boot keeps one folder's processes apart.
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +71,8 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _OPEN = tuple(s.value for s in OrderStatus if not s.terminal)
+IDENTITY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+IDENTITY_LEN = 8  # 36**8: two folders share one with odds of about 1 in 2.8e12
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +224,18 @@ class OrderStore:
         return out
 
     # -------------------------------------------------------------- counters
+    def identity(self) -> str:
+        """The folder's random identity, drawn once when the store is created and
+        kept for its lifetime (a restart keeps it; a fresh folder draws anew)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM kv WHERE key = 'identity'").fetchone()
+            if row is not None:
+                return str(row[0])
+            ident = "".join(secrets.choice(IDENTITY_CHARS) for _ in range(IDENTITY_LEN))
+            self._db.execute("INSERT INTO kv(key, value) VALUES ('identity', ?)", (ident,))
+        return ident
+
     def next_boot(self) -> int:
         """A counter bumped once per process start: part of every run id."""
         with self._db:
