@@ -1,7 +1,9 @@
 """The decision cycle, identical in backtest, paper and live.
 
-gate → reconcile → protect → decide → plan → review → journal → execute.
-Decisions are journaled before the orders they cause are sent (write-ahead).
+gate → reconcile → protect → resend → decide → plan → review → journal →
+execute. Decisions are journaled before the orders they cause are sent
+(write-ahead); an order proven not placed is re-sent only once the risk gate
+has reviewed it again, like any new send.
 
 ``Bot`` holds the assembled parts; it performs no I/O of its own beyond what
 its venue and journal do, and reads no clock: ``now`` is passed in by the
@@ -86,6 +88,7 @@ def run_cycle(bot: Bot, now: int) -> None:
     view = bot.gate.view_at(now)  # gate
     account = reconcile(bot, now)  # reconcile
     protect(bot, account, view, now)  # account-level risk: flatten and halt
+    resend(bot, account, view, now)  # orders proven not placed: reviewed as new sends
     for slot in bot.slots:
         intents = decide(bot, slot, view, account)  # decide
         if not intents:
@@ -128,6 +131,30 @@ def protect(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> N
         flatten(bot, account, view, now, action)
     elif bot.risk.latch.state is not HaltState.ACTIVE and bot.orders.working:
         withdraw(bot, now)
+
+
+def resend(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> None:
+    """A re-send is a new send: the risk gate (latch included) reviews it with
+    today's account, and one it would not approve as it stands is dropped."""
+    due = bot.orders.resends_due()
+    if not due:
+        return
+    ctx = RiskContext.build(
+        account=account,
+        view=view,
+        now=now,
+        instruments=bot.instruments,
+        latch=bot.risk.latch,
+        blocked=blocked_symbols(bot),
+    )
+    for mo, d in zip(due, bot.risk.review([mo.request for mo in due], ctx), strict=True):
+        journal_decision(bot, mo.request.strategy, d, now, resend=True)
+        cid = mo.request.client_id
+        if d.verdict is Verdict.APPROVE and d.request == mo.request:
+            bot.orders.resend(cid, now)
+        else:
+            why = d.reason.value if d.reason is not None else d.verdict.value
+            bot.orders.drop(cid, f"not placed, and its re-send was not approved: {why}", now)
 
 
 def withdraw(bot: Bot, now: int) -> None:
@@ -356,33 +383,36 @@ def journal_cycle(
         },
     )
     for d in decisions:
-        key = d.reason.value if d.reason is not None else "APPROVED"
-        bot.decisions[key] = bot.decisions.get(key, 0) + 1
-        bot.journal(
-            "risk_decision",
-            now,
-            {
-                "cycle": bot.cycle,
-                "strategy": str(ref),
-                "symbol": d.original.symbol,
-                "client_id": d.original.client_id,
-                "verdict": d.verdict.value,
-                "reason": d.reason.value if d.reason else None,
-                "rule": d.rule,
-                "details": dict(d.details),
-                "side": d.original.side.value,
-                "qty": str(d.original.qty),
-                "approved_qty": str(d.request.qty) if d.request is not None else None,
-            }
-            if d.verdict is not Verdict.APPROVE
-            else {
-                "cycle": bot.cycle,
-                "strategy": str(ref),
-                "symbol": d.original.symbol,
-                "client_id": d.original.client_id,
-                "verdict": "approve",
-            },
-        )
+        journal_decision(bot, ref, d, now)
+
+
+def journal_decision(
+    bot: Bot, ref: StrategyRef, d: Decision, now: int, *, resend: bool = False
+) -> None:
+    key = d.reason.value if d.reason is not None else "APPROVED"
+    bot.decisions[key] = bot.decisions.get(key, 0) + 1
+    head = {
+        "cycle": bot.cycle,
+        "strategy": str(ref),
+        "symbol": d.original.symbol,
+        "client_id": d.original.client_id,
+    } | ({"resend": True} if resend else {})
+    bot.journal(
+        "risk_decision",
+        now,
+        head
+        | {
+            "verdict": d.verdict.value,
+            "reason": d.reason.value if d.reason else None,
+            "rule": d.rule,
+            "details": dict(d.details),
+            "side": d.original.side.value,
+            "qty": str(d.original.qty),
+            "approved_qty": str(d.request.qty) if d.request is not None else None,
+        }
+        if d.verdict is not Verdict.APPROVE
+        else head | {"verdict": "approve"},
+    )
 
 
 def _intent_dict(intent: Intent) -> dict[str, Any]:

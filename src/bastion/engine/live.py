@@ -206,6 +206,7 @@ async def _start(
             now=wall_ms(),
             refresh_ms=int(config.exchange.refresh_s * 1000),
             size_scale=config.exchange.size_scale,
+            clock=wall_ms,  # order_submitted carries the send time, not the cycle's start
         )
 
     try:

@@ -24,13 +24,15 @@ from bastion.config import BotConfig
 from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
 from bastion.engine.parts import data_gate, risk_gate, slots
+from bastion.engine.sendcheck import SendCheck
 from bastion.execution import OrderManager
+from bastion.execution.backfill import JOURNAL_KINDS, missing_events
 from bastion.execution.ids import run_identity
 from bastion.execution.policy import ExecutionPolicy
 from bastion.execution.tracked import ManagedOrder
 from bastion.model import Instrument
 from bastion.model.money import ZERO
-from bastion.observe.journal import Journal
+from bastion.observe.journal import Journal, read_events
 from bastion.risk import HaltLatch, HaltState
 from bastion.state import Reconciler
 from bastion.state.baseline import BaselineStore
@@ -80,8 +82,12 @@ def open_session(
     policy: ExecutionPolicy | None = None,
     refresh_ms: int = 30_000,
     size_scale: Decimal = Decimal(1),
+    clock: Callable[[], int] | None = None,
 ) -> Session:
-    """Open (or reopen) the bot in ``data_dir`` and recover before any decision."""
+    """Open (or reopen) the bot in ``data_dir`` and recover before any decision.
+
+    ``clock`` stamps send times (live: the wall clock); without one they are the
+    cycle's ``now``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = OrderStore(data_dir / "state.sqlite")
     # Flushed by the cycle itself: once after the decisions are journaled and
@@ -94,7 +100,13 @@ def open_session(
     gate = data_gate(intervals, strategies, config, journal)
     latch, state = open_latch(data_dir, sink=journal)
     halt_if_killed(latch, state, data_dir, journal.append, now)  # before recovery sends anything
-    orders = OrderManager(venue, journal, store, policy=policy)
+    guard = SendCheck(
+        latch,
+        state,
+        data_dir,
+        on_flag=lambda at: halt_if_killed(latch, state, data_dir, journal.append, at),
+    )
+    orders = OrderManager(venue, journal, store, policy=policy, guard=guard, clock=clock)
     bot = Bot(
         run_id=run_id,
         venue=venue,
@@ -109,6 +121,7 @@ def open_session(
         size_scale=size_scale,
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id, "identity": identity})
+    backfill_journal(store, journal, now)  # a crash may have left the journal behind
     recover(bot, store, now)
     journal.flush()
     if latch.state is not HaltState.ACTIVE:
@@ -185,6 +198,23 @@ def halt_if_killed(
         | ({"persist_error": persisted} if persisted else {}),
     )
     return True
+
+
+def backfill_journal(store: OrderStore, journal: Journal, now: int) -> int:
+    """Journal what the order store holds and the journal lacks (see
+    ``bastion.execution.backfill``); the number of events written."""
+    journal.flush()
+    journaled = read_events(journal.path, kinds=JOURNAL_KINDS)
+    events = missing_events(store.all_orders(), store.fills(), journaled)
+    for kind, ts, payload in events:
+        journal.append(kind, ts, payload)
+    if events:
+        counts: dict[str, int] = {}
+        for kind, _, _ in events:
+            counts[kind] = counts.get(kind, 0) + 1
+        journal.append("journal_backfilled", now, {"events": len(events), "kinds": counts})
+    journal.flush()
+    return len(events)
 
 
 def recover(bot: Bot, store: OrderStore, now: int) -> None:

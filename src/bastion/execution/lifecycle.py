@@ -20,6 +20,7 @@ class OrderEvent(StrEnum):
     NOT_FOUND = "not_found"  # resolution: the venue says it never saw it
     RETRY_SCHEDULED = "retry_scheduled"  # definitely failed, transient: send again later
     ABANDONED = "abandoned"  # not placed, and the decision is too old to act on now
+    WITHHELD = "withheld"  # a kill or a halt came between the decision and the send
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCEL_REQUESTED = "cancel_requested"
@@ -41,6 +42,8 @@ TABLE: dict[tuple[S, OrderEvent], S] = {
     (S.UNKNOWN, OrderEvent.NOT_FOUND): S.NEW,
     (S.SUBMITTING, OrderEvent.RETRY_SCHEDULED): S.NEW,
     (S.NEW, OrderEvent.ABANDONED): S.EXPIRED,
+    # Checked immediately before every send: never reached the venue, never will.
+    (S.NEW, OrderEvent.WITHHELD): S.EXPIRED,
     (S.UNKNOWN, OrderEvent.REJECTED): S.REJECTED,
     (S.UNKNOWN, OrderEvent.OUTCOME_UNKNOWN): S.UNKNOWN,
     (S.OPEN, OrderEvent.ACCEPTED): S.OPEN,

@@ -10,10 +10,18 @@ sent. A failed send is classified in one table (``outcomes.classify``):
 - *unknown* (timeout, 5xx, bad response, anything unexpected): never re-sent.
   The symbol takes no new exposure while ``tick`` asks the venue about the
   client id. Found: it takes the venue's state. Not found, consistently, past
-  a grace period: *not placed* (the venue's word), re-sent under the same id
-  if the decision is still fresh, else abandoned. Neither within a bound:
-  UNRESOLVED, alerted, the symbol stays blocked;
+  a grace period: *not placed* (the venue's word). A fresh decision is then
+  handed back to the engine (``resends_due``), whose risk gate reviews it as
+  a new send before it goes again under the same id; a stale one is dropped,
+  and so is one whose cancel was asked while its outcome was unknown (the
+  strategy has moved on) or one recovered after a restart. Neither within a
+  bound: UNRESOLVED, alerted, the symbol stays blocked;
 - *landed* (duplicate client id): an earlier attempt was accepted; look it up.
+
+Immediately before every send (first sends, retries, re-sends) the manager
+asks its ``guard`` (the kill flag and the halt latch, ``SendGuard``): a kill
+or a halt that lands while a cycle is under way (a bot hung mid-cycle, then
+woken) withholds the order for good instead of letting it out.
 
 Fills are deduped by trade id (across restarts, through the store) and
 attributed to the strategy that placed the order.
@@ -26,10 +34,11 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from bastion.execution.backfill import fill_payload, submitted_payload
 from bastion.execution.lifecycle import IllegalTransition, OrderEvent, event_for_status, transition
 from bastion.execution.outcomes import Outcome, classify
 from bastion.execution.policy import ExecutionPolicy
-from bastion.execution.tracked import CapReached, ManagedOrder, OrderStore
+from bastion.execution.tracked import CapReached, ManagedOrder, OrderStore, SendGuard
 from bastion.model import CancelRequest, Fill, OrderReport, OrderRequest, OrderStatus
 from bastion.model.money import ZERO
 from bastion.model.orders import order_origin
@@ -50,10 +59,16 @@ class OrderManager:
         *,
         policy: ExecutionPolicy | None = None,
         seed: int = 0,
+        guard: SendGuard | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self._venue = venue
         self._sink = sink
         self._store = store
+        self.guard = guard
+        # Send times (``order_submitted``, re-sends) come from here; without a
+        # clock they are the decision's ``now`` (backtests: the same instant).
+        self._clock = clock
         self.policy = policy or ExecutionPolicy()
         self._rng = random.Random(seed)
         self.orders: dict[str, ManagedOrder] = {}
@@ -76,22 +91,8 @@ class OrderManager:
         self.working[req.client_id] = mo
         if self._store is not None:
             self._store.save_order(req, mo.status, now)  # on disk before the first send
-        self._sink(
-            "order_submitted",
-            now,
-            {
-                "client_id": req.client_id,
-                "strategy": str(req.strategy),
-                "symbol": req.symbol,
-                "side": req.side.value,
-                "qty": str(req.qty),
-                "type": req.type.value,
-                "price": None if req.price is None else str(req.price),
-                "tif": req.tif.value,
-                "cycle": req.cycle,
-                "reduces_exposure": req.reduces_exposure,
-            },
-        )
+        sent = self._clock() if self._clock is not None else now
+        self._sink("order_submitted", sent, submitted_payload(req))
         self._send(mo, now)
         return mo
 
@@ -105,6 +106,11 @@ class OrderManager:
             return
         if mo.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
             self._move(mo, OrderEvent.CANCEL_REQUESTED, now)
+        elif mo.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
+            # Whatever a lookup later finds, this order must not come back: if it
+            # is resting it is cancelled then, if it was never placed it is dropped.
+            mo.cancel_asked = True
+            mo.no_resend = "its cancel was asked while its outcome was unknown"
         self._sink(
             "cancel_requested",
             now,
@@ -180,6 +186,16 @@ class OrderManager:
             return
         mo.reason = report.reason or mo.reason
         self._move(mo, event, now)
+        if mo.cancel_asked and mo.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            mo.cancel_asked = False  # once: a cancel that fails is the cancel path's business
+            self.cancel(
+                CancelRequest(
+                    client_id=mo.request.client_id,
+                    symbol=mo.request.symbol,
+                    reason="cancel asked while its outcome was unknown",
+                ),
+                now,
+            )
 
     def apply_fill(self, fill: Fill, now: int) -> None:
         if fill.trade_id in self._seen_trades:
@@ -190,7 +206,7 @@ class OrderManager:
         if mo is None and order_origin(fill.client_id) != "killswitch":
             # Not an order of ours (a hand trade, another bot, history older than
             # this folder): not the bot's position; the reconciler reports the change.
-            self._sink("foreign_fill", fill.ts, _fill_payload(fill, ""))
+            self._sink("foreign_fill", fill.ts, fill_payload(fill, ""))
             return
         if self._store is not None and not self._store.record_fill(fill):
             return  # applied before a restart
@@ -206,9 +222,7 @@ class OrderManager:
             if mo.filled >= mo.reported:
                 self.settling.pop(mo.request.client_id, None)
             self._persist(mo, now)
-        self._sink(
-            "fill", fill.ts, _fill_payload(fill, str(mo.request.strategy) if mo is not None else "")
-        )
+        self._sink("fill", fill.ts, fill_payload(fill, str(mo.request.strategy) if mo else ""))
 
     def _owner_of(self, fill: Fill) -> ManagedOrder | None:
         """Our order behind ``fill``: by client id, else by the venue's order id
@@ -287,6 +301,7 @@ class OrderManager:
     def recover(self, now: int) -> None:
         """Every order not known terminal is re-learned from the venue by client id."""
         for mo in list(self.working.values()):
+            mo.no_resend = "recovered after a restart: the decision belongs to a past process"
             if mo.status in (OrderStatus.NEW, OrderStatus.SUBMITTING):
                 # Persisted, maybe sent, maybe not: exactly the unknown case.
                 mo.reason = "recovered after restart: outcome unknown"
@@ -295,6 +310,24 @@ class OrderManager:
         self.blocked = {
             m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN
         }
+
+    # ----------------------------------------------------------- re-sends
+    def resends_due(self) -> list[ManagedOrder]:
+        """Orders proven not placed while their decision is fresh: the engine
+        reviews each as a new send, then calls ``resend`` or ``drop``."""
+        return [mo for mo in self.working.values() if mo.resend_due]
+
+    def resend(self, client_id: str, now: int) -> None:
+        mo = self.orders[client_id]
+        mo.resend_due = False
+        self._send(mo, now)
+
+    def drop(self, client_id: str, reason: str, now: int) -> None:
+        """A not-placed order that may not go again: terminal, with its reason."""
+        mo = self.orders[client_id]
+        mo.resend_due = False
+        mo.reason = reason
+        self._move(mo, OrderEvent.ABANDONED, now)
 
     # ------------------------------------------------------------ queries
     def working_for(self, strategy_id: str) -> list[OrderReport]:
@@ -311,7 +344,23 @@ class OrderManager:
 
     # ----------------------------------------------------------- internal
     def _send(self, mo: ManagedOrder, now: int) -> None:
+        why = self.guard(mo.request, now) if self.guard is not None else None
+        if why is not None:
+            mo.retry_at, mo.resend_due = None, False
+            mo.reason = f"withheld before sending: {why}"
+            self._move(mo, OrderEvent.WITHHELD, now)
+            return
         mo.attempts += 1
+        if mo.attempts > 1:
+            self._sink(
+                "order_resent",
+                self._clock() if self._clock is not None else now,
+                {
+                    "client_id": mo.request.client_id,
+                    "symbol": mo.request.symbol,
+                    "attempt": mo.attempts,
+                },
+            )
         self._move(mo, OrderEvent.SUBMIT, now)
         try:
             report = self._venue.submit(mo.request)
@@ -379,8 +428,13 @@ class OrderManager:
         if mo.not_found >= p.unknown_checks:
             mo.reason = "not placed: the venue has no order with this client id"
             self._move(mo, OrderEvent.NOT_FOUND, now)
-            if age <= p.resend_if_younger_ms:
-                self._send(mo, now)  # same client id: a late twin would be refused as duplicate
+            if mo.no_resend:
+                mo.reason = f"not placed, and never re-sent: {mo.no_resend}"
+                self._move(mo, OrderEvent.ABANDONED, now)
+            elif age <= p.resend_if_younger_ms:
+                # Same client id (a late twin would be refused as a duplicate), but
+                # only once the engine's risk gate has reviewed it as a new send.
+                mo.resend_due = True
             else:
                 mo.reason = "not placed, and the decision is stale: dropped"
                 self._move(mo, OrderEvent.ABANDONED, now)
@@ -475,17 +529,3 @@ class OrderManager:
                 "filled": str(mo.filled),
             },
         )
-
-
-def _fill_payload(fill: Fill, strategy: str) -> dict[str, Any]:
-    return {
-        "trade_id": fill.trade_id,
-        "client_id": fill.client_id,
-        "strategy": strategy,
-        "symbol": fill.symbol,
-        "side": fill.side.value,
-        "qty": str(fill.qty),
-        "price": str(fill.price),
-        "fee": str(fill.fee),
-        "liquidity": fill.liquidity.value,
-    }

@@ -8,6 +8,7 @@ it); ``CapReached`` is what the manager hands the engine when retries run out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -35,6 +36,12 @@ class OrderStore(Protocol):
     def record_fill(self, fill: Fill) -> bool: ...
 
 
+# Asked immediately before every send (first sends, retries and re-sends): None
+# lets the order go, a text withholds it for good with that reason. The engine's
+# is ``bastion.engine.sendcheck.SendCheck`` (the kill flag and the halt latch).
+SendGuard = Callable[[OrderRequest, int], "str | None"]  # (request, now)
+
+
 @dataclass(slots=True)
 class ManagedOrder:
     request: OrderRequest
@@ -51,6 +58,14 @@ class ManagedOrder:
     retry_at: int | None = None
     not_found: int = 0
     unresolved: bool = False
+    # Proven not placed and fresh: waits for the engine to review it again (a
+    # re-send is a new send: the risk gate and the latch apply).
+    resend_due: bool = False
+    cancel_asked: bool = False  # while its outcome was unknown: cancel it if it turns up
+    # Never re-sent, whatever a lookup says: its cancel was asked while its outcome
+    # was unknown (the strategy has moved on), or it was recovered after a restart
+    # (the decision belonged to a process that is gone).
+    no_resend: str = ""
 
     @property
     def remaining(self) -> Decimal:
