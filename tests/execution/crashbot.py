@@ -1,12 +1,15 @@
-"""A bot process for crash tests: ``python crashbot.py DIR CRASH_AT BARS``.
+"""A bot process for crash tests: ``python crashbot.py DIR CRASH_AT BARS [NTH [moves]]``.
 
 It trades one symbol on a durable simulated venue (state kept in DIR, so the
 "exchange" outlives this process) with a target strategy that wants 1 unit
-from bar 5 on. ``CRASH_AT`` names the step of the submit path at which the
-process SIGKILLs itself the first time it gets there: ``before_persist``,
-``after_persist``, ``after_send``, ``after_ack`` or ``none``. The hooks are
-wrappers around the store, the venue and the journal, so the code under test
-is the production code, unmodified.
+from bar 5 on (``moves``: 1, then 0, then 1 ... every two bars, so that
+there are many orders and fills). ``CRASH_AT`` names the step at which the
+process SIGKILLs itself the ``NTH`` time (default 1) it gets there, once per
+folder: ``before_persist``, ``after_persist`` (the order stored, not yet
+journaled), ``after_send``, ``after_ack``, ``after_store_fill`` (a fill stored,
+not yet journaled), ``after_store_update`` (an order's new state stored, not
+yet journaled) or ``none``. The hooks are wrappers around the store, the venue
+and the journal, so the code under test is the production code, unmodified.
 """
 
 from __future__ import annotations
@@ -58,6 +61,19 @@ class WantOne(Strategy[Params, int]):
         return [], seen
 
 
+class Moves(WantOne):
+    name = "moves"
+
+    def decide(
+        self, view: MarketView, account: AccountSnapshot, memory: int
+    ) -> tuple[Sequence[Intent], int]:
+        seen = memory + 1
+        if view[SYMBOL].bars and seen >= self.params.start_bar:
+            want = self.params.qty if (seen // 2) % 2 else Decimal(0)
+            return [TargetPosition(symbol=SYMBOL, qty=want)], seen
+        return [], seen
+
+
 def die() -> None:
     sys.stdout.flush()
     os.kill(os.getpid(), signal.SIGKILL)
@@ -65,10 +81,17 @@ def die() -> None:
 
 def main() -> None:
     folder, crash_at, bars = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    nth = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    kind = sys.argv[5] if len(sys.argv) > 5 else "want_one"
     marker = folder / f"crashed-{crash_at}"
     armed = crash_at != "none" and not marker.exists()
+    reached = 0
 
     def arm() -> None:
+        nonlocal reached
+        reached += 1
+        if reached < nth:
+            return
         marker.write_text("1")
         die()
 
@@ -94,7 +117,7 @@ def main() -> None:
     hooked = Hooked()
     start = int((folder / "bar").read_text()) if (folder / "bar").exists() else 0
     now = T0 + start * MINUTE
-    strategy = WantOne(Params(), [SYMBOL], "want_one")
+    strategy = (Moves if kind == "moves" else WantOne)(Params(), [SYMBOL], kind)
     session = open_session(
         data_dir=folder,
         venue=hooked,  # type: ignore[arg-type]
@@ -106,6 +129,18 @@ def main() -> None:
     )
     store, journal = session.store, session.journal
     real_save, real_append = store.save_order, journal.append
+    real_fill, real_update = store.record_fill, store.update_order
+
+    def record_fill(fill: Any) -> bool:
+        new = real_fill(fill)
+        if armed and crash_at == "after_store_fill" and new:
+            arm()
+        return new
+
+    def update_order(client_id: str, **fields: Any) -> None:
+        real_update(client_id, **fields)
+        if armed and crash_at == "after_store_update":
+            arm()
 
     def save_order(request: Any, status: Any, ts: int) -> None:
         if armed and crash_at == "before_persist":
@@ -121,6 +156,8 @@ def main() -> None:
             arm()
 
     store.save_order = save_order  # type: ignore[method-assign]
+    store.record_fill = record_fill  # type: ignore[method-assign]
+    store.update_order = update_order  # type: ignore[method-assign]
     session.bot.orders._store = store
     session.bot.orders._sink = append
     session.bot.journal = append
