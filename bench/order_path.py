@@ -1,8 +1,10 @@
 """Order path latency: approved request -> request handed to the venue.
 
 Measures bastion's own share: client id registration, the write-ahead row in
-the SQLite order store (WAL), the journal append and the lifecycle move, up to
-the moment the venue's ``submit`` is entered. The venue here answers at once,
+the SQLite order store (WAL), the journal append, the check of the kill flag
+and the halt latch made immediately before every send (``SendCheck``: a stat
+of the flag file, SQLite's ``data_version`` of the latch file) and the
+lifecycle move, up to the moment the venue's ``submit`` is entered. The venue here answers at once,
 so nothing of an exchange's latency is counted.
 
     .venv/bin/python bench/order_path.py [--orders 5000]
@@ -18,6 +20,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from bastion.engine.latch import open_latch
+from bastion.engine.sendcheck import SendCheck
 from bastion.execution import OrderManager, client_order_id
 from bastion.model import (
     OrderReport,
@@ -61,7 +65,10 @@ def run(orders: int, durable: bool, folder: Path) -> list[float]:
         folder / f"journal-{durable}.sqlite", flush_every=10**9
     )  # flushed per cycle, not per order
     venue = InstantVenue()
-    manager = OrderManager(venue, journal, store)  # type: ignore[arg-type]
+    data = folder / f"data-{durable}"
+    latch, state = open_latch(data)
+    guard = SendCheck(latch, state, data, on_flag=lambda _now: True)
+    manager = OrderManager(venue, journal, store, guard=guard)  # type: ignore[arg-type]
     started: list[int] = []
     for i in range(orders):
         req = OrderRequest(
@@ -79,6 +86,7 @@ def run(orders: int, durable: bool, folder: Path) -> list[float]:
         manager.submit(req, now=i)
     journal.close()
     store.close()
+    state.close()
     return [(a - s) / 1000 for s, a in zip(started, venue.arrived, strict=True)]
 
 
