@@ -318,3 +318,25 @@ def test_operator_halt_from_another_process_withdraws_resting_bids_and_survives_
     assert rig.bot.risk.latch.state is HaltState.HALTED
     assert rig.events("started_halted")
     rig.assert_invariants()
+
+
+def test_a_hand_trade_explained_only_by_an_order_never_placed_is_absorbed_later(tmp_path):
+    """Found by the stateful test: a buy of unknown outcome 'explains' a hand
+    trade of the same size; once the buy turns out never placed, the next read
+    must see the hand trade for what it is (the account did not change, so a
+    cache keyed on the venue's version would never look again)."""
+    target = [Decimal(0)]
+    rig = make_rig(tmp_path, lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=target[0])])
+    try:
+        rig.step(1)
+        target[0] = Decimal(1)
+        rig.venue.fail("submit", Fault.TIMEOUT_BEFORE, Fault.TIMEOUT_BEFORE)
+        rig.step(1)
+        rig.sim.adjust_balance("SYN", Decimal(1), symbol=SYMBOL)  # by hand, not the bot's
+        rig.step(12)
+
+        rig.assert_invariants()
+        deltas = rig.events("reconcile_delta")
+        assert [d["delta"] for d in deltas] == ["1"], deltas
+    finally:
+        rig.session.close()

@@ -77,13 +77,17 @@ class Reconciler:
         self._bases: dict[str, str] | None = None  # symbol -> base asset
         self.unexplained = 0
         self.last: AccountSnapshot | None = None  # the newest reconciled account (status)
+        # The last read differed from the ledger and only orders in flight explained
+        # it: re-read next time, since the explanation lapses once they end unfilled
+        # (an unknown order found "not placed" leaves a hand trade unabsorbed).
+        self._leaning = False
 
     # ------------------------------------------------------------ queries
     def current(self, now: int) -> AccountSnapshot | None:
         """The cached account if nothing can have changed since it was read, else None."""
         cached = self._account
         last, self._last_now = self._last_now, now
-        if cached is None:
+        if cached is None or self._leaning:
             return None
         if self._book is not None and self._book.changed():
             self._load()  # an operator changed the baseline: re-read against it
@@ -210,6 +214,7 @@ class Reconciler:
         now: int,
         first: bool,
     ) -> None:
+        self._leaning = False
         own = self._per_asset(ledger)
         buys = self._per_asset({s: b for s, (b, _) in in_flight.items()})
         sells = self._per_asset({s: q for s, (_, q) in in_flight.items()})
@@ -222,7 +227,9 @@ class Reconciler:
             b, s = buys.get(asset, ZERO), sells.get(asset, ZERO)
             low, high = expected - s, expected + b
             if low <= venue_qty <= high:
-                continue  # equal, or explained by fills of our working orders in transit
+                # Equal, or explained by fills of our working orders in transit.
+                self._leaning = self._leaning or venue_qty != expected
+                continue
             delta = venue_qty - high if venue_qty > high else venue_qty - low
             self._unexplained(asset, delta, now, venue_qty, expected, b, s, first)
 
