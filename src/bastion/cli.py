@@ -370,12 +370,14 @@ def _register_others() -> None:
     """Commands that live with their own layer: halt/resume/risk report, and the
     kill switch (sentinel, kill), which must not depend on this module."""
     from bastion.cli_account import register as register_account
+    from bastion.cli_observe import register as register_observe
     from bastion.cli_risk import register as register_risk
     from bastion.killswitch.cli import register as register_killswitch
 
     register_risk(app)
     register_account(app)
     register_killswitch(app)
+    register_observe(app)
 
 
 _register_others()

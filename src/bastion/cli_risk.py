@@ -27,14 +27,13 @@ from typing import Annotated, Any
 import typer
 
 from bastion.clock import wall_ms
-from bastion.engine.latch import latch_event as _latch_event
+from bastion.engine.latch import change_latch
 from bastion.model.timeframe import parse_interval
-from bastion.observe.journal import Journal, find_journal, read_events
-from bastion.risk.latch import HaltLatch, HaltState
-from bastion.risk.report import KINDS, LATCH_KIND, render, summarize
+from bastion.observe.journal import find_journal, read_events
+from bastion.risk.latch import HaltState
+from bastion.risk.report import KINDS, render, summarize
 from bastion.state.folder import require_bot_folder
 from bastion.state.killflag import clear_flag
-from bastion.state.store import StateStore
 
 JOURNAL_FILE = "journal.sqlite"
 Sink = Callable[[str, int, dict[str, Any]], None]
@@ -55,18 +54,6 @@ def _operator() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def change_latch(state_dir: Path, state: HaltState, reason: str, by: str, now: int) -> str:
-    """Set the stored latch and journal it; returns the state it left."""
-    with StateStore(state_dir) as store:
-        row = store.load_latch()
-        previous = row.state if row is not None else HaltState.ACTIVE.value
-        latch = HaltLatch(state=state, reason=reason, since_ts=now, by=by)
-        store.save_latch(latch, previous=previous)
-    with Journal(state_dir / JOURNAL_FILE) as journal:
-        journal.append(LATCH_KIND, now, {**_latch_event(latch, previous), "source": "cli"})
-    return previous
 
 
 # ---------------------------------------------------------------- commands

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bastion.config_feeds import FeedsConfig
+from bastion.config_observe import ObserveConfig
 
 
 class ConfigError(ValueError):
@@ -385,6 +386,7 @@ class BotConfig(_Strict):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
+    observe: ObserveConfig = Field(default_factory=ObserveConfig)
     data_dir: str = "runs/bot"
 
 

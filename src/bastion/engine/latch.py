@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bastion.observe.journal import Journal
 from bastion.risk.latch import HaltLatch, HaltState
 from bastion.risk.report import LATCH_KIND
 from bastion.state.store import StateStore
@@ -59,3 +60,19 @@ def latch_event(latch: HaltLatch, previous: str | None) -> dict[str, Any]:
         "reason": latch.reason,
         "by": latch.by,
     }
+
+
+def change_latch(
+    state_dir: Path, state: HaltState, reason: str, by: str, now: int, source: str = "cli"
+) -> str:
+    """Set the stored latch and journal it, as ``bastion halt``/``resume`` and the
+    dashboard's buttons do; returns the state it left. The running bot adopts it
+    at its next cycle (``sync_latch``)."""
+    with StateStore(state_dir) as store:
+        row = store.load_latch()
+        previous = row.state if row is not None else HaltState.ACTIVE.value
+        latch = HaltLatch(state=state, reason=reason, since_ts=now, by=by)
+        store.save_latch(latch, previous=previous)
+    with Journal(Path(state_dir) / "journal.sqlite") as journal:
+        journal.append(LATCH_KIND, now, {**latch_event(latch, previous), "source": source})
+    return previous

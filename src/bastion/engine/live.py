@@ -35,6 +35,8 @@ from bastion.data.bookfeed import BookFeed
 from bastion.data.feeds import CcxtTradeFeed
 from bastion.data.feedset import FeedSet
 from bastion.engine.errors import LiveError
+from bastion.engine.health import after_cycle
+from bastion.engine.observers import ObserveError, start_observers
 from bastion.engine.service import (
     StartupClock,
     Stopper,
@@ -162,11 +164,17 @@ async def run_bot(
         raise LiveError(str(exc)) from None
     stopper = Stopper()
     stopper.install()
+    observers = None
     try:
+        observers = start_observers(config, folder)  # own threads; they read the journal
         return await _run_locked(
             config, strategies, folder, duration_s, status, status_every_s, stopper
         )
+    except ObserveError as exc:
+        raise LiveError(str(exc)) from None
     finally:
+        if observers is not None:
+            await asyncio.to_thread(observers.stop)  # after run_end: "bot stopped" pages
         stopper.uninstall()
         lock.release()
 
@@ -310,13 +318,16 @@ async def _run_locked(
                 first = await _next_bar(closed, stopper)
                 if first is None:
                     break  # SIGTERM / Ctrl-C: no new cycle
+                t_bar = time.perf_counter()
                 bars = await collect_interval(closed, first, len(symbols))
+                sent = len(session.bot.orders.orders)
                 try:
                     await asyncio.to_thread(
                         refetch_if_stale, session, last_done, wall_ms(), stale_ms
                     )
                     tops = {s: books.top(s, wall_ms()) for s in symbols} if books else {}
                     await asyncio.to_thread(_cycle, session, bars, tops)
+                    await asyncio.to_thread(after_cycle, session, t_bar, sent, builders, feed)
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
                     # decision is skipped, the bot stays up and tries at the next bar.

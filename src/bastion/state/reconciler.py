@@ -143,6 +143,11 @@ class Reconciler:
         if self._book is not None:
             self._book.close()
 
+    @property
+    def last_read(self) -> tuple[AccountSnapshot | None, int]:
+        """The account as last read and when (for health samples; no side effects)."""
+        return self._account, self._fetched_at
+
     def invalidate(self) -> None:
         """Force a full re-read before the next decision (reconnect, downtime)."""
         self._account = None

@@ -42,6 +42,7 @@ from bastion.model import (
     TimeInForce,
 )
 from bastion.model.money import to_decimal
+from bastion.venues.calls import CallLog, used_weight
 from bastion.venues.ccxt.client import Credentials, make_exchange, rewrite_urls
 from bastion.venues.ccxt.convert import market_instrument, order_report, trade_fill
 from bastion.venues.ccxt.errors import translate
@@ -107,6 +108,7 @@ class CcxtVenue:
         self._emitted: set[tuple[str, str]] = set()  # fills already handed out as events
         self._emitted_order: collections.deque[tuple[str, str]] = collections.deque()
         self._final: dict[str, None] = {}  # venue ids of orders known to be over (ordered)
+        self.calls = CallLog()  # latency, errors, weight: drained into the journal per cycle
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -319,6 +321,18 @@ class CcxtVenue:
 
     # ------------------------------------------------------------- helpers
     def _run(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return self._call(coro, what)
+        except VenueError as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            headers = getattr(self._ex, "last_response_headers", None)
+            self.calls.note(time.perf_counter() - started, error, used_weight(headers))
+
+    def _call(self, coro: Coroutine[Any, Any, T], what: str) -> T:
         if not self._thread.is_alive():
             coro.close()
             raise VenueTimeout(f"{self.exchange_id} {what}: the venue is not started")

@@ -1,0 +1,50 @@
+"""The live loop's health sample: one compact ``cycle_stats`` journal event per
+cycle, so that the dashboard, the metrics and the alerts can show what the
+bot does not otherwise journal (cycle time, tick to order, venue latency and
+errors, rate-limit weight, feed ages, marks, the account's equity and
+positions as last read). Built after the cycle's orders are sent: the sample
+never sits between a tick and its order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bastion.engine.session import Session
+
+
+def cycle_stats(
+    session: Session,
+    *,
+    now: int,
+    cycle_ms: float,
+    tick_to_order_ms: float | None,
+    feeds: Mapping[str, int | None],
+    rebuilds: int,
+) -> dict[str, Any]:
+    bot = session.bot
+    marks = bot.gate.view.marks()
+    acct, read_at = bot.reconciler.last_read
+    out: dict[str, Any] = {
+        "cycle": bot.cycle,
+        "cycle_ms": round(cycle_ms, 3),
+        "marks": {s: str(m) for s, m in marks.items()},
+        "feeds": dict(feeds),
+        "rebuilds": rebuilds,
+    }
+    if tick_to_order_ms is not None:
+        out["tick_to_order_ms"] = round(tick_to_order_ms, 3)
+    if acct is not None:
+        out["equity"] = str(acct.equity(marks))
+        out["account"] = {s: str(p.qty) for s, p in acct.positions.items() if p.qty}
+        out["reconciled_ts"] = read_at
+    calls = getattr(bot.venue, "calls", None)
+    if calls is not None:
+        out["venue"] = calls.drain()
+    return out
+
+
+def journal_cycle_stats(session: Session, **kwargs: Any) -> None:
+    session.journal.append("cycle_stats", kwargs["now"], cycle_stats(session, **kwargs))
+    session.journal.flush()
