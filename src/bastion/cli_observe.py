@@ -13,7 +13,7 @@ import signal
 import threading
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -107,7 +107,7 @@ def alert_test(
     severity: Annotated[str, typer.Option(help="info | warning | critical | all")] = "all",
 ) -> None:
     """Send one test message to every URL routed to SEVERITY; fail if any is refused."""
-    from bastion.observe.alerting import Alert, Message
+    from bastion.observe.alerting import Alert, Message, Severity
     from bastion.observe.notify import SEVERITIES, Notifier, routes_from
 
     cfg, _ = _load(config, None)
@@ -118,14 +118,17 @@ def alert_test(
         raise _fail(f"--severity {severity!r}: expected info, warning, critical or all")
     notifier = Notifier(routes, clock=wall_ms, retries=0)
     failed = 0
-    for sev in wanted:
-        if not routes.get(sev):  # type: ignore[call-overload]
+    for name in wanted:
+        sev = cast("Severity", name)
+        if not routes.get(sev):
             typer.echo(f"{sev}: no URL routed (config routes or ${a.urls_env})")
             continue
-        alert = Alert(f"test:{sev}", sev, "test alert", f"bastion {cfg.name}: alert test", wall_ms())  # type: ignore[arg-type]
+        alert = Alert(
+            f"test:{sev}", sev, "test alert", f"bastion {cfg.name}: alert test", wall_ms()
+        )
         ok = notifier.deliver_now(Message(alert, 1))
         failed += not ok
-        typer.echo(f"{sev}: {'delivered' if ok else 'FAILED'} to {len(routes[sev])} URL(s)")  # type: ignore[index]
+        typer.echo(f"{sev}: {'delivered' if ok else 'FAILED'} to {len(routes[sev])} URL(s)")
     if failed:
         raise typer.Exit(code=1)
 
@@ -134,8 +137,12 @@ def digest_cmd(
     config: ConfigOpt,
     day: Annotated[str, typer.Option("--date", help="Local day, YYYY-MM-DD.")],
     data_dir: DataOpt = None,
-    send: Annotated[bool, typer.Option(help="E-mail it (SMTP settings in [observe.digest]).")] = False,
-    html_out: Annotated[Path | None, typer.Option("--html", help="Also write the HTML here.")] = None,
+    send: Annotated[
+        bool, typer.Option(help="E-mail it (SMTP settings in [observe.digest]).")
+    ] = False,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Also write the HTML here.")
+    ] = None,
 ) -> None:
     """The daily digest of one local day: printed, and e-mailed with --send."""
     from bastion.observe.digest import build_digest, render_html, render_text, subject

@@ -22,10 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))
 
-from live_support import SYMBOL, LiveRig, make_rig, wait_for  # noqa: E402
+from live_support import SYMBOL, LiveRig, make_rig, wait_for
 
-from bastion.engine.health import journal_cycle_stats  # noqa: E402
-from bastion.model import TargetPosition  # noqa: E402
+from bastion.engine.health import journal_cycle_stats
+from bastion.model import TargetPosition
 
 CANARY_KEY = "canaryKEY-7f3a9c1d2e"
 CANARY_SECRET = "canarySECRET-b8e4f0a6c2"

@@ -65,7 +65,9 @@ def journal_figures(folder: Path) -> dict[str, object]:
         "position": pos,
         "equity": stats[-1]["equity"],
         "last_fill": fills[-1],
-        "rejections": sum(1 for e in events if e["kind"] == "risk_decision" and e["verdict"] == "reject"),
+        "rejections": sum(
+            1 for e in events if e["kind"] == "risk_decision" and e["verdict"] == "reject"
+        ),
     }
 
 
@@ -74,7 +76,9 @@ def _get(url: str, token: str | None = None, data: bytes | None = None) -> int:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=5) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers), timeout=5
+        ) as r:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -89,7 +93,9 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
     folder = tmp_path / "bot"
     rig = make_bot(folder)
     port = free_port()
-    cfg = parse_config({"name": "dash-test", "observe": {"dashboard": {"enabled": True, "port": port}}})
+    cfg = parse_config(
+        {"name": "dash-test", "observe": {"dashboard": {"enabled": True, "port": port}}}
+    )
     service = ObserveService(cfg, folder, clock=wall_ms, latch_writer=latch_writer(folder))
     errors: list[str] = []
     try:
@@ -113,7 +119,9 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
             desk.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             desk.on("pageerror", lambda exc: errors.append(str(exc)))
             resp = desk.goto(base + "/")
-            assert resp is not None and "default-src 'none'" in resp.headers["content-security-policy"]
+            assert (
+                resp is not None and "default-src 'none'" in resp.headers["content-security-policy"]
+            )
             assert desk.locator("#main").is_hidden()
             assert desk.locator("#fills tbody tr").count() == 0
             html = desk.content()
@@ -153,11 +161,15 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
             expect(desk.locator("#halt-state")).to_have_text("HALTED", timeout=5_000)
             fig = journal_figures(folder)
             assert fig["rejections"] >= 1
-            expect(desk.locator("#rejections tbody tr td").nth(1)).to_have_text(str(fig["rejections"]))
+            expect(desk.locator("#rejections tbody tr td").nth(1)).to_have_text(
+                str(fig["rejections"])
+            )
             SHOTS.mkdir(parents=True, exist_ok=True)
             desk.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
 
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            phone = browser.new_page(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
             phone.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             phone.on("pageerror", lambda exc: errors.append(str(exc)))
             phone.goto(base + "/")

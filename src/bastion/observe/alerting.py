@@ -173,8 +173,9 @@ class AlertGate:
             held.pending += 1
             held.latest = alert
             return []
+        folded = held.pending if held is not None else 0  # counted, not yet told
         self._held[alert.key] = _Held(first=alert, last_sent=now)
-        return self._limit([Message(alert, 1)], now)
+        return self._limit([Message(alert, 1 + folded)], now)
 
     def due(self, now: int) -> list[Message]:
         """Counts whose dedupe window closed, and messages the rate limit held."""

@@ -272,7 +272,9 @@ class LiveBook:
 
     def _reconcile_delta(self, e: dict[str, Any]) -> None:
         self.venue.reconcile_deltas += 1
-        self.venue.last_delta = {k: e.get(k) for k in ("ts", "symbol", "venue", "expected", "delta")}
+        self.venue.last_delta = {
+            k: e.get(k) for k in ("ts", "symbol", "venue", "expected", "delta")
+        }
 
     def _feed_event(self, e: dict[str, Any]) -> None:
         attr = FEED_KINDS[str(e["kind"])]
@@ -313,8 +315,14 @@ class LiveBook:
             unreal = trip.pnl_at(mark) if trip is not None and mark is not None else ZERO
             row: dict[str, Any] = {"strategy": sid, "symbol": sym}
             for w, start in starts.items():
-                realised = _sum(t.net_pnl for t in closed if _in((t.strategy_id, t.symbol), t.exit_ts, (sid, sym), start))
-                fees = _sum(f.fee for s, f in self.fills if _in((s, f.symbol), f.ts, (sid, sym), start))
+                realised = _sum(
+                    t.net_pnl
+                    for t in closed
+                    if _in((t.strategy_id, t.symbol), t.exit_ts, (sid, sym), start)
+                )
+                fees = _sum(
+                    f.fee for s, f in self.fills if _in((s, f.symbol), f.ts, (sid, sym), start)
+                )
                 row[w] = {"realised": str(realised), "unrealised": str(unreal), "fees": str(fees)}
                 for name, v in (("realised", realised), ("unrealised", unreal), ("fees", fees)):
                     totals[w][name] += v
@@ -357,9 +365,7 @@ class LiveBook:
             "alerts_sent": dict(self.alerts_sent),
             "feeds": {
                 sym: {
-                    "age_s": None
-                    if fh.last_ts is None
-                    else round((now - fh.last_ts) / 1000, 1),
+                    "age_s": None if fh.last_ts is None else round((now - fh.last_ts) / 1000, 1),
                     "stalls": fh.stalls,
                     "errors": fh.errors,
                     "overflows": fh.overflows,

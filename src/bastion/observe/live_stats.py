@@ -21,7 +21,16 @@ from bastion.observe.book import fill_of, strategy_id
 from bastion.observe.stats import Summary, summarize
 from bastion.observe.trades import TripBook
 
-KEYS = ("round_trips", "win_rate", "sharpe", "max_drawdown", "exposure", "turnover", "net_pnl", "fees")
+KEYS = (
+    "round_trips",
+    "win_rate",
+    "sharpe",
+    "max_drawdown",
+    "exposure",
+    "turnover",
+    "net_pnl",
+    "fees",
+)
 
 
 def strategy_stats(
@@ -60,13 +69,13 @@ def strategy_stats(
             if start_equity is None and e.get("equity") is not None:
                 start_equity = Decimal(e["equity"])
             if kind == "cycle_stats" or not e.get("marks"):
-                for sid in curves:
+                for sid, curve in curves.items():
                     value = cash.get(sid, ZERO) + sum(
                         (q * marks.get(sym, ZERO) for (s, sym), q in pos.items() if s == sid),
                         ZERO,
                     )
                     held = any(q != 0 for (s, _), q in pos.items() if s == sid)
-                    curves[sid].append((ts, float(value), held))
+                    curve.append((ts, float(value), held))
     base = float(start_equity) if start_equity else 100_000.0
     out: dict[str, Summary] = {}
     for sid in sorted(set(curves) | {t.strategy_id for t in book.closed}):

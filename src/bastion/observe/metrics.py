@@ -54,7 +54,9 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
         rej.add_metric([reason], n)
     yield rej
     if b.equity_now is not None:
-        yield GaugeMetricFamily("bastion_equity", "Account equity at the marks.", float(b.equity_now))
+        yield GaugeMetricFamily(
+            "bastion_equity", "Account equity at the marks.", float(b.equity_now)
+        )
     exposure = b.exposure()
     if exposure is not None:
         yield GaugeMetricFamily("bastion_exposure", "Gross exposure / equity.", float(exposure))
@@ -64,11 +66,15 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
     for (sid, sym), q in sorted(b.position.items()):
         pos.add_metric([sid, sym], float(q))
     yield pos
-    acct = GaugeMetricFamily("bastion_account_position", "The account's position.", labels=["symbol"])
-    for sym, q in sorted(b.account.items()):
-        acct.add_metric([sym], float(q))
+    acct = GaugeMetricFamily(
+        "bastion_account_position", "The account's position.", labels=["symbol"]
+    )
+    for sym, held in sorted(b.account.items()):
+        acct.add_metric([sym], float(held))
     yield acct
-    age = GaugeMetricFamily("bastion_feed_age_seconds", "Age of the newest trade.", labels=["symbol"])
+    age = GaugeMetricFamily(
+        "bastion_feed_age_seconds", "Age of the newest trade.", labels=["symbol"]
+    )
     stalls = CounterMetricFamily("bastion_feed_stalls", "Feed stalls.", labels=["symbol"])
     for sym, fh in sorted(b.feeds.items()):
         if fh.last_ts is not None:
@@ -81,10 +87,10 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
         "bastion_venue_latency_seconds", "REST call latency.", labels=["quantile"]
     )
     samples = list(v.latency_ms)
-    for q in (0.5, 0.99):
-        p = percentile(samples, q)
+    for quantile in (0.5, 0.99):
+        p = percentile(samples, quantile)
         if p is not None:
-            lat.add_metric([str(q)], p / 1000)
+            lat.add_metric([str(quantile)], p / 1000)
     yield lat
     err = CounterMetricFamily("bastion_venue_errors", "Venue errors by class.", labels=["class"])
     for cls, n in sorted(v.errors.items()):
@@ -93,12 +99,16 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
     yield _counter("bastion_venue_429", "Rate-limited replies (429/418).", v.http_429)
     if v.weight is not None:
         yield GaugeMetricFamily("bastion_rate_limit_weight", "Request weight used.", v.weight)
-    halt = GaugeMetricFamily("bastion_halt_state", "The halt latch (1: this state).", labels=["state"])
+    halt = GaugeMetricFamily(
+        "bastion_halt_state", "The halt latch (1: this state).", labels=["state"]
+    )
     for state in HALT_STATES:
         halt.add_metric([state], 1.0 if b.halt.get("state") == state else 0.0)
     yield halt
     yield GaugeMetricFamily(
-        "bastion_halted", "1 when the latch is not ACTIVE.", 0.0 if b.halt.get("state") == "ACTIVE" else 1.0
+        "bastion_halted",
+        "1 when the latch is not ACTIVE.",
+        0.0 if b.halt.get("state") == "ACTIVE" else 1.0,
     )
     yield _counter("bastion_alerts_raised", "Journal events marked as alerts.", b.alerts_total)
     sent = CounterMetricFamily("bastion_alerts_sent", "Alert deliveries.", labels=["outcome"])
@@ -115,9 +125,11 @@ def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
 
 
-def registry_for(read: Callable[[Callable[[LiveBook], Any]], Any], now: Callable[[], int]) -> CollectorRegistry:
+def registry_for(
+    read: Callable[[Callable[[LiveBook], Any]], Any], now: Callable[[], int]
+) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(BookCollector(read, now))  # type: ignore[arg-type]
+    reg.register(BookCollector(read, now))
     return reg
 
 

@@ -25,7 +25,7 @@ SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 
 
 def routes_from(
-    routes: Mapping[str, Sequence[str]], urls_env: str, environ: Mapping[str, str] | None = None
+    routes: Mapping[Any, Sequence[str]], urls_env: str, environ: Mapping[str, str] | None = None
 ) -> dict[Severity, list[str]]:
     """URLs per severity: the config's routes, plus every URL in ``$urls_env``."""
     env = os.environ if environ is None else environ
