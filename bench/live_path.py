@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -51,6 +52,7 @@ from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
 from bastion.emulator import CCXT_OPTIONS, TEST_API_KEY, TEST_API_SECRET, point_ccxt
 from bastion.emulator.server import Emulator, EmulatorConfig
+from bastion.engine.health import journal_cycle_stats
 from bastion.engine.live import _cycle, collect_interval, wall_ms
 from bastion.engine.session import open_session
 from bastion.model import AccountSnapshot, Bar, Intent, TargetPosition, Trade
@@ -176,7 +178,7 @@ def bench_config() -> BotConfig:
 
 # ---------------------------------------------------------- tick to order
 async def tick_to_order(
-    seconds: float, interval_ms: int, folder: Path, every: int = 1
+    seconds: float, interval_ms: int, folder: Path, every: int = 1, observe: bool = False
 ) -> tuple[int, int, int]:
     Flip.every = every
     MARKS.samples.clear()
@@ -222,17 +224,29 @@ async def tick_to_order(
     )  # fmt: skip
     tasks = [asyncio.create_task(feed.run()), asyncio.create_task(ticker())]
     cycles = 0
+    stack = ObservedStack.start(folder) if observe else None
     try:
         await asyncio.wait_for(feed.ready.wait(), 30)
         async with asyncio.timeout(seconds):
             while True:
-                bars = await collect_interval(closed, await closed.get(), 1)
+                first = await closed.get()
+                t_bar = time.perf_counter()
+                bars = await collect_interval(closed, first, 1)
                 MARKS.current_t0 = t0_by_bar.pop(bars[0].ts, None) if len(bars) == 1 else None
                 await asyncio.to_thread(_cycle, session, bars)
+                if stack is not None:  # as run_bot: the health sample after the cycle
+                    took = (time.perf_counter() - t_bar) * 1000
+                    await asyncio.to_thread(
+                        journal_cycle_stats, session, now=wall_ms(), cycle_ms=took,
+                        tick_to_order_ms=took, feeds={SYMBOL: builder.last_trade_ts},
+                        rebuilds=feed.rebuilds,
+                    )  # fmt: skip
                 cycles += 1
     except TimeoutError:
         pass
     finally:
+        if stack is not None:
+            stack.stop()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -242,6 +256,76 @@ async def tick_to_order(
         await asyncio.to_thread(venue.close)
         emu.stop()
     return cycles, orders, refused
+
+
+@dataclass
+class ObservedStack:
+    """The observers, the dashboard, /metrics, alerts and logs, plus their readers."""
+
+    service: Any
+    receiver: Any
+    stop_flag: Any
+    threads: list[Any]
+
+    @classmethod
+    def start(cls, folder: Path) -> ObservedStack:
+        import socket
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from bastion.engine.observers import start_observers
+
+        class Sink(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        receiver = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        url = f"json://127.0.0.1:{receiver.server_address[1]}/"
+        os.environ.setdefault("BASTION_DASHBOARD_TOKEN", "bench-token")
+        cfg = bench_config().model_copy(
+            update={"observe": BotConfig.model_validate({"observe": {
+                "dashboard": {"enabled": True, "port": port},
+                "alerts": {"enabled": True, "routes": {"info": [url], "warning": [url],
+                                                        "critical": [url]}},
+            }}).observe}
+        )  # fmt: skip
+        service = start_observers(cfg, folder)
+        stop = threading.Event()
+        base = f"http://127.0.0.1:{port}"
+
+        def scrape() -> None:  # Prometheus, every second
+            while not stop.wait(1.0):
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(base + "/metrics", timeout=5).read()
+
+        def watch() -> None:  # a dashboard page following the stream
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    req = urllib.request.Request(base + "/api/stream?token=bench-token")
+                    with urllib.request.urlopen(req, timeout=5) as resp:
+                        while not stop.is_set() and resp.readline():
+                            pass
+                stop.wait(0.5)
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (scrape, watch)]
+        for t in threads:
+            t.start()
+        return cls(service, receiver, stop, threads)
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        if self.service is not None:
+            self.service.stop(timeout=2.0)
+        self.receiver.shutdown()
 
 
 def overlap(t0: int, t1: int, spans: Iterable[tuple[int, int]]) -> int:
@@ -322,11 +406,22 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="each tick-to-order run")
     ap.add_argument("--interval-ms", type=int, default=50, help="bar length")
     ap.add_argument("--rate-seconds", type=float, default=5.0, help="order-rate run length")
+    ap.add_argument("--observe", action="store_true", help="also run with [observe] on")
+    ap.add_argument("--rounds", type=int, default=1, help="off/on pairs with --observe")
     args = ap.parse_args()
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus; "
         f"emulator in its own process, loopback; {args.interval_ms} ms bars"
     )
+    if args.observe:
+        for k in range(args.rounds):
+            for on in (False, True):
+                with tempfile.TemporaryDirectory() as tmp:
+                    cycles, orders, refused = asyncio.run(
+                        tick_to_order(args.seconds, args.interval_ms, Path(tmp), 1, observe=on)
+                    )
+                report(f"round {k + 1}, observers {'ON' if on else 'off'}", cycles, orders, refused)
+        return
     for every, label in ((1, "an order every bar"), (4, "an order every 4th bar")):
         with tempfile.TemporaryDirectory() as tmp:
             cycles, orders, refused = asyncio.run(

@@ -51,7 +51,8 @@ class AlertsConfig(_Section):
 
 class DigestConfig(_Section):
     """``[observe.digest]``: one e-mail a day at ``send_at`` in ``timezone``,
-    covering the local day before. SMTP user and password from the environment."""
+    covering the local day before. SMTP user and password from the environment;
+    ``security = "none"`` is for a relay on loopback only."""
 
     enabled: bool = False
     timezone: str = "UTC"
@@ -61,6 +62,7 @@ class DigestConfig(_Section):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
+    ca_file: str | None = None  # a private CA (or a self-signed server) to trust
     user_env: str = "BASTION_SMTP_USER"
     password_env: str = "BASTION_SMTP_PASSWORD"
 

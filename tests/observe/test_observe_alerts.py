@@ -288,3 +288,27 @@ def test_a_failed_delivery_is_retried_and_journaled(tmp_path):
     finally:
         service.stop()
         journal.close()
+
+
+def test_bastion_alert_test_reaches_every_route_and_fails_loudly(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bastion.cli import app
+
+    recv, box = Receiver(), Mailbox().start()
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(f'[observe.alerts]\nroutes = {{ critical = ["{box.mailto()}"] }}\n')
+    monkeypatch.setenv("BASTION_ALERT_URLS", recv.url)
+    try:
+        r = CliRunner().invoke(app, ["alert", "test", "--config", str(cfg)])
+        assert r.exit_code == 0, r.output
+        assert len(recv.bodies) == 3 and len(box.messages) == 1
+        assert "critical: delivered to 2 URL(s)" in r.output
+        monkeypatch.setenv("BASTION_ALERT_URLS", f"json://127.0.0.1:{_dead_port()}/")
+        r = CliRunner().invoke(app, ["alert", "test", "--config", str(cfg), "--severity", "info"])
+        assert r.exit_code == 1 and "info: FAILED" in r.output
+        r = CliRunner().invoke(app, ["alert", "test", "--config", str(cfg), "--severity", "loud"])
+        assert r.exit_code == 2 and "loud" in r.output
+    finally:
+        recv.close()
+        box.stop()

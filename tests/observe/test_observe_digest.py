@@ -171,3 +171,84 @@ def test_the_scheduler_sends_once_at_the_local_time(tmp_path):
     finally:
         service.stop()
         box.stop()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    crt, pem = tmp_path / "server.crt", tmp_path / "server.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))  # fmt: skip
+    return crt, pem
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_the_digest_goes_over_starttls_or_tls_with_credentials_from_the_environment(
+    tmp_path, monkeypatch, security
+):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from bastion.observe.mailer import MailError, build_message, send_mail
+    from observe_support import free_port
+
+    crt, pem = _self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, pem)
+    got: list[bytes] = []
+    logins: list[tuple[bytes, bytes]] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            got.append(envelope.content)
+            return "250 OK"
+
+    def auth(server, session, envelope, mechanism, data):
+        logins.append((data.login, data.password))
+        return AuthResult(success=(data.login, data.password) == (b"op", CANARY_SECRET.encode()))
+
+    port = free_port()
+    # implicit TLS: aiosmtpd does not see the wrapped socket as TLS, so AUTH is
+    # allowed on it explicitly (it is TLS from the first byte).
+    kw = (
+        {"tls_context": ctx, "require_starttls": True, "auth_require_tls": True}
+        if security == "starttls"
+        else {"ssl_context": ctx, "auth_require_tls": False}
+    )
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=auth, **kw)
+    ctl.start()
+    try:
+        monkeypatch.setenv("BASTION_SMTP_USER", "op")
+        monkeypatch.setenv("BASTION_SMTP_PASSWORD", CANARY_SECRET)
+        cfg = parse_config({"observe": {"digest": {
+            "to": ["op@example.test"], "smtp_port": port, "security": security, "ca_file": str(crt)}}}
+        ).observe.digest  # fmt: skip
+        send_mail(cfg, build_message(cfg, "s", "text", "<p>html</p>"))
+        assert len(got) == 1 and logins == [(b"op", CANARY_SECRET.encode())]
+        assert CANARY_SECRET.encode() not in got[0]
+        monkeypatch.setenv("BASTION_SMTP_PASSWORD", "wrong-password")
+        with pytest.raises(MailError) as err:  # (aiosmtpd lets a refused LOGIN hang: short wait)
+            send_mail(cfg, build_message(cfg, "s", "text", "<p>html</p>"), timeout_s=1.0)
+        assert "wrong-password" not in str(err.value)
+    finally:
+        ctl.stop()

@@ -98,3 +98,28 @@ def _fills(url: str) -> float | None:
         return scrape(url).get(("bastion_fills_total", ()))
     except OSError:
         return None
+
+
+def test_the_grafana_dashboard_only_uses_metrics_we_serve():
+    import json
+    import re
+    from pathlib import Path
+
+    from bastion.observe.book import LiveBook
+    from bastion.observe.metrics import _metrics
+
+    dash = json.loads((Path(__file__).parents[2] / "deploy/grafana/bastion.json").read_text())
+    book = LiveBook()
+    book.apply({"kind": "cycle_stats", "ts": 1, "seq": 1, "equity": "1", "venue": {"weight": 1},
+                "account": {"X/Y": "1"}, "marks": {"X/Y": "1"}, "feeds": {"X/Y": 1}})  # fmt: skip
+    book.apply({"kind": "cycle", "ts": 1, "seq": 2, "cycle": 1})
+    served = set()
+    for fam in _metrics(book, 2):
+        served |= {s.name for s in fam.samples} | {fam.name}
+        if fam.type == "counter":
+            served.add(fam.name + "_total")
+    used = set()
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            used |= set(re.findall(r"\b(bastion_[a-z0-9_]+)", t["expr"]))
+    assert used and used <= served, used - served

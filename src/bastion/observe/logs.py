@@ -88,8 +88,9 @@ def configure(
         log.addHandler(fh)
     if console:
         ch = logging.StreamHandler(sys.stderr)
-        # The console is for a person: warnings and worse, unless asked for more.
-        ch.setLevel(min(logging.WARNING, logging.getLevelName(effective_level(level).upper())))
+        # The console is for a person: warnings and worse, unless --log-level asks for more.
+        wanted = logging.getLevelName(effective_level(level).upper())
+        ch.setLevel(wanted if _override else max(logging.WARNING, wanted))
         ch.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 processors=[

@@ -33,7 +33,7 @@ def send_mail(cfg: DigestConfig, msg: EmailMessage, *, timeout_s: float = 20.0) 
         raise MailError("[observe.digest] to is empty: nobody to send the digest to")
     user = os.environ.get(cfg.user_env)
     password = os.environ.get(cfg.password_env)
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=cfg.ca_file)
     try:
         if cfg.security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
