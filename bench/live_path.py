@@ -52,7 +52,7 @@ from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
 from bastion.emulator import CCXT_OPTIONS, TEST_API_KEY, TEST_API_SECRET, point_ccxt
 from bastion.emulator.server import Emulator, EmulatorConfig
-from bastion.engine.health import journal_cycle_stats
+from bastion.engine.health import after_cycle
 from bastion.engine.live import _cycle, collect_interval, wall_ms
 from bastion.engine.session import open_session
 from bastion.model import AccountSnapshot, Bar, Intent, TargetPosition, Trade
@@ -235,12 +235,9 @@ async def tick_to_order(
                 MARKS.current_t0 = t0_by_bar.pop(bars[0].ts, None) if len(bars) == 1 else None
                 await asyncio.to_thread(_cycle, session, bars)
                 if stack is not None:  # as run_bot: the health sample after the cycle
-                    took = (time.perf_counter() - t_bar) * 1000
                     await asyncio.to_thread(
-                        journal_cycle_stats, session, now=wall_ms(), cycle_ms=took,
-                        tick_to_order_ms=took, feeds={SYMBOL: builder.last_trade_ts},
-                        rebuilds=feed.rebuilds,
-                    )  # fmt: skip
+                        after_cycle, session, t_bar, -1, {SYMBOL: builder}, feed
+                    )
                 cycles += 1
     except TimeoutError:
         pass

@@ -8,9 +8,11 @@ never sits between a tick and its order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from bastion.clock import wall_ms
 from bastion.engine.session import Session
 
 
@@ -48,3 +50,18 @@ def cycle_stats(
 def journal_cycle_stats(session: Session, **kwargs: Any) -> None:
     session.journal.append("cycle_stats", kwargs["now"], cycle_stats(session, **kwargs))
     session.journal.flush()
+
+
+def after_cycle(
+    session: Session, started: float, orders_before: int, builders: Mapping[str, Any], feed: Any
+) -> None:
+    """The live loop's sample: ``started`` is when the cycle's first bar was taken
+    (``perf_counter``), so the figure is bar-in to cycle-done; it counts as tick
+    to order when the cycle sent an order."""
+    took_ms = (time.perf_counter() - started) * 1000
+    sent = len(session.bot.orders.orders) > orders_before
+    journal_cycle_stats(
+        session, now=wall_ms(), cycle_ms=took_ms, tick_to_order_ms=took_ms if sent else None,
+        feeds={s: b.last_trade_ts or None for s, b in builders.items()},
+        rebuilds=getattr(feed, "rebuilds", 0),
+    )  # fmt: skip

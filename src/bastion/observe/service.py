@@ -148,7 +148,10 @@ class ObserveService:
             self.server.should_exit = True
         for t in self._threads:
             t.join(timeout)
-        self.step()  # the last events (the bot's stop) still page
+        try:
+            self.step()  # the last events (the bot's stop) still page
+        except Exception as exc:
+            self.log.error("observe final step failed", error=f"{type(exc).__name__}: {exc}")
         self.notifier.stop(timeout)
         self.tailer.close()
         with self._writer_lock:
