@@ -158,7 +158,9 @@ def digest_cmd(
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
     dc = cfg.observe.digest
-    d = build_digest(read_events(journal), when, dc.timezone)
+    d = build_digest(
+        read_events(journal), when, dc.timezone, parse_interval(cfg.exchange.bar_interval)
+    )
     text, html = render_text(d, cfg.name), render_html(d, cfg.name)
     typer.echo(text)
     if html_out is not None:

@@ -20,6 +20,7 @@ from bastion.clock import wall_ms
 from bastion.config import parse_config
 from bastion.engine.observers import latch_writer
 from bastion.observe.journal import read_events
+from bastion.observe.live_stats import strategy_stats
 from bastion.observe.service import ObserveService
 from bastion.observe.trades import round_trips
 from bastion.state.store import StateStore
@@ -144,6 +145,10 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
             expect(first_row.nth(5)).to_have_text(last["price"])
             expect(first_row.nth(6)).to_have_text(last["fee"])
             expect(desk.locator("#halt-state")).to_have_text("ACTIVE")
+            trips = strategy_stats(read_events(folder), interval_ms=1000, since_ts=0)["scripted"]
+            stats_row = desk.locator("#stats tbody tr").first.locator("td")
+            expect(stats_row.nth(0)).to_have_text("scripted")
+            expect(stats_row.nth(1)).to_have_text(str(trips["round_trips"]))
             expect(desk.locator("#killswitch")).to_have_attribute("href", "http://127.0.0.1:8787/")
 
             # ---- a new fill appears within 2 s of being journaled

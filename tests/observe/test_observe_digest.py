@@ -123,6 +123,7 @@ def test_the_digest_of_a_trading_day_arrives_by_smtp_with_the_journals_figures(
         assert f"fills {want['fills']}, round trips closed {want['trips']}" in text
         assert f"realised PnL {want['pnl']} (net of fees), fees {want['fees']}" in text
         assert f"fills {want['fills']}, round trips closed {want['trips']}" in html
+        assert f"scripted: trips {want['trips']}, win rate" in text  # the stats, by the same code
         assert CANARY_SECRET.encode() not in b"".join(box.raw)
     finally:
         box.stop()

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bastion.model.money import ZERO
 from bastion.observe.book import LiveBook
+from bastion.observe.live_stats import strategy_stats
 from bastion.observe.redact import Redactor
 
 INCIDENT_KINDS = (
@@ -80,6 +81,7 @@ class Digest:
     incidents: Counter[str] = field(default_factory=Counter)
     cycles: int = 0
     uptime_s: float = 0.0
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def total_pnl(self) -> Decimal:
@@ -100,8 +102,11 @@ def _when(ts: int, tz: str) -> str:
     return datetime.fromtimestamp(ts / 1000, ZoneInfo(tz)).strftime("%H:%M:%S")
 
 
-def build_digest(events: Iterable[dict[str, Any]], day: date, tz: str) -> Digest:
+def build_digest(
+    events: Iterable[dict[str, Any]], day: date, tz: str, interval_ms: int = 60_000
+) -> Digest:
     start, end = day_window(day, tz)
+    seen: list[dict[str, Any]] = []
     d = Digest(day=day, tz=tz, start=start, end=end, hours=(end - start) / 3_600_000)
     book = LiveBook()
     last_cycle: int | None = None
@@ -110,6 +115,8 @@ def build_digest(events: Iterable[dict[str, Any]], day: date, tz: str) -> Digest
         if ts >= end:
             continue
         book.apply(e)
+        if e["kind"] in ("fill", "cycle_stats", "cycle"):
+            seen.append(e)
         if ts < start:
             continue
         kind = e["kind"]
@@ -150,6 +157,7 @@ def build_digest(events: Iterable[dict[str, Any]], day: date, tz: str) -> Digest
             d.pnl[trip.strategy_id] = d.pnl.get(trip.strategy_id, ZERO) + trip.net_pnl
     for sid in d.fees:
         d.pnl.setdefault(sid, ZERO)
+    d.stats = dict(strategy_stats(seen, interval_ms=interval_ms, since_ts=start))
     return d
 
 
@@ -173,6 +181,14 @@ def _lines(d: Digest) -> list[tuple[str, list[str]]]:
          [f"{s}: PnL {p}, fees {d.fees.get(s, ZERO)}" for s, p in sorted(d.pnl.items())]
          or ["no trades"])
     )  # fmt: skip
+    stats = []
+    for sid, st in sorted(d.stats.items()):
+        stats.append(
+            f"{sid}: trips {st.get('round_trips')}, win rate {_pct(st.get('win_rate'))}, "
+            f"Sharpe {_num(st.get('sharpe'))}, max drawdown {_pct(st.get('max_drawdown'))}, "
+            f"exposure {_pct(st.get('exposure'))}, turnover {_num(st.get('turnover'))}"
+        )
+    sections.append(("Strategy statistics", stats or ["no trades"]))
     rej = []
     for reason, n in d.rejections.most_common():
         rej.append(f"{reason}: {n}")
@@ -186,6 +202,14 @@ def _lines(d: Digest) -> list[tuple[str, list[str]]]:
          [f"{k}: {n}" for k, n in sorted(d.incidents.items())] or ["none"])
     )  # fmt: skip
     return sections
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * float(v):.1f}%"
+
+
+def _num(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.2f}"
 
 
 def render_text(d: Digest, bot: str = "bastion") -> str:

@@ -12,6 +12,7 @@ import threading
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bastion.model.timeframe import parse_interval
 from bastion.observe.digest import build_digest, next_send, render_html, render_text, subject
 from bastion.observe.journal import read_events
 from bastion.observe.mailer import MailError, build_message, send_mail
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 def send_digest(service: ObserveService, day: date) -> bool:
     cfg = service.obs.digest
     events = read_events(service.journal_path) if service.journal_path.exists() else iter(())
-    d = build_digest(events, day, cfg.timezone)
+    interval = parse_interval(service.config.exchange.bar_interval)
+    d = build_digest(events, day, cfg.timezone, interval)
     bot = service.config.name
     msg = build_message(cfg, subject(d, bot), render_text(d, bot), render_html(d, bot))
     now = service.clock()

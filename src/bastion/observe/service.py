@@ -28,6 +28,8 @@ from bastion.observe.notify import Notifier, routes_from
 from bastion.observe.tailer import JournalTailer
 
 AUDIT_FILE = "killswitch-audit.jsonl"
+STATS_EVERY_MS = 30_000
+STATS_SPAN_MS = 7 * 86_400_000
 
 
 def newest_seq(journal: Path) -> int:
@@ -121,6 +123,8 @@ class ObserveService:
         self.tailer = JournalTailer(self.journal_path)
         self.server: Any = None
         self.digest_scheduler: Any = None
+        self.stats: dict[str, Any] = {}
+        self._stats_at: tuple[int, int] = (-STATS_EVERY_MS, -1)  # (when, fills then)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> ObserveService:
@@ -188,7 +192,30 @@ class ObserveService:
                 self.notify(m)
         if self.digest_scheduler is not None:
             self.digest_scheduler.tick(now)
+        if self.want_dashboard:
+            self._refresh_stats(now)
         return len(events)
+
+    def _refresh_stats(self, now: int) -> None:
+        """Per-strategy statistics over the last 7 days, when fills came in (at most
+        every 30 s: it reads the span again, on this thread, never the bot's)."""
+        from bastion.model.timeframe import parse_interval
+        from bastion.observe.journal import read_events
+        from bastion.observe.live_stats import strategy_stats
+
+        fills = len(self.book.fills)
+        when, seen = self._stats_at
+        if fills == seen or now - when < STATS_EVERY_MS or not self.journal_path.exists():
+            return
+        self._stats_at = (now, fills)
+        stats = strategy_stats(
+            read_events(self.journal_path, kinds=["fill", "cycle_stats"]),  # trips need every fill
+            interval_ms=parse_interval(self.config.exchange.bar_interval),
+            since_ts=now - STATS_SPAN_MS,
+        )
+        keys = ("round_trips", "win_rate", "sharpe", "max_drawdown", "exposure", "turnover")
+        with self.lock:
+            self.stats = {sid: {k: s.get(k) for k in keys} for sid, s in stats.items()}
 
     def _alert(self, e: dict[str, Any], now: int) -> None:
         for a in self.rules.alerts(e):
@@ -226,6 +253,7 @@ class ObserveService:
         snap["venue"]["weight_limit"] = snap["venue"]["weight_limit"] or (
             self.obs.dashboard.weight_limit
         )
+        snap["stats"] = self.stats
         snap["bot"] = self.config.name
         snap["mode"] = self.config.exchange.mode
         snap["killswitch_url"] = self.obs.dashboard.killswitch_url or (

@@ -43,6 +43,9 @@
     rows("fills", s.fills, (f) => [time(f.ts), f.strategy, f.symbol, f.side, f.qty, f.price, f.fee]);
     text("fills-total", s.fills_total);
     rows("rejections", Object.entries(s.rejections), (kv) => kv);
+    const num = (v, pct) => (v === null || v === undefined ? "-" : pct ? (100 * v).toFixed(1) + "%" : v.toFixed(2));
+    rows("stats", Object.entries(s.stats || {}), ([sid, t]) => [sid, t.round_trips, num(t.win_rate, true),
+      num(t.sharpe), num(t.max_drawdown, true), num(t.exposure, true), num(t.turnover)]);
     const ul = $("alerts");
     ul.replaceChildren(...s.alerts.map((a) => {
       const li = document.createElement("li");
