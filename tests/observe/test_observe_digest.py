@@ -4,7 +4,7 @@ the clocks change), and the scheduler sends it once at the configured time."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -106,9 +106,6 @@ def test_the_digest_of_a_trading_day_arrives_by_smtp_with_the_journals_figures(
     try:
         cfg = _bot_config(folder, box)
         ts = next(read_events(folder))["ts"]
-        day = date.fromtimestamp(ts / 1000)
-        from datetime import UTC, datetime
-
         day = datetime.fromtimestamp(ts / 1000, UTC).date()
         result = CliRunner().invoke(
             app, ["digest", "--config", str(cfg), "--date", day.isoformat(), "--send"]
@@ -184,13 +181,14 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
+    loopback = ipaddress.ip_address("127.0.0.1")
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(loopback)]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )  # fmt: skip
@@ -209,9 +207,9 @@ def test_the_digest_goes_over_starttls_or_tls_with_credentials_from_the_environm
 
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
+    from observe_support import free_port
 
     from bastion.observe.mailer import MailError, build_message, send_mail
-    from observe_support import free_port
 
     crt, pem = _self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -241,9 +239,8 @@ def test_the_digest_goes_over_starttls_or_tls_with_credentials_from_the_environm
     try:
         monkeypatch.setenv("BASTION_SMTP_USER", "op")
         monkeypatch.setenv("BASTION_SMTP_PASSWORD", CANARY_SECRET)
-        cfg = parse_config({"observe": {"digest": {
-            "to": ["op@example.test"], "smtp_port": port, "security": security, "ca_file": str(crt)}}}
-        ).observe.digest  # fmt: skip
+        digest = {"to": ["op@example.test"], "smtp_port": port, "security": security}
+        cfg = parse_config({"observe": {"digest": {**digest, "ca_file": str(crt)}}}).observe.digest
         send_mail(cfg, build_message(cfg, "s", "text", "<p>html</p>"))
         assert len(got) == 1 and logins == [(b"op", CANARY_SECRET.encode())]
         assert CANARY_SECRET.encode() not in got[0]
