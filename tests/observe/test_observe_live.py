@@ -111,3 +111,43 @@ def _ok(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_bastion_dashboard_serves_a_data_folder_from_its_own_process(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bastion.observe.journal import Journal
+
+    folder = tmp_path / "bot"
+    with Journal(folder / "journal.sqlite") as j:
+        j.append("cycle", 1, {"cycle": 1})
+    port = free_port()
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(f'data_dir = "{folder}"\n[observe.dashboard]\nport = {port}\n')
+    env = {**os.environ, "BASTION_DASHBOARD_TOKEN": TOKEN}
+    bad = subprocess.run(
+        [sys.executable, "-m", "bastion.cli", "dashboard", "--config", str(cfg)],
+        env={k: v for k, v in env.items() if k != "BASTION_DASHBOARD_TOKEN"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "BASTION_DASHBOARD_TOKEN" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bastion.cli", "dashboard", "--config", str(cfg)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _ok(base + "/metrics"), 30)
+        req = urllib.request.Request(
+            base + "/api/state", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert '"cycles":1' in urllib.request.urlopen(req, timeout=5).read().decode()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
