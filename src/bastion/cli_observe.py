@@ -116,7 +116,7 @@ def alert_test(
     wanted = SEVERITIES if severity == "all" else (severity,)
     if any(s not in SEVERITIES for s in wanted):
         raise _fail(f"--severity {severity!r}: expected info, warning, critical or all")
-    notifier = Notifier(routes, clock=wall_ms, retries=0)
+    notifier = Notifier(routes, clock=wall_ms, retries=0, bot=cfg.name)
     failed = 0
     for name in wanted:
         sev = cast("Severity", name)

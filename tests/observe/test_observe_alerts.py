@@ -116,6 +116,7 @@ def test_every_trigger_arrives_once_over_http_and_smtp_with_its_content(tmp_path
         time.sleep(0.5)  # nothing more trickles in
         titles = recv.titles()
         subjects = [str(m["Subject"]) for m in box.messages]
+        assert all(t.startswith("alert-test: [") for t in titles)  # the bot's name first
         for want in TITLES.values():
             assert sum(want in t for t in titles) == 1, (want, titles)
             assert sum(want in s for s in subjects) == 1, (want, subjects)

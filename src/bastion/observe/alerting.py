@@ -56,7 +56,7 @@ class Message:
     def title(self) -> str:
         a = self.alert
         more = f" (x{self.count})" if self.count > 1 else ""
-        return f"[{a.severity.upper()}] bastion: {a.title}{more}"
+        return f"[{a.severity.upper()}] {a.title}{more}"
 
     @property
     def body(self) -> str:

@@ -300,9 +300,10 @@ class LiveBook:
         )
         return gross / self.equity_now
 
-    def pnl(self, now: int) -> dict[str, Any]:
-        """Realised, unrealised and fees per strategy and symbol, for each window."""
-        day_start = now - now % DAY_MS
+    def pnl(self, now: int, day_start: int | None = None) -> dict[str, Any]:
+        """Realised, unrealised and fees per strategy and symbol, for each window;
+        "today" starts at ``day_start`` (the operator's midnight; UTC's if None)."""
+        day_start = now - now % DAY_MS if day_start is None else day_start
         starts = {"today": day_start, "7d": now - 7 * DAY_MS, "all": None}
         open_trips = {(t.strategy_id, t.symbol): t for t in self.trips.open_trips()}
         keys = sorted(set(self.fees) | set(open_trips))
@@ -332,7 +333,7 @@ class LiveBook:
             "total": {w: {k: str(v) for k, v in t.items()} for w, t in totals.items()},
         }
 
-    def snapshot(self, now: int) -> dict[str, Any]:
+    def snapshot(self, now: int, day_start: int | None = None) -> dict[str, Any]:
         vh = self.venue
         lat = list(vh.latency_ms)
         return {
@@ -345,7 +346,7 @@ class LiveBook:
             "heartbeat_age_s": None
             if self.last_cycle_ts is None
             else round((now - self.last_cycle_ts) / 1000, 1),
-            "pnl": self.pnl(now),
+            "pnl": self.pnl(now, day_start),
             "equity": None if self.equity_now is None else str(self.equity_now),
             "equity_series": list(self.equity),
             "positions": [

@@ -54,7 +54,9 @@ class Notifier:
         retries: int = 3,
         retry_base_s: float = 1.0,
         send: Callable[[Sequence[str], str, str], bool] = deliver,
+        bot: str = "bastion",
     ) -> None:
+        self.bot = bot  # in every title: an operator may run several bots
         self.routes = {k: list(v) for k, v in routes.items()}
         self._sink = sink
         self._clock = clock
@@ -90,7 +92,8 @@ class Notifier:
         urls = self.routes.get(m.alert.severity, [])
         if not urls:
             return False
-        title, body = self._redact.text(m.title), self._redact.text(m.body)
+        title = self._redact.text(f"{self.bot}: {m.title}")
+        body = self._redact.text(m.body)
         error = ""
         for attempt in range(self.retries + 1):
             try:

@@ -15,13 +15,16 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bastion.config import BotConfig
 from bastion.config_observe import ObserveConfig
 from bastion.observe.alerting import AlertGate, AlertRules, Message
 from bastion.observe.book import LiveBook
+from bastion.observe.digest import day_window
 from bastion.observe.journal import Journal
 from bastion.observe.logs import get_logger
 from bastion.observe.notify import Notifier, routes_from
@@ -116,6 +119,7 @@ class ObserveService:
             clock=clock,
             retries=a.retries,
             retry_base_s=a.retry_base_s,
+            bot=config.name,
         )
         audit = config.killswitch.audit_log
         self.audit = AuditTail(Path(audit) if audit else folder / AUDIT_FILE)
@@ -248,8 +252,11 @@ class ObserveService:
             return fn(self.book)
 
     def snapshot(self) -> dict[str, Any]:
+        now = self.clock()
+        tz = self.obs.digest.timezone  # the operator's day, as the digest counts it
+        today = datetime.fromtimestamp(now / 1000, ZoneInfo(tz)).date()
         with self.lock:
-            snap = self.book.snapshot(self.clock())
+            snap = self.book.snapshot(now, day_window(today, tz)[0])
         snap["venue"]["weight_limit"] = snap["venue"]["weight_limit"] or (
             self.obs.dashboard.weight_limit
         )
