@@ -45,9 +45,15 @@ def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of any failure.")
     ] = False,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug | info | warning | error.")
+    ] = None,
 ) -> None:
     """Run an automated trading bot that survives live markets."""
     set_debug(debug)
+    from bastion.cli_observe import set_log_level
+
+    set_log_level(log_level)
 
 
 def _fail(message: str) -> typer.Exit:

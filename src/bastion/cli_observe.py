@@ -1,6 +1,6 @@
 """Operator commands for the observers: ``bastion dashboard``, ``bastion alert
-test``, ``bastion digest`` and ``bastion stats``, plus the global
-``--log-level``.
+test``, ``bastion digest`` and ``bastion stats``, and what the global
+``--log-level`` sets.
 
 Each reads the bot's config and its data folder (the journal); none talks to
 the bot. ``register(app)`` adds them to the ``bastion`` command.
@@ -30,24 +30,21 @@ DataOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.callback()(_global)
     app.command("dashboard")(dashboard_cmd)
     app.command("digest")(digest_cmd)
     app.command("stats")(stats_cmd)
     app.add_typer(alert_app, name="alert")
 
 
-def _global(
-    log_level: Annotated[
-        str | None,
-        typer.Option("--log-level", help="debug | info | warning | error (logs and console)."),
-    ] = None,
-) -> None:
-    """Run an automated trading bot that survives live markets."""
+def set_log_level(log_level: str | None) -> None:
+    """``bastion --log-level``: the JSON log file and the console (wins over
+    ``BASTION_LOG_LEVEL`` and ``[observe.logs] level``)."""
     from bastion.observe.logs import LEVELS, set_level_override
 
     if log_level is not None and log_level.lower() not in LEVELS:
-        raise typer.BadParameter(f"{log_level!r}: expected one of {', '.join(LEVELS)}")
+        raise typer.BadParameter(
+            f"{log_level!r}: expected one of {', '.join(LEVELS)}", param_hint="--log-level"
+        )
     set_level_override(log_level.lower() if log_level else None)
 
 

@@ -18,7 +18,9 @@ Severity = Literal["info", "warning", "critical"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # As config.py's tables: unknown keys refused, and no inf/nan (valid TOML floats
+    # that would make a poll or a dedupe window never end).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DashboardConfig(_Section):

@@ -40,6 +40,11 @@ SECTIONS: dict[str, str] = {  # TOML table -> a valid minimal body
     "killswitch": "",
     "service": "startup_deadline_s = 1",
     "feeds": "",
+    "observe": "",
+    "observe.dashboard": "",
+    "observe.alerts": "",
+    "observe.digest": "",
+    "observe.logs": "",
 }
 STRATEGY = '[[strategies]]\nname = "sma_cross"\nsymbols = ["BTC/USDT"]\nparams = {PARAMS}'
 PARAMS = '{ fast = 2, slow = 3, qty = "0.01" }'
@@ -128,6 +133,11 @@ CONFIG_CASES: list[tuple[str, dict[str, str], str]] = [
     ("bad webhook", {"killswitch": 'webhook = "ftp://x"'}, "killswitch.webhook"),
     ("bad symbol", {"risk.symbols": ""} | {"risk": "symbols = { BTCUSDT = {} }"}, "BTCUSDT"),
     ("bad kill scope", {"killswitch": 'scope = "galaxy"'}, "killswitch.scope"),
+    ("bad digest time zone", {"observe.digest": 'timezone = "Mars/Olympus"'}, "timezone"),
+    ("bad digest send time", {"observe.digest": 'send_at = "7am"'}, "observe.digest.send_at"),
+    ("bad alert severity", {"observe.alerts": 'routes = { loud = ["x"] }'}, "loud"),
+    ("bad log level", {"observe.logs": 'level = "chatty"'}, "observe.logs.level"),
+    ("dashboard port too high", {"observe.dashboard": "port = 70000"}, "observe.dashboard.port"),
     # balances
     ("negative paper balance", {"exchange": "paper_balances = { USDT = -5 }"}, "USDT"),
     ("nan paper balance", {"exchange": "paper_balances = { USDT = nan }"}, "paper_balances"),
