@@ -28,7 +28,14 @@ TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 RECENT = 50
 EQUITY_POINTS = 5_000
 LATENCY_SAMPLES = 2_000
-FEED_KINDS = {"feed_stale": "stalls", "feed_error": "errors", "feed_overflow": "overflows"}
+FEED_KINDS = {
+    "feed_stale": "stalls",  # the stream went silent and was rebuilt
+    "feed_stalled": "stalls",  # a heartbeat missed (primary/fallback feeds)
+    "feeds_down": "stalls",
+    "feed_error": "errors",
+    "feed_overflow": "overflows",
+    "feed_switched": "failovers",
+}
 
 
 def strategy_id(ref: str | None) -> str:
@@ -435,9 +442,7 @@ _HANDLERS = {
     "risk_decision": LiveBook._risk_decision,
     "latch": LiveBook._latch,
     "reconcile_delta": LiveBook._reconcile_delta,
-    "feed_stale": LiveBook._feed_event,
-    "feed_error": LiveBook._feed_event,
-    "feed_overflow": LiveBook._feed_event,
+    **dict.fromkeys(FEED_KINDS, LiveBook._feed_event),
     "alert_sent": LiveBook._alert_delivery,
     "alert_failed": LiveBook._alert_delivery,
 }

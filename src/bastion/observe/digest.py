@@ -28,6 +28,9 @@ from bastion.observe.redact import Redactor
 
 INCIDENT_KINDS = (
     "feed_stale",
+    "feed_stalled",
+    "feed_switched",
+    "feeds_down",
     "feed_error",
     "feed_overflow",
     "stream_error",
