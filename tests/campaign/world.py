@@ -196,22 +196,27 @@ class World:
 
     def step(self) -> None:
         self.step_no += 1
+        self.action = "bar"
         r = self.rng.random()
         if r < 0.08:
             self.target = Decimal(self.rng.randint(0, 3))
             self.quotes = self.rng.random() < 0.2
         elif r < 0.16:
+            self.action = "fault"
             self.fault()
         elif r < 0.20:
+            self.action = "foreign"
             self.foreign_change()
         elif r < 0.22:
             self.operator(halt=self.rng.random() < 0.6)
         elif r < 0.235:
+            self.action = "kill"
             self.kill()
         elif r < 0.25 and self.killed:
             self.resume_after_kill()
         elif r < 0.28:
             self.crash_at = self.rng.choice(CRASH_POINTS)
+            self.action = f"armed {self.crash_at}"
         elif r < 0.29:
             self.restart(clean=True)
         self.advance()
@@ -391,7 +396,11 @@ class World:
         if mark in self._noted:
             return
         self._noted.add(mark)
-        self.violations.append(Violation(self.seed, self.step_no, kind, detail))
+        self.violations.append(
+            Violation(self.seed, self.step_no, kind, f"{detail} (step: {self.action})")
+        )
+
+    action: str = "bar"
 
     _noted: set[tuple[str, str]] = field(default_factory=set)
 

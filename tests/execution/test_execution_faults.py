@@ -16,8 +16,10 @@ from bastion.model import (
     OrderStatus,
     OrderType,
     PlaceOrder,
+    QuoteLevel,
     Side,
     TargetPosition,
+    TargetQuotes,
     TimeInForce,
 )
 from bastion.risk import HaltState
@@ -338,5 +340,36 @@ def test_a_hand_trade_explained_only_by_an_order_never_placed_is_absorbed_later(
         rig.assert_invariants()
         deltas = rig.events("reconcile_delta")
         assert [d["delta"] for d in deltas] == ["1"], deltas
+    finally:
+        rig.session.close()
+
+
+def test_a_failed_cancel_defers_the_replacement_so_two_asks_never_rest(tmp_path):
+    """Found by the campaign: a quote moved, its cancel failed (503), and the
+    replacement ask was placed beside the old one; both filled and sold below
+    the baseline. A replacement waits until its symbol's cancels are confirmed."""
+    px: list[Decimal | None] = [None]
+
+    def script(i, v, a):
+        if px[0] is None:  # first buy one unit: the bot's own, to quote out
+            return [TargetPosition(symbol=SYMBOL, qty=Decimal(1))]
+        return [TargetQuotes(symbol=SYMBOL, bids=(), asks=(QuoteLevel(px[0], Decimal(1)),))]
+
+    rig = make_rig(tmp_path, script)
+    try:
+        rig.step(3)
+        px[0] = Decimal(103)
+        rig.step(2)
+        assert len(rig.sim.fetch_open_orders(SYMBOL)) == 1
+        px[0] = Decimal(104)
+        rig.venue.fail("cancel", Fault.SERVER_ERROR)
+        rig.step(1)
+
+        asks = [o for o in rig.sim.fetch_open_orders(SYMBOL)]
+        assert len(asks) == 1, asks
+        assert rig.events("replace_deferred")
+        rig.step(2)  # the next cycle reads afresh, cancels and replaces
+        asks = rig.sim.fetch_open_orders(SYMBOL)
+        assert [o.price for o in asks] == [Decimal(104)]
     finally:
         rig.session.close()

@@ -88,7 +88,8 @@ def run_cycle(bot: Bot, now: int) -> None:
     view = bot.gate.view_at(now)  # gate
     account = reconcile(bot, now)  # reconcile
     protect(bot, account, view, now)  # account-level risk: flatten and halt
-    resend(bot, account, view, now)  # orders proven not placed: reviewed as new sends
+    if resend(bot, account, view, now):  # orders proven not placed: reviewed as new sends
+        account = reconcile(bot, now, fresh=True)  # what they did is in the account decided on
     for slot in bot.slots:
         intents = decide(bot, slot, view, account)  # decide
         if not intents:
@@ -101,7 +102,9 @@ def run_cycle(bot: Bot, now: int) -> None:
         execute(bot, orders_plan.cancels, decisions, now)  # execute
 
 
-def reconcile(bot: Bot, now: int) -> AccountSnapshot:
+def reconcile(bot: Bot, now: int, *, fresh: bool = False) -> AccountSnapshot:
+    if fresh:
+        bot.reconciler.invalidate()
     events = bot.venue.drain_events()
     if events:
         bot.orders.on_events(events, now)
@@ -133,12 +136,15 @@ def protect(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> N
         withdraw(bot, now)
 
 
-def resend(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> None:
+def resend(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> bool:
     """A re-send is a new send: the risk gate (latch included) reviews it with
-    today's account, and one it would not approve as it stands is dropped."""
+    today's account, and one it would not approve as it stands is dropped.
+    True when anything went out: the account read before it is then stale (a
+    re-sent sell filled by its reply would otherwise be sold again by the plan)."""
     due = bot.orders.resends_due()
     if not due:
-        return
+        return False
+    sent = False
     ctx = RiskContext.build(
         account=account,
         view=view,
@@ -152,9 +158,11 @@ def resend(bot: Bot, account: AccountSnapshot, view: MarketView, now: int) -> No
         cid = mo.request.client_id
         if d.verdict is Verdict.APPROVE and d.request == mo.request:
             bot.orders.resend(cid, now)
+            sent = True
         else:
             why = d.reason.value if d.reason is not None else d.verdict.value
             bot.orders.drop(cid, f"not placed, and its re-send was not approved: {why}", now)
+    return sent
 
 
 def withdraw(bot: Bot, now: int) -> None:
@@ -353,11 +361,28 @@ def blocked_symbols(bot: Bot) -> frozenset[str]:
 def execute(
     bot: Bot, cancels: Sequence[CancelRequest], decisions: Sequence[Decision], now: int
 ) -> None:
+    """Cancels first; a replacement goes out only where every cancel of its
+    symbol is confirmed. The plan and the risk review counted the cancelled
+    orders as gone: if one still rests (the cancel failed) or filled meanwhile,
+    the replacement would sit beside it (two asks where one was wanted, a sell
+    below the baseline), so that symbol waits for the next cycle's fresh read."""
+    unsettled: set[str] = set()
     for c in cancels:
         bot.orders.cancel(c, now)
+        mo = bot.orders.orders.get(c.client_id)
+        if mo is not None and mo.status is not OrderStatus.CANCELLED:
+            unsettled.add(c.symbol)
     for d in decisions:
-        if d.request is not None:
-            bot.orders.submit(d.request, now)
+        if d.request is None:
+            continue
+        if d.request.symbol in unsettled:
+            bot.journal(
+                "replace_deferred",
+                now,
+                {"client_id": d.request.client_id, "symbol": d.request.symbol},
+            )
+            continue
+        bot.orders.submit(d.request, now)
 
 
 def journal_cycle(
