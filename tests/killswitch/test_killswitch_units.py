@@ -142,14 +142,14 @@ def test_a_close_of_unknown_outcome_is_looked_up_not_sent_again():
 
 
 def test_a_refused_close_is_not_retried_and_the_kill_is_not_flat():
-    venue = FakeVenue(qty=Decimal(2), submit_faults=[InvalidOrder("Market is closed.")])
+    venue = FakeVenue(qty=Decimal(2), submit_faults=[InvalidOrder("Filter failure: MARKET_LOT_SIZE")])
 
     result = _run(venue, deadline_s=5.0)
 
     assert not result.flat  # 2 BTC remain: that is not dust
     assert len(venue.sent) == 1
     assert result.remaining_positions == {"BTC/USDT": "2"}
-    assert "Market is closed" in result.refused["BTC/USDT"] and not result.dust
+    assert "MARKET_LOT_SIZE" in result.refused["BTC/USDT"] and not result.dust
     assert result.rounds <= 3  # nothing more it may do: it stops, it does not poll to the end
 
 
