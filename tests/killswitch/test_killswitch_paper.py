@@ -143,7 +143,7 @@ def test_paper_kill_from_the_cli_acts_on_the_paper_book_and_sends_nothing(tmp_pa
 def test_paper_kill_from_the_sentinel_acts_on_the_paper_book_and_sends_nothing(tmp_path):
     with emulator(symbols=1) as (emu, _):
         port = free_port()
-        cfg, data, bot, before = _arrange(tmp_path, emu, port)
+        cfg, data, bot, _ = _arrange(tmp_path, emu, port)
         sentinel = start_sentinel(cfg, port, tmp_path / "sentinel.log")
         try:
             code, status = http(port, "GET", "/status")

@@ -142,7 +142,8 @@ def test_a_close_of_unknown_outcome_is_looked_up_not_sent_again():
 
 
 def test_a_refused_close_is_not_retried_and_the_kill_is_not_flat():
-    venue = FakeVenue(qty=Decimal(2), submit_faults=[InvalidOrder("Filter failure: MARKET_LOT_SIZE")])
+    refusal = InvalidOrder("Filter failure: MARKET_LOT_SIZE")
+    venue = FakeVenue(qty=Decimal(2), submit_faults=[refusal])
 
     result = _run(venue, deadline_s=5.0)
 

@@ -165,7 +165,9 @@ def flatten(
             result.remaining_orders = [f"{o.symbol} {o.client_id}" for o in orders]
             result.remaining_positions = {s: str(q) for s, q in held.items() if q}
             to_close: dict[str, Decimal] = {}
-            result.refused = {s: f"{q}: {refused[s]}" for s, q in held.items() if q and s in refused}
+            result.refused = {
+                s: f"{q}: {refused[s]}" for s, q in held.items() if q and s in refused
+            }
             for sym, qty in held.items():
                 why = None if sym in refused else _dust(instruments[sym], qty)
                 if why is not None:
@@ -173,11 +175,11 @@ def flatten(
                 elif qty and sym not in refused:
                     result.dust.pop(sym, None)
                     to_close[sym] = qty
-            if not orders and not to_close and not pending and not unread:
-                # a close of ours still working though unlisted is cancelled; read again
-                if not _still_working(venues, result):
-                    result.flat = not result.refused
-                    break  # flat, or nothing more a kill may do (a refusal is not retried)
+            quiet = not orders and not to_close and not pending and not unread
+            # a close of ours still working though unlisted is cancelled, then read again
+            if quiet and not _still_working(venues, result):
+                result.flat = not result.refused
+                break  # flat, or nothing more a kill may do (a refusal is not retried)
         if clock() >= end:
             break
         if venues.retry_after_s or acct is None:  # told to wait, or blind: send nothing

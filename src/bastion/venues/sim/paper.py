@@ -33,6 +33,7 @@ it); with no recorded price it is refused, and the kill reports what remains.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -281,10 +282,8 @@ class PaperVenue:
         self._db.execute("BEGIN IMMEDIATE")
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):  # no transaction was open
             self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction was open
 
     def _stored_rev(self) -> int | None:
         row = self._db.execute("SELECT rev FROM book WHERE id = 1").fetchone()
