@@ -34,6 +34,7 @@ from killswitch_support import (
 
 from bastion.clock import wall_ms
 from bastion.observe.journal import read_events
+from bastion.state.orders import OrderStore
 from bastion.venues.sim.paper import PaperVenue
 
 pytestmark = pytest.mark.slow
@@ -72,7 +73,11 @@ def book(data: Path) -> dict[str, Any]:
 
 def booked(data: Path, key: str) -> Any:
     """One part of the book, or nothing while the bot has not created it yet."""
-    return book(data)[key] if (data / "paper.sqlite").exists() else None
+    pv = PaperVenue.attach(data, clock=wall_ms)
+    if pv is None:
+        return None
+    pv.close()
+    return book(data)[key]
 
 
 def signed_calls(emu: Any) -> dict[str, int]:
@@ -146,7 +151,7 @@ def test_paper_kill_from_the_sentinel_acts_on_the_paper_book_and_sends_nothing(t
         cfg, data, bot, _ = _arrange(tmp_path, emu, port)
         sentinel = start_sentinel(cfg, port, tmp_path / "sentinel.log")
         try:
-            code, status = http(port, "GET", "/status")
+            code, status = http(port, "GET", "/status", TOKEN)
             assert code == 200, status
             assert (status["bot"], status["exchange"], status["mode"]) == (
                 "kstest", "binance", "paper",
@@ -220,6 +225,7 @@ def test_paper_restart_keeps_resting_orders(tmp_path):
 def test_live_kill_whose_closes_the_exchange_refuses_is_not_flat(tmp_path):
     with emulator(symbols=1) as (emu, _):
         cfg = write_config(tmp_path, emu, symbols=BTC)
+        OrderStore(tmp_path / "data" / "state.sqlite").close()  # a bot's folder, its bot dead
         # every close refused with a reason the kill cannot foresee or fix
         fault = {"kind": "api_error", "path": "/api/v3/order", "method": "POST", "status": 400}
         admin(emu, "/faults", fault | {"msg": "Filter failure: MARKET_LOT_SIZE"})
