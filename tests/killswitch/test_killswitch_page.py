@@ -63,6 +63,10 @@ def test_phone_page_shows_exposure_and_the_button_flattens_with_the_token(tmp_pa
                 page.fill("#token", TOKEN)
                 page.locator("#token").dispatch_event("change")
                 expect(page.locator("#positions tr")).to_have_count(3, timeout=15_000)
+                # which bot, exchange and mode the page guards
+                expect(page.locator("#guard")).to_have_text(
+                    "bot kstest on binance · LIVE · kill acts on binance account"
+                )
                 html = page.content()
                 assert TOKEN not in html
                 assert 'name="viewport"' in html

@@ -43,6 +43,7 @@ class FakeVenue:
     orders: list[OrderReport] = field(default_factory=list)
     submit_faults: list[Exception] = field(default_factory=list)
     down: bool = False  # every read fails
+    rest_closes: bool = False  # closes rest unfilled, missing from the open-orders listing
     sent: list[OrderRequest] = field(default_factory=list)
     known: dict[str, OrderReport] = field(default_factory=dict)
     lookups: int = 0
@@ -65,6 +66,10 @@ class FakeVenue:
 
     def cancel(self, symbol: str, client_id: str) -> OrderReport:
         self.orders = [o for o in self.orders if o.client_id != client_id]
+        resting = self.known.get(client_id)
+        if resting is not None and resting.status is OrderStatus.OPEN:  # its reserve comes back
+            self.qty += resting.qty
+            self.known[client_id] = _report(client_id, resting.qty, OrderStatus.CANCELLED)
         return _report(client_id, Decimal(1), OrderStatus.CANCELLED)
 
     def submit(self, r: OrderRequest) -> OrderReport:
@@ -72,6 +77,10 @@ class FakeVenue:
         fault = self.submit_faults.pop(0) if self.submit_faults else None
         if isinstance(fault, InvalidOrder):
             raise fault
+        if self.rest_closes:  # the balance is reserved, the read shows it free of BTC
+            self.qty -= r.qty
+            self.known[r.client_id] = _report(r.client_id, r.qty, OrderStatus.OPEN)
+            return self.known[r.client_id]
         self.qty -= r.qty if r.side is Side.SELL else -r.qty
         self.known[r.client_id] = _report(r.client_id, r.qty, OrderStatus.FILLED)
         if fault is not None:
@@ -132,14 +141,27 @@ def test_a_close_of_unknown_outcome_is_looked_up_not_sent_again():
     assert result.closes[0]["status"] == "filled"
 
 
-def test_a_refused_close_is_dust_and_not_retried():
-    venue = FakeVenue(qty=Decimal(2), submit_faults=[InvalidOrder("MIN_NOTIONAL")])
+def test_a_refused_close_is_not_retried_and_the_kill_is_not_flat():
+    refusal = InvalidOrder("Filter failure: MARKET_LOT_SIZE")
+    venue = FakeVenue(qty=Decimal(2), submit_faults=[refusal])
 
-    result = _run(venue, deadline_s=0.3)
+    result = _run(venue, deadline_s=5.0)
 
-    assert result.flat  # nothing more it can do: reported as dust
+    assert not result.flat  # 2 BTC remain: that is not dust
     assert len(venue.sent) == 1
-    assert "refused" in result.dust["BTC/USDT"]
+    assert result.remaining_positions == {"BTC/USDT": "2"}
+    assert "MARKET_LOT_SIZE" in result.refused["BTC/USDT"] and not result.dust
+    assert result.rounds <= 3  # nothing more it may do: it stops, it does not poll to the end
+
+
+def test_a_close_resting_unlisted_is_looked_up_and_the_kill_is_not_flat():
+    venue = FakeVenue(qty=Decimal(2), rest_closes=True)
+
+    result = _run(venue, deadline_s=0.5)
+
+    assert not result.flat  # every close rests: nothing was sold
+    assert venue.lookups >= 1 and result.cancelled  # found working by id, and cancelled
+    assert all(c["status"] != "filled" for c in result.closes)
 
 
 def test_an_unreadable_exchange_is_never_taken_for_flat():

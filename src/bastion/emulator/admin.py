@@ -4,6 +4,8 @@
   fault), clear (all, or ``?id=``);
 - ``GET /orders``: every order request received (``?clientOrderId=`` filters),
   accepted or refused, so a test can assert "at most one order per client id";
+- ``GET /requests``: how many REST requests arrived, per ``METHOD /path``
+  (whatever became of them), so a test can assert "nothing was sent here";
 - ``GET /state``: balances and open orders;
 - ``POST /balances``: ``{"USDT": "1000"}`` sets totals (a deposit/withdrawal);
 - ``POST /manual_trade``: ``{"symbol", "side", "quantity"}`` trades by hand
@@ -80,6 +82,9 @@ def make_app(emu: Emulator) -> web.Application:
         cid = request.query.get("clientOrderId")
         rows = [dataclasses.asdict(r) for r in emu.exchange.received]
         return reply({"orders": [r for r in rows if cid is None or r["client_id"] == cid]})
+
+    async def get_requests(request: web.Request) -> web.Response:
+        return reply({"requests": dict(emu.rest.calls) if emu.rest is not None else {}})
 
     async def get_state(request: web.Request) -> web.Response:
         bals = emu.exchange.balances()
@@ -163,6 +168,7 @@ def make_app(emu: Emulator) -> web.Application:
             web.post("/faults", post_faults),
             web.delete("/faults", delete_faults),
             web.get("/orders", get_orders),
+            web.get("/requests", get_requests),
             web.get("/state", get_state),
             web.post("/balances", post_balances),
             web.post("/manual_trade", post_manual_trade),

@@ -11,8 +11,10 @@ an unscoped fault applies wherever its kind can act.
 Kinds and where they act:
 - REST, before the handler: ``latency`` (fixed/uniform/normal/exponential ms),
   ``timeout_before_accept`` (hang or drop, nothing placed), ``http_error``
-  (5xx bursts), ``rate_limit`` (429 storm), ``ban`` (418, and every request
-  after it for ``retry_after_s``);
+  (5xx bursts), ``api_error`` (a Binance error reply, ``status`` with
+  ``code`` and ``msg``: an order the exchange refuses for a reason the client
+  cannot foresee, such as a market closed for trading), ``rate_limit`` (429
+  storm), ``ban`` (418, and every request after it for ``retry_after_s``);
 - REST, after the handler: ``timeout_after_accept`` (the order *is* placed,
   the reply never comes), ``schema_drift`` (fields dropped or changed);
 - WebSocket: ``ws_disconnect``, ``ws_stall`` (socket open, silence),
@@ -41,6 +43,7 @@ class FaultKind(StrEnum):
     TIMEOUT_BEFORE_ACCEPT = "timeout_before_accept"
     TIMEOUT_AFTER_ACCEPT = "timeout_after_accept"
     HTTP_ERROR = "http_error"
+    API_ERROR = "api_error"
     RATE_LIMIT = "rate_limit"
     BAN = "ban"
     SCHEMA_DRIFT = "schema_drift"
@@ -71,6 +74,8 @@ class FaultSpec(BaseModel):
     # errors
     status: int = Field(503, ge=400, le=599)
     retry_after_s: int = Field(1, ge=0)
+    code: int = -1013  # api_error: Binance's error code and message
+    msg: str = "Market is closed."
     # timeouts: "hang" keeps the socket silent for hang_s then drops it; "drop" closes now
     mode: str = Field("hang", pattern="^(hang|drop)$")
     hang_s: float = Field(30.0, ge=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +67,7 @@ class RestApi:
         self.after_change = after_change  # flushes user-stream events after an order call
         self.stopping = stopping
         self._orders_sent: deque[int] = deque()  # times of order requests, for the count headers
+        self.calls: Counter[str] = Counter()  # "METHOD /path" -> requests received, any outcome
         self.table: dict[tuple[str, str], Route] = {
             ("GET", "/api/v3/ping"): Route(PUBLIC, lambda p, k: {}),
             ("GET", "/api/v3/time"): Route(PUBLIC, lambda p, k: {"serverTime": self.server_ms()}),
@@ -97,6 +98,7 @@ class RestApi:
     # --------------------------------------------------------------- pipeline
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path, method = request.path, request.method
+        self.calls[f"{method} {path}"] += 1
         take = self.faults.take
         lat = take(FaultKind.LATENCY, path=path, method=method)
         if lat is not None:
@@ -173,6 +175,9 @@ class RestApi:
             return self._error(
                 errors.too_much_weight(self.weights.limit), retry_after=spec.retry_after_s
             )
+        spec = take(FaultKind.API_ERROR, path=path, method=method)
+        if spec is not None:
+            return self._error(errors.ApiError(spec.status, spec.code, spec.msg))
         spec = take(FaultKind.HTTP_ERROR, path=path, method=method)
         if spec is not None:  # what a load balancer says: HTML, not Binance JSON
             text = f"<html><body><h1>{spec.status} Service Unavailable</h1></body></html>"

@@ -112,6 +112,7 @@ class Emulator:
         self.market_done = asyncio.Event()
         self.events_applied = 0
         self.market_error: BaseException | None = None  # why the market source stopped early
+        self.rest: RestApi | None = None  # set by start()
         cfg = self.config
         self.venue = SimVenue(cfg.instruments, cfg.balances, latency_ms=cfg.venue_latency_ms)
         self.exchange = Exchange(self.venue)
@@ -139,6 +140,7 @@ class Emulator:
             weights=self.weights, listen_keys=self.listen_keys, api_keys=self.config.api_keys,
             server_ms=self.server_ms, after_change=self.flush_user, stopping=self._stopping,
         )  # fmt: skip
+        self.rest = rest
         app = web.Application()
         app.add_routes(rest.routes() + self.hub.routes())
         self.port = await self._serve(app, self.config.port)

@@ -54,7 +54,7 @@ from bastion.strategy import Strategy, build_strategy
 from bastion.venues.ccxt import CcxtVenue, Credentials
 from bastion.venues.errors import SchemaDrift, VenueError
 from bastion.venues.port import Venue
-from bastion.venues.sim import SimVenue
+from bastion.venues.sim.paper import PaperVenue
 
 Status = Callable[[str], None]
 Retry = Callable[[Callable[[], Any], str], Any]
@@ -84,12 +84,19 @@ def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
 
 
 def make_venue(
-    config: BotConfig, symbols: Sequence[str], sink: Any, retry: Retry | None = None
-) -> tuple[Venue, SimVenue | None]:
-    """The live venue, or a simulated one matched on live data (paper).
+    config: BotConfig,
+    symbols: Sequence[str],
+    sink: Any,
+    data_dir: Path,
+    retry: Retry | None = None,
+) -> tuple[Venue, PaperVenue | None]:
+    """The live venue, or the paper book in ``data_dir`` matched on live data.
 
-    ``retry(step, what)`` runs each connection attempt (start-up retries);
-    live keys are checked here with one account read, not at the first order."""
+    The paper book is continued when the folder has one (``paper_balances``
+    only opens a new book): a restarted paper bot finds its account as it left
+    it, as a live bot finds its exchange account. ``retry(step, what)`` runs
+    each connection attempt (start-up retries); live keys are checked here
+    with one account read, not at the first order."""
     run: Retry = retry or (lambda step, _what: step())
     ex = config.exchange
     common = {
@@ -132,8 +139,15 @@ def make_venue(
         finally:
             public.close()
 
-    sim = SimVenue(run(markets, f"loading {ex.id} markets"), dict(ex.paper_balances))
-    return sim, sim
+    instruments = run(markets, f"loading {ex.id} markets")
+    book, continued = PaperVenue.open(data_dir, instruments, ex.paper_balances)
+    balances = {a: str(b.total) for a, b in book.fetch_account().balances.items() if b.total}
+    sink(
+        "paper_book",
+        wall_ms(),
+        {"path": str(book.path), "continued": continued, "balances": balances},
+    )
+    return book, book
 
 
 def _started(venue: CcxtVenue) -> CcxtVenue:
@@ -186,7 +200,7 @@ async def _start(
     status: Status,
     stopper: Stopper,
     startup: StartupClock,
-) -> tuple[Session, Venue, SimVenue | None]:
+) -> tuple[Session, Venue, PaperVenue | None]:
     """Connect, check the keys and recover, each step retried while the exchange
     fails transiently and the start-up deadline allows."""
     symbols = sorted({s for st in strategies for s in st.symbols})
@@ -202,7 +216,7 @@ async def _start(
             step, what=what, key_env=key_env, clock=startup, status=status, stopper=stopper
         )
 
-    venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink, retry)
+    venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink, folder, retry)
 
     def session_now() -> Session:
         return open_session(

@@ -61,6 +61,7 @@ class Sentinel:
         """Exposure from the exchange, the latch, the heartbeat, the last kill."""
         ks = self.killswitch
         out: dict[str, Any] = {
+            **ks.guarding(),  # which bot, exchange and mode (paper/live) this switch guards
             "halt": read_halt(ks.data_dir),
             "killed_flag": read_flag(ks.data_dir) is not None,
             "heartbeat": self.watchdog.status() if self.watchdog is not None else None,

@@ -119,10 +119,12 @@ def _summary(report: dict[str, Any]) -> str:
     lines = [
         f"{'FLAT' if report['ok'] else 'NOT FLAT'} after {report['elapsed_s']} s "
         f"({report['rounds']} rounds, scope {report['scope']})",
+        f"bot {report.get('bot')} on {report.get('exchange')} ({report.get('mode')}): "
+        f"acted on {report.get('acts_on')}",
         f"halt: {report['halt']}",
         f"cancelled: {len(report['cancelled'])}  closing orders: {len(report['closes'])}",
     ]
-    for key in ("dust", "remaining_positions", "remaining_orders", "unresolved"):
+    for key in ("dust", "refused", "remaining_positions", "remaining_orders", "unresolved"):
         if report.get(key):
             lines.append(f"{key.replace('_', ' ')}: {report[key]}")
     if report.get("errors"):

@@ -17,12 +17,21 @@ database may be the thing that is broken). Per round:
    reported and left. A position is the bot's share: the holding above its
    baseline (``floors``), which no round ever sells.
 
+Flat is claimed only from evidence: a read with no open order and no position
+above dust, and every closing order the kill sent known to have finished (a
+close last seen working is looked up by client id, and cancelled if it still
+rests, even when the open-orders listing omits it). A position whose close the
+exchange refused is not dust: it is reported as remaining, and the kill is
+NOT flat.
+
 Errors are classified as the venue port names them: a refusal (``InvalidOrder``)
-is final for that symbol; a rate limit waits as told; anything else is
+is final for that symbol (not retried; the kill ends NOT flat once nothing
+else is left to do); a rate limit waits as told; anything else is
 unknown and retried next round; refused keys (nothing readable, an
 authentication error) end the loop at once. Polling slows down as a kill
 drags on, and a rate limit's ``Retry-After`` is obeyed even on reads: every
-read costs request weight, and hammering an exchange that said 429 gets the key banned. The loop
+read costs request weight, and hammering an exchange that said 429 gets the
+key banned. The loop
 stops at ``deadline_s`` and reports what remains. Running it twice is safe:
 a second run finds nothing to do.
 """
@@ -39,7 +48,15 @@ from typing import Any
 
 from bastion.clock import wall_ms as read_wall_clock
 from bastion.killswitch.venueset import VenueSet
-from bastion.model import Instrument, OrderReport, OrderRequest, OrderType, Side, StrategyRef
+from bastion.model import (
+    Instrument,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    StrategyRef,
+)
 from bastion.model.account import closable
 from bastion.model.money import ZERO
 from bastion.venues.errors import (
@@ -63,6 +80,7 @@ class FlattenResult:
     cancelled: list[str] = field(default_factory=list)
     closes: list[dict[str, str]] = field(default_factory=list)
     dust: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # closes the exchange refused
     remaining_positions: dict[str, str] = field(default_factory=dict)
     remaining_orders: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
@@ -76,6 +94,7 @@ class FlattenResult:
         self.closes += later.closes
         self.errors += later.errors
         self.flat, self.dust, self.unresolved = later.flat, later.dust, later.unresolved
+        self.refused = later.refused
         self.remaining_positions = later.remaining_positions
         self.remaining_orders = later.remaining_orders
 
@@ -86,6 +105,7 @@ class FlattenResult:
             "cancelled": self.cancelled,
             "closes": self.closes,
             "dust": self.dust,
+            "refused": self.refused,
             "remaining_positions": self.remaining_positions,
             "remaining_orders": self.remaining_orders,
             "unresolved": self.unresolved,
@@ -157,16 +177,21 @@ def flatten(
             result.remaining_orders = [f"{o.symbol} {o.client_id}" for o in orders]
             result.remaining_positions = {s: str(q) for s, q in held.items() if q}
             to_close: dict[str, Decimal] = {}
+            result.refused = {
+                s: f"{q}: {refused[s]}" for s, q in held.items() if q and s in refused
+            }
             for sym, qty in held.items():
-                why = refused.get(sym) or _dust(instruments[sym], qty)
+                why = None if sym in refused else _dust(instruments[sym], qty)
                 if why is not None:
                     result.dust[sym] = f"{qty}: {why}"
-                elif qty:
+                elif qty and sym not in refused:
                     result.dust.pop(sym, None)
                     to_close[sym] = qty
-            if not orders and not to_close and not pending and not unread:
-                result.flat = True
-                break
+            quiet = not orders and not to_close and not pending and not unread
+            # a close of ours still working though unlisted is cancelled, then read again
+            if quiet and not _still_working(venues, result):
+                result.flat = not result.refused
+                break  # flat, or nothing more a kill may do (a refusal is not retried)
         if clock() >= end:
             break
         if venues.retry_after_s or acct is None:  # told to wait, or blind: send nothing
@@ -184,7 +209,7 @@ def flatten(
                 continue  # every close filled (the next read confirms), or told to wait
         # Polls slow down as a kill drags on (a thin book, a slow exchange): each
         # read costs request weight, and a kill that gets the key banned stops.
-        sleep(min(2.0, poll_s * 1.5 ** max(0, result.rounds - 4)))
+        sleep(min(2.0, poll_s * 1.5 ** min(20, max(0, result.rounds - 4))))
     result.unresolved = [f"{p.symbol} {p.client_id}" for p in pending.values()]
     return result
 
@@ -195,6 +220,34 @@ def _dust(inst: Instrument, qty: Decimal) -> str | None:
         return None
     rounded = inst.round_qty(abs(qty))
     return inst.below_minimum(rounded, ZERO)
+
+
+def _still_working(venues: VenueSet, result: FlattenResult) -> bool:
+    """Look up every close last seen working; cancel the ones that still are.
+
+    True when one still works, or could not be looked up: then no read may be
+    taken for flat. An entry found finished is updated in place."""
+    working = [c for c in result.closes if c.get("status") in _WORKING]
+    if not working:
+        return False
+    outs = venues.map(lambda c: venues.fetch_order(c["symbol"], c["client_id"]), working)
+    busy = False
+    for close, out in zip(working, outs, strict=True):
+        report = out.value
+        if out.error is not None:
+            result.errors.append(f"{close['symbol']}: lookup {close['client_id']}: {out.error}")
+            busy = True
+        elif report is None:
+            close["status"] = "not placed"
+        elif report.status.working:
+            busy = True
+            _cancel(venues, [report], result)
+        else:
+            close |= {"status": report.status.value, "filled": str(report.filled_qty)}
+    return busy
+
+
+_WORKING = frozenset(s.value for s in OrderStatus if not s.terminal)
 
 
 def _resolve(venues: VenueSet, pending: dict[str, _Pending], result: FlattenResult) -> None:

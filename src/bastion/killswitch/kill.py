@@ -5,6 +5,11 @@ for its lifetime (with its exchange connections warm, so a kill does not pay
 for ``load_markets``). Kills are serialised: a second request waits for the
 first and then finds nothing to do, which is what makes pressing the button
 twice safe.
+
+On a paper config (``exchange.mode = "paper"``) the kill's venues are the
+paper book in the data folder (``bastion.killswitch.paperbook``, which says
+how a kill shares the book with a running bot): no ccxt client is made, so no
+request reaches the exchange whatever keys the environment holds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
+from bastion.killswitch.paperbook import PaperBooks
 from bastion.killswitch.venueset import VenueSet
 from bastion.killswitch.watchdog import read_heartbeat
 from bastion.model.timeframe import parse_interval
@@ -75,7 +81,11 @@ class KillSwitch:
     def __init__(self, config: BotConfig, data_dir: Path, venues: VenueSet | None = None) -> None:
         self.config = config
         self.data_dir = data_dir
-        self.venues = venues or VenueSet(scope_symbols(config), venue_factory(config))
+        self.paper = PaperBooks(data_dir) if config.exchange.mode == "paper" else None
+        if venues is None:
+            factory = self.paper.factory if self.paper is not None else venue_factory(config)
+            venues = VenueSet(scope_symbols(config), factory)
+        self.venues = venues
         self.last: dict[str, Any] | None = _load_report(data_dir)
         self._lock = threading.Lock()
 
@@ -106,6 +116,7 @@ class KillSwitch:
                 result.flat = False
             report = {
                 "ok": result.flat,
+                **self.guarding(),
                 "reason": reason,
                 "by": by,
                 "started_ms": started,
@@ -125,6 +136,12 @@ class KillSwitch:
             self.last = report
             _save_report(self.data_dir, report)
             return report
+
+    def guarding(self) -> dict[str, str]:
+        """Which bot, exchange and mode this kill switch guards (and where it acts)."""
+        ex = self.config.exchange
+        acts_on = self.paper.describe() if self.paper is not None else f"{ex.id} account"
+        return {"bot": self.config.name, "exchange": ex.id, "mode": ex.mode, "acts_on": acts_on}
 
     def _await_ack(self, flag_ms: int, end: float) -> str:
         """Wait until a bot that is cycling has started a cycle after the flag.
@@ -173,6 +190,8 @@ class KillSwitch:
 
     def close(self) -> None:
         self.venues.close()
+        if self.paper is not None:
+            self.paper.close()
 
 
 def _save_report(data_dir: Path, report: dict[str, Any]) -> None:

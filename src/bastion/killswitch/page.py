@@ -36,10 +36,12 @@ PAGE = """<!doctype html>
  #cancel{background:#444;font-size:1.1rem;padding:14px}
  #result{font-size:1.2rem;margin-top:12px;white-space:pre-wrap}
  .ok{color:#4c4}.bad{color:#f66}
+ .guard{font-size:1.05rem;margin:0 0 8px}.guard b{color:#fc6}
 </style>
 </head>
 <body>
 <h1>bastion kill switch</h1>
+<div id="guard" class="guard">?</div>
 <div id="state" class="muted">loading…</div>
 <table>
  <thead><tr><th>symbol</th><th>position</th></tr></thead>
@@ -85,12 +87,23 @@ async function refresh() {
     text($('share'), Object.entries(s.share || {}).filter(([k]) => k !== 'error')
       .map(([sym, v]) => 'bot ' + sym + ' ' + v.bot + ' of ' + v.holding +
         ' (baseline ' + v.baseline + ')').join(' · ') || (s.share || {}).error || '');
+    showGuard(s);
     const hb = s.heartbeat || {};
     text($('state'), 'latch ' + ((s.halt || {}).state || '?') +
       (s.killed_flag ? ' (KILLED flag)' : '') +
       (hb.last_cycle_ms ? ' · bot cycled ' + hb.age_s + ' s ago' : ' · no bot cycle seen') +
       (hb.lost ? ' · HEARTBEAT LOST' : ''));
   } catch (e) { text($('state'), 'sentinel unreachable'); }
+}
+// Which bot, exchange and mode this page guards: a paper page must not pass
+// for a live one (a kill on a paper config touches only the paper book).
+function showGuard(s) {
+  const g = $('guard');
+  g.replaceChildren();
+  const mode = document.createElement('b');
+  text(mode, String(s.mode || '?').toUpperCase());
+  g.append('bot ' + (s.bot || '?') + ' on ' + (s.exchange || '?') + ' · ', mode);
+  if (s.acts_on) g.append(' · kill acts on ' + s.acts_on);
 }
 $('kill').onclick = () => { $('ask').hidden = false; text($('result'), ''); };
 $('cancel').onclick = () => { $('ask').hidden = true; };
