@@ -150,6 +150,22 @@ def test_a_late_trade_beyond_the_window_is_journaled_and_its_bar_stays() -> None
     assert closed.low == 100.0
 
 
+def test_late_trades_after_the_clock_closed_every_bar_open_no_bar_again() -> None:
+    journal = Journal()
+    b = BarBuilder(SYM, MIN, journal, reorder_ms=2_000)
+    b.on_trade("1", T0 + 10_000, 100.0, 1.0)
+    b.on_trade("3", T0 + MIN + 5_000, 103.0, 1.0)  # closes the first minute
+    (second,) = b.on_clock(T0 + 2 * MIN + 1_000)  # a quiet market: the clock closes the second
+
+    b.on_trade("2", T0 + 59_000, 50.0, 9.0)  # 6 s behind: late
+    b.on_trade("4", T0 + MIN + 59_000, 104.0, 1.0)  # inside the window: amends the second
+
+    assert [p["trade_id"] for p in journal.kinds("late_trade")] == ["2"]
+    (fix,) = journal.kinds("bar_corrected")
+    assert fix["before"]["ts"] == second.ts and fix["after"]["close"] == 104.0
+    assert b.on_clock(T0 + 10 * MIN) == []  # no bar reopened for either minute
+
+
 def test_a_late_trade_for_an_interval_that_had_no_bar_creates_it_as_a_correction() -> None:
     journal = Journal()
     b = BarBuilder(SYM, MIN, journal, reorder_ms=5_000)
