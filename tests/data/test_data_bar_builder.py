@@ -133,9 +133,7 @@ def test_a_late_trade_inside_the_window_amends_its_bar_and_journals_before_and_a
 def test_a_late_trade_beyond_the_window_is_journaled_and_its_bar_stays() -> None:
     journal = Journal()
     seen: list[Any] = []
-    b = BarBuilder(
-        SYM, MIN, journal, reorder_ms=2_000, on_correction=lambda x, y: seen.append(y)
-    )
+    b = BarBuilder(SYM, MIN, journal, reorder_ms=2_000, on_correction=lambda x, y: seen.append(y))
     b.on_trade("1", T0 + 10_000, 100.0, 1.0)
     (closed,) = b.on_trade("3", T0 + MIN + 5_000, 103.0, 1.0)
 

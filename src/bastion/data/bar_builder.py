@@ -52,10 +52,8 @@ class _Open:
     close_id: str
 
     def fold(self, trade_id: str, ts: int, price: float, qty: float) -> None:
-        if price > self.high:
-            self.high = price
-        if price < self.low:
-            self.low = price
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
         self.volume += qty
         if ts > self.close_ts or (
             ts == self.close_ts and _id_key(trade_id) > _id_key(self.close_id)
@@ -135,8 +133,7 @@ class BarBuilder:
         if ts < self._closed_until:
             self._late(trade_id, ts, price, qty)
             return []
-        if ts > self.last_trade_ts:
-            self.last_trade_ts = ts
+        self.last_trade_ts = max(self.last_trade_ts, ts)
         start = ts - ts % self.interval_ms
         out: list[Bar] = []
         bar = self._bar

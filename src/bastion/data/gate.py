@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bastion.model import Bar
-
 from bastion.model.indicators import IndicatorSpec
 from bastion.model.view import MarketView, SymbolView
 

@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bastion.data.errors import DataError
-from bastion.model.timeframe import parse_interval
 from bastion.model.bars import BarSeries
+from bastion.model.timeframe import parse_interval
 
 STORE_ENV = "BASTION_STORE"
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
@@ -54,7 +54,9 @@ class SeriesKey:
         """``binance:BTC/USDT:1m``; raises ``ValueError`` saying what is expected."""
         parts = spec.split(":")
         if len(parts) != 3 or not all(parts) or "/" not in parts[1]:
-            raise ValueError(f"{spec!r}: expected EXCHANGE:BASE/QUOTE:TIMEFRAME, e.g. binance:BTC/USDT:1m")
+            raise ValueError(
+                f"{spec!r}: expected EXCHANGE:BASE/QUOTE:TIMEFRAME, e.g. binance:BTC/USDT:1m"
+            )
         parse_interval(parts[2])  # raises naming the timeframe
         return cls(parts[0].lower(), parts[1].upper(), parts[2])
 
@@ -67,6 +69,11 @@ class SeriesKey:
 
     def __str__(self) -> str:
         return f"{self.exchange}:{self.symbol}:{self.timeframe}"
+
+
+def is_store_spec(text: str) -> bool:
+    """``binance:BTC/USDT:1m`` rather than a file path (and no such file exists)."""
+    return text.count(":") == 2 and not Path(text).exists()
 
 
 def _month(ts: int) -> str:
@@ -128,7 +135,9 @@ def month_files(root: Path, key: SeriesKey) -> list[Path]:
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def read_table(root: Path, key: SeriesKey, start: int | None = None, end: int | None = None) -> pa.Table:
+def read_table(
+    root: Path, key: SeriesKey, start: int | None = None, end: int | None = None
+) -> pa.Table:
     """Stored rows with ``start <= ts < end`` (either bound may be None)."""
     parts: list[pa.Table] = []
     for path in month_files(root, key):
@@ -148,7 +157,9 @@ def read_table(root: Path, key: SeriesKey, start: int | None = None, end: int | 
     return table.filter(pa.array(mask)) if not mask.all() else table
 
 
-def read_series(root: Path, key: SeriesKey, start: int | None = None, end: int | None = None) -> BarSeries:
+def read_series(
+    root: Path, key: SeriesKey, start: int | None = None, end: int | None = None
+) -> BarSeries:
     """Stored bars as a ``BarSeries``; ``DataError`` when there are none in the span."""
     table = read_table(root, key, start, end)
     if table.num_rows == 0:
@@ -181,7 +192,11 @@ def stored_keys(root: Path) -> Iterator[SeriesKey]:
 
 def _span(start: int | None, end: int | None) -> str:
     def iso(t: int | None) -> str:
-        return "…" if t is None else datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        return (
+            "…"
+            if t is None
+            else datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        )
 
     return f"{iso(start)} → {iso(end)}"
 
