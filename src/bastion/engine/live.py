@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +33,8 @@ from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
+from bastion.data.store import default_root
+from bastion.engine import warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.service import (
     StartupClock,
@@ -215,6 +218,7 @@ async def _start(
             await asyncio.to_thread(close)
         raise
     turn_on_downtime_rule(session, config)
+    session.bot.gate.keep_prior = True  # a late trade may amend the newest bar
     for kind, ts, payload in early:
         session.journal.append(kind, ts, payload)
     return session, venue, sim
@@ -239,7 +243,13 @@ async def _run_locked(
         set_sink(journal)  # stream errors and schema drift from now on reach the journal
     summary = LiveSummary(mode=config.exchange.mode, data_dir=str(folder))
     closed: asyncio.Queue[Bar] = asyncio.Queue()
-    builders = {s: BarBuilder(s, interval, journal) for s in symbols}
+    corrected: deque[Bar] = deque()  # amended bars, applied at the next cycle
+    builders = {
+        s: BarBuilder(s, interval, journal, on_correction=lambda _b, a: corrected.append(a))
+        for s in symbols
+    }
+    wants = warmup.needed(strategies, symbols)
+    await _warm_up(config, session, wants, status, data_dir=folder)
 
     def on_trade(t: Trade) -> None:
         if sim is not None:
@@ -297,7 +307,7 @@ async def _run_locked(
                     await asyncio.to_thread(
                         refetch_if_stale, session, last_done, wall_ms(), stale_ms
                     )
-                    await asyncio.to_thread(_cycle, session, bars)
+                    await asyncio.to_thread(_cycle, session, bars, corrected)
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
                     # decision is skipped, the bot stays up and tries at the next bar.
@@ -310,7 +320,7 @@ async def _run_locked(
                     failing = 0
                 if time.monotonic() - last_status >= status_every_s:
                     last_status = time.monotonic()
-                    status(_status_line(session, feed))
+                    status(_status_line(session, feed, wants))
     except TimeoutError:
         pass  # the requested duration is over
     finally:
@@ -411,11 +421,40 @@ async def collect_interval(
     return bars
 
 
-def _cycle(session: Session, bars: list[Bar]) -> None:
+def _cycle(session: Session, bars: list[Bar], corrected: deque[Bar] | None = None) -> None:
     gate = session.bot.gate
-    for bar in sorted(bars, key=lambda b: (b.ts, b.symbol)):
-        gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+    fixes: list[Bar] = []
+    while corrected:
+        fixes.append(corrected.popleft())
+    # A bar before its own correction; a correction before any later bar.
+    steps = [(b.ts, 0, b) for b in bars] + [(b.ts, 1, b) for b in fixes]
+    for _, is_fix, bar in sorted(steps, key=lambda x: (x[0], x[1], x[2].symbol)):
+        if is_fix:
+            gate.amend(bar)
+        else:
+            gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
     session.cycle(wall_ms())
+
+
+async def _warm_up(
+    config: BotConfig, session: Session, wants: dict[str, int], status: Status, *, data_dir: Path
+) -> None:
+    """History into the gate before the first decision (store, else the exchange)."""
+    if not any(wants.values()):
+        return
+    ex = config.exchange
+    history, reports = await warmup.load(
+        ex.id, ex.bar_interval, wants, wall_ms(), store=default_root(),
+        base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
+    )  # fmt: skip
+    await asyncio.to_thread(warmup.apply, session.bot, history)
+    for r in reports:
+        session.journal.append(
+            "warmup", wall_ms(),
+            {"symbol": r.symbol, "needed": r.needed, "loaded": r.loaded, "source": r.source},
+        )  # fmt: skip
+        status(f"warming up {r.symbol}: {r.loaded}/{r.needed} bars from {r.source}")
+    session.journal.flush()
 
 
 def _cycle_failed(session: Session, exc: VenueError, streak: int) -> None:
@@ -438,7 +477,7 @@ def _equity(session: Session) -> Decimal:
     return acct.equity(session.bot.gate.view.marks())
 
 
-def _status_line(session: Session, feed: CcxtTradeFeed) -> str:
+def _status_line(session: Session, feed: CcxtTradeFeed, wants: dict[str, int] | None = None) -> str:
     bot = session.bot
     view = bot.gate.view
     parts = [time.strftime("%H:%M:%S", time.gmtime()), f"cycle {bot.cycle}"]
@@ -446,7 +485,9 @@ def _status_line(session: Session, feed: CcxtTradeFeed) -> str:
     for sym in view:
         sv = view[sym]
         pos = acct.position(sym) if acct is not None else ZERO
-        parts.append(f"{sym} {sv.close:,.2f} pos {pos}{' STALE' if sv.stale else ''}")
+        need = (wants or {}).get(sym, 0)
+        warming = f" warming up {sv.bars}/{need}" if sv.bars < need else ""
+        parts.append(f"{sym} {sv.close:,.2f} pos {pos}{' STALE' if sv.stale else ''}{warming}")
     n_orders = len(bot.orders.orders)
     n_fills = len(bot.orders.fills)
     rejected = sum(v for k, v in bot.decisions.items() if k != "APPROVED")
