@@ -74,7 +74,9 @@ def _config(emu: Any, folder: Path, interval: str) -> Any:
                 "bar_interval": interval, "refresh_s": 0.5, "rate_limit": False,
                 "paper_balances": {"USDT": "100000"},
             },
-            "strategies": [{"name": "sma_above", "symbols": ["BTC/USDT"], "params": {"period": 50}}],
+            "strategies": [
+                {"name": "sma_above", "symbols": ["BTC/USDT"], "params": {"period": 50}}
+            ],
         },
         "warmup-test",
     )  # fmt: skip
@@ -141,7 +143,7 @@ def test_a_paper_bot_on_1m_bars_warms_up_from_the_exchanges_klines(
     thread, emu = start_emulator(EmulatorConfig(source="synthetic", rate=20, history_bars=120))
     try:
         to_next_minute = 60 - (wall_ms() % 60_000) / 1000
-        lines, events = _run(emu, tmp_path / "bot", "1m", to_next_minute + 12)
+        _, events = _run(emu, tmp_path / "bot", "1m", to_next_minute + 12)
     finally:
         thread.stop()
 

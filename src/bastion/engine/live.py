@@ -33,6 +33,7 @@ from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
+from bastion.data.recorder import Recorder
 from bastion.data.store import default_root
 from bastion.engine import warmup
 from bastion.engine.errors import LiveError
@@ -248,10 +249,13 @@ async def _run_locked(
         s: BarBuilder(s, interval, journal, on_correction=lambda _b, a: corrected.append(a))
         for s in symbols
     }
+    recorder = _recorder(config, folder, journal)
     wants = warmup.needed(strategies, symbols)
     await _warm_up(config, session, wants, status, data_dir=folder)
 
     def on_trade(t: Trade) -> None:
+        if recorder is not None:
+            recorder.trade(t.symbol, t.trade_id, t.ts, wall_ms(), t.price, t.qty, t.buyer_is_maker)
         if sim is not None:
             sim.on_trade(t.symbol, t.ts, t.price, t.qty)  # paper: match on the live tape
         for bar in builders[t.symbol].on_trade(t.trade_id, t.ts, t.price, t.qty):
@@ -307,7 +311,7 @@ async def _run_locked(
                     await asyncio.to_thread(
                         refetch_if_stale, session, last_done, wall_ms(), stale_ms
                     )
-                    await asyncio.to_thread(_cycle, session, bars, corrected)
+                    await asyncio.to_thread(_cycle, session, bars, corrected, recorder)
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
                     # decision is skipped, the bot stays up and tries at the next bar.
@@ -325,6 +329,10 @@ async def _run_locked(
         pass  # the requested duration is over
     finally:
         await _stopped(session, venue, summary, config, stopper, tasks, feed)
+        if recorder is not None:  # after the feeds stopped: nothing appends any more
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(30):
+                    await asyncio.shield(asyncio.to_thread(recorder.close))
     return summary
 
 
@@ -421,8 +429,14 @@ async def collect_interval(
     return bars
 
 
-def _cycle(session: Session, bars: list[Bar], corrected: deque[Bar] | None = None) -> None:
+def _cycle(
+    session: Session,
+    bars: list[Bar],
+    corrected: deque[Bar] | None = None,
+    recorder: Recorder | None = None,
+) -> None:
     gate = session.bot.gate
+    now = wall_ms()
     fixes: list[Bar] = []
     while corrected:
         fixes.append(corrected.popleft())
@@ -433,7 +447,22 @@ def _cycle(session: Session, bars: list[Bar], corrected: deque[Bar] | None = Non
             gate.amend(bar)
         else:
             gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
-    session.cycle(wall_ms())
+        if recorder is not None:
+            recorder.bar(bar, now, "amended" if is_fix else "closed")
+    session.cycle(now)
+
+
+def _recorder(config: BotConfig, folder: Path, journal: Any) -> Recorder | None:
+    """What the bot consumes, to Parquet in its folder (off the cycle's path)."""
+    if not config.data.record:
+        return None
+
+    def failed(message: str) -> None:
+        journal.append("recording_failed", wall_ms(), {"error": message, "alert": True})
+
+    rec = Recorder(folder, seq_start=wall_ms() * 1000, on_error=failed)
+    rec.start()
+    return rec
 
 
 async def _warm_up(
