@@ -33,9 +33,11 @@ Sink = Callable[[str, int, dict[str, Any]], None]
 OnCorrection = Callable[[Bar | None, Bar], None]
 
 
-def _id_key(trade_id: str) -> tuple[int, int, str]:
-    """Order of two trades with the same timestamp: numeric ids as numbers."""
-    return (0, int(trade_id), "") if trade_id.isdigit() else (1, 0, trade_id)
+def _id_key(trade_id: str) -> tuple[int, str]:
+    """Order of two trades with the same timestamp: by (length, text), which for
+    numeric ids (no leading zeros) is their numeric order, and for any other ids
+    a fixed total order, so the result never depends on arrival."""
+    return (len(trade_id), trade_id)
 
 
 @dataclass(slots=True)
@@ -117,7 +119,7 @@ class BarBuilder:
         self._closed_until = 0  # trades before this belong to bars already emitted
         self._recent: deque[_Open] = deque()  # closed bars still inside the window
         self._ids: set[str] = set()
-        self._order: deque[str] = deque()
+        self._old_ids: set[str] = set()
         self._remember = remember_ids
         self.duplicates = 0
         self.late = 0
@@ -126,10 +128,13 @@ class BarBuilder:
 
     def on_trade(self, trade_id: str, ts: int, price: float, qty: float) -> list[Bar]:
         """Fold one trade in; returns the bars it closed."""
-        if trade_id in self._ids:
+        if trade_id in self._ids or trade_id in self._old_ids:
             self.duplicates += 1
             return []
-        self._remember_id(trade_id)
+        ids = self._ids
+        ids.add(trade_id)
+        if len(ids) >= self._remember:  # two generations: the last N to 2N ids remembered
+            self._old_ids, self._ids = ids, set()
         if ts < self._closed_until:
             self._late(trade_id, ts, price, qty)
             return []
@@ -146,7 +151,10 @@ class BarBuilder:
         if bar is None:
             self._bar = _new(start, trade_id, ts, price, qty)
             return out
-        if ts > bar.close_ts:  # the in-order fast path
+        cts = bar.close_ts
+        if ts > cts or (  # the in-order fast path
+            ts == cts and (len(trade_id), trade_id) > (len(bar.close_id), bar.close_id)
+        ):
             if price > bar.high:
                 bar.high = price
             elif price < bar.low:
@@ -216,9 +224,3 @@ class BarBuilder:
         while recent and recent[0].start + self.interval_ms <= horizon:
             recent.popleft()
         return bar.bar(self.symbol, self.interval_ms)
-
-    def _remember_id(self, trade_id: str) -> None:
-        self._ids.add(trade_id)
-        self._order.append(trade_id)
-        if len(self._order) > self._remember:
-            self._ids.discard(self._order.popleft())
