@@ -95,7 +95,10 @@ def main() -> None:
     print(f"  builder + gate:            {best:12,.0f} trades/s   target >= 300,000: {verdict}")
     with tempfile.TemporaryDirectory() as tmp:
         rec = max(run(trades, args.interval_ms, Recorder(Path(tmp))) for _ in range(3))
-    print(f"  + recorder append/trade:   {rec:12,.0f} trades/s   ({1e6 / rec - 1e6 / best:.2f} us/trade)")
+    print(
+        f"  + recorder append/trade:   {rec:12,.0f} trades/s"
+        f"   ({1e6 / rec - 1e6 / best:.2f} us/trade)"
+    )
 
 
 if __name__ == "__main__":

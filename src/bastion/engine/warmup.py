@@ -5,10 +5,8 @@ data before it could say anything. Each strategy declares the bars it needs
 (``Strategy.warmup``); before the first live decision the bot takes that many
 complete bars per symbol from the local store (``bastion download``), else
 from the exchange's klines, and passes them through the data gate exactly as
-live bars would go (gaps and all: a gap stays a gap). The strategies then
-``decide`` over them with their intents discarded, so any memory they keep
-(the sign of the last cross) is what a backtest over the same bars would have
-left: the first live bar is decided as if the bot had been running.
+live bars would go (gaps and all: a gap stays a gap), so the indicators at
+the first live bar are those a bot running all along would have.
 
 ``plan`` and ``apply`` are pure; ``load`` is the shell (store, then exchange).
 """
@@ -20,12 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bastion.data.errors import DataError
 from bastion.data.store import SeriesKey, read_series
 from bastion.engine.cycle import Bot
-from bastion.model import AccountSnapshot, Bar
+from bastion.model import Bar
 from bastion.strategy import Strategy
 
 
@@ -65,25 +61,13 @@ async def from_exchange(ex: Any, key: SeriesKey, n: int, before: int) -> list[Ba
     return bars[-n:]
 
 
-def apply(bot: Bot, history: Mapping[str, Sequence[Bar]], quote_asset: str = "USDT") -> None:
-    """History through the gate, bar time by bar time; strategies decide over it and
-    keep their memory, their intents dropped (nothing is sent, nothing journaled)."""
+def apply(bot: Bot, history: Mapping[str, Sequence[Bar]]) -> None:
+    """History through the gate in time order, as live bars would go (gaps
+    journaled as gaps). Only the indicators are filled: no decision is taken
+    on history, so no strategy memory is built from an account it never had."""
     gate = bot.gate
-    rows = sorted((b.ts, b.symbol, b) for bars in history.values() for b in bars)
-    if not rows:
-        return
-    times = np.unique([ts for ts, _, _ in rows])
-    k = 0
-    for ts in times.tolist():
-        while k < len(rows) and rows[k][0] == ts:
-            b = rows[k][2]
-            gate.on_bar(b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume)
-            k += 1
-        close = ts + min(b.interval_ms for bars in history.values() for b in bars[:1])
-        view = gate.view_at(close)
-        account = AccountSnapshot(ts=close, quote_asset=quote_asset)
-        for slot in bot.slots:
-            _, slot.memory = slot.strategy.decide(view, account, slot.memory)
+    for b in sorted((b for bars in history.values() for b in bars), key=lambda b: (b.ts, b.symbol)):
+        gate.on_bar(b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume)
 
 
 async def load(
