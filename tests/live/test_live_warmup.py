@@ -10,6 +10,7 @@ README's paper example does against ``bastion emulator``.
 from __future__ import annotations
 
 import asyncio
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -136,18 +137,33 @@ def test_without_history_the_status_says_warming_up(tmp_path: Path, monkeypatch)
     assert any("warming up " in x and "/51" in x for x in lines if "cycle" in x), lines
 
 
-def test_a_paper_bot_on_1m_bars_warms_up_from_the_exchanges_klines(
+def test_the_readme_paper_example_warms_up_from_klines_and_orders_in_its_first_minutes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """examples/bot.toml on 1m bars against an emulator with a day of past klines
+    (as ``bastion emulator`` serves by default), plus a 50-bar SMA strategy that
+    wants a position at every defined bar: it decides at the first live bar."""
     monkeypatch.setenv("BASTION_STORE", str(tmp_path / "empty"))
-    thread, emu = start_emulator(EmulatorConfig(source="synthetic", rate=20, history_bars=120))
+    example = Path(__file__).parents[2] / "examples" / "bot.toml"
+    raw = tomllib.loads(example.read_text(encoding="utf-8"))
+    thread, emu = start_emulator(EmulatorConfig(source="synthetic", rate=20, history_bars=1440))
+    raw["data_dir"] = str(tmp_path / "bot")
+    raw["exchange"] |= {"base_url": emu.url, "ws_url": emu.ws_url}
+    raw["strategies"].append({"name": "sma_above", "symbols": ["BTC/USDT"], "params": {}})
+    lines: list[str] = []
     try:
         to_next_minute = 60 - (wall_ms() % 60_000) / 1000
-        _, events = _run(emu, tmp_path / "bot", "1m", to_next_minute + 12)
+        asyncio.run(
+            run_bot(parse_config(raw, "bot.toml"), duration_s=to_next_minute + 15,
+                    status=lines.append, status_every_s=1)
+        )  # fmt: skip
     finally:
         thread.stop()
 
-    (w,) = [e for e in events if e["kind"] == "warmup"]
-    assert (w["needed"], w["loaded"], w["source"]) == (51, 51, "exchange")
-    cycles = [e for e in events if e["kind"] == "cycle"]
-    assert cycles and cycles[0]["cycle"] == 1 and cycles[0]["intents"]
+    events = list(read_events(tmp_path / "bot"))
+    warm = {e["symbol"]: e for e in events if e["kind"] == "warmup"}
+    assert (warm["BTC/USDT"]["loaded"], warm["BTC/USDT"]["source"]) == (51, "exchange")
+    assert any("warming up BTC/USDT: 51/51 bars from exchange" in x for x in lines)
+    first = [e for e in events if e["kind"] == "cycle" and e["cycle"] == 1]
+    assert any(e["strategy"].startswith("sma_above") and e["intents"] for e in first)
+    assert any(e["kind"] == "order_submitted" for e in events), "no order in the first minutes"
