@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.data.gaps import find_gaps
-from bastion.data.store import SeriesKey, read_series, stored_keys
+from bastion.data.store import NoBarsStored, SeriesKey, read_series, stored_keys
 
 CATALOG = "catalog.json"
 
@@ -63,7 +63,7 @@ def describe(root: Path, key: SeriesKey, requested: list[int] | None = None) -> 
     """The entry for ``key`` computed from its files (None when nothing is stored)."""
     try:
         series = read_series(root, key)
-    except Exception:
+    except NoBarsStored:
         return None
     gaps = [
         {"after_ts": g.after_ts, "next_ts": g.next_ts, "missing_bars": g.missing_bars}

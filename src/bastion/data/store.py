@@ -36,6 +36,10 @@ COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 _SCHEMA = pa.schema([("ts", pa.int64())] + [(c, pa.float64()) for c in COLUMNS[1:]])
 
 
+class NoBarsStored(DataError):
+    """The store holds no bars of a series in the span asked for."""
+
+
 def default_root() -> Path:
     """``$BASTION_STORE``, else ``market-data`` in the working folder."""
     return Path(os.environ.get(STORE_ENV) or "market-data")
@@ -84,7 +88,7 @@ def _read(path: Path) -> pa.Table:
     try:
         return pq.read_table(path, schema=_SCHEMA)
     except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"{path}: unreadable store file ({exc})") from exc
+        raise DataError(f"a readable Parquet month file ({exc})", path=path) from exc
 
 
 def write_bars(root: Path, key: SeriesKey, table: pa.Table) -> int:
@@ -164,7 +168,10 @@ def read_series(
     table = read_table(root, key, start, end)
     if table.num_rows == 0:
         span = "" if start is None and end is None else f" in {_span(start, end)}"
-        raise DataError(f"no bars stored for {key}{span} under {root} (run: bastion download)")
+        raise NoBarsStored(
+            f"bars of {key}{span} (none stored; run: bastion download {key} --from ...)",
+            path=key.folder(root),
+        )
     cols = {c: table.column(c).to_numpy() for c in COLUMNS}
     return BarSeries(
         symbol=key.symbol,
