@@ -24,6 +24,7 @@ process, so it does not share the bot's interpreter lock):
    one in flight, then 16 in flight.
 
     .venv/bin/python bench/live_path.py [--seconds 60] [--rate-seconds 5]
+    .venv/bin/python bench/live_path.py --record   # recording's cost: off, then on
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import ccxt.async_support as ccxt_async
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
+from bastion.data.recorder import Recorder
 from bastion.emulator import CCXT_OPTIONS, TEST_API_KEY, TEST_API_SECRET, point_ccxt
 from bastion.emulator.server import Emulator, EmulatorConfig
 from bastion.engine.health import after_cycle
@@ -178,7 +180,12 @@ def bench_config() -> BotConfig:
 
 # ---------------------------------------------------------- tick to order
 async def tick_to_order(
-    seconds: float, interval_ms: int, folder: Path, every: int = 1, observe: bool = False
+    seconds: float,
+    interval_ms: int,
+    folder: Path,
+    every: int = 1,
+    observe: bool = False,
+    record: bool = False,
 ) -> tuple[int, int, int]:
     Flip.every = every
     MARKS.samples.clear()
@@ -204,10 +211,15 @@ async def tick_to_order(
     )
     venue.set_sink(session.journal)
     builder = BarBuilder(SYMBOL, interval_ms, session.journal)
+    recorder = Recorder(folder) if record else None  # as run_bot's with [data] record on
+    if recorder is not None:
+        recorder.start()
     closed: asyncio.Queue[Bar] = asyncio.Queue()
     t0_by_bar: dict[int, int] = {}
 
     def on_trade(t: Trade) -> None:  # as run_bot's
+        if recorder is not None:
+            recorder.trade(t.symbol, t.trade_id, t.ts, wall_ms(), t.price, t.qty, t.buyer_is_maker)
         for bar in builder.on_trade(t.trade_id, t.ts, t.price, t.qty):
             t0_by_bar[bar.ts] = MARKS.arrival_ns
             closed.put_nowait(bar)
@@ -233,7 +245,7 @@ async def tick_to_order(
                 t_bar = time.perf_counter()
                 bars = await collect_interval(closed, first, 1)
                 MARKS.current_t0 = t0_by_bar.pop(bars[0].ts, None) if len(bars) == 1 else None
-                await asyncio.to_thread(_cycle, session, bars)
+                await asyncio.to_thread(_cycle, session, bars, None, None, recorder)
                 if stack is not None:  # as run_bot: the health sample after the cycle
                     await asyncio.to_thread(
                         after_cycle, session, t_bar, -1, {SYMBOL: builder}, feed
@@ -247,6 +259,8 @@ async def tick_to_order(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
         orders = len(session.bot.orders.orders)
         refused = sum(v for k, v in session.bot.decisions.items() if k != "APPROVED")
         await asyncio.to_thread(session.close)
@@ -405,6 +419,9 @@ def main() -> None:
     ap.add_argument("--rate-seconds", type=float, default=5.0, help="order-rate run length")
     ap.add_argument("--observe", action="store_true", help="also run with [observe] on")
     ap.add_argument("--rounds", type=int, default=1, help="off/on pairs with --observe")
+    ap.add_argument(
+        "--record", action="store_true", help="instead: tick to order with recording off, then on"
+    )
     args = ap.parse_args()
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus; "
@@ -419,13 +436,16 @@ def main() -> None:
                     )
                 report(f"round {k + 1}, observers {'ON' if on else 'off'}", cycles, orders, refused)
         return
-    for every, label in ((1, "an order every bar"), (4, "an order every 4th bar")):
+    runs = [(1, "an order every bar", False), (4, "an order every 4th bar", False)]
+    if args.record:
+        runs = [(1, "recording off", False), (1, "recording on", True)]
+    for every, label, record in runs:
         with tempfile.TemporaryDirectory() as tmp:
             cycles, orders, refused = asyncio.run(
-                tick_to_order(args.seconds, args.interval_ms, Path(tmp), every)
+                tick_to_order(args.seconds, args.interval_ms, Path(tmp), every, record=record)
             )
         report(label, cycles, orders, refused)
-    for in_flight in (1, 16):
+    for in_flight in (1, 16) if not args.record else ():
         sent, per_s = asyncio.run(order_rate(args.rate_seconds, in_flight))
         print(
             f"emulator order rate via ccxt, {in_flight:2d} in flight: "

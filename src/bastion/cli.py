@@ -105,16 +105,26 @@ def _config_with(
 
 
 def _load_series(
-    data: Path | None, symbol: str | None, synthetic_bars: int, seed: int
+    data: Path | None,
+    symbol: str | None,
+    synthetic_bars: int,
+    seed: int,
+    start: int | None = None,
+    end: int | None = None,
 ) -> BarSeries:
+    """Bars from a file, from the store (``EXCHANGE:BASE/QUOTE:TF``, ``start <= ts < end``),
+    or a synthetic market."""
     if data is None:
         from bastion.data.synthetic import regime_bars
 
         return regime_bars(synthetic_bars, seed=seed, symbol=symbol or "SYN/USDT")
     from bastion.data.errors import DataError
     from bastion.data.loaders import load_bars
+    from bastion.data.store import SeriesKey, default_root, is_store_spec, read_series
 
     try:
+        if is_store_spec(str(data)):
+            return read_series(default_root(), SeriesKey.parse(str(data)), start, end)
         return load_bars(data, symbol=symbol)
     except (DataError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -356,6 +366,12 @@ def emulator(
     scenario: Annotated[Path | None, typer.Option(help="Fault scenario file (TOML/JSON).")] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
+    history: Annotated[
+        str, typer.Option(help="FILE[,FILE] of bars served as past klines (at their own times).")
+    ] = "",
+    history_bars: Annotated[
+        int, typer.Option(help="Synthetic market: minutes of past klines, for warm-up.")
+    ] = 1440,
 ) -> None:
     """Serve a Binance-compatible exchange on loopback, backed by the simulated venue."""
     from bastion.emulator.faults import FaultError
@@ -364,7 +380,7 @@ def emulator(
     try:
         run_emulator(
             port=port, admin_port=admin_port, source=source, speed=speed, scenario=scenario,
-            host=host, seed=seed,
+            host=host, seed=seed, history=history, history_bars=history_bars,
         )  # fmt: skip
     except (ValueError, FaultError) as exc:
         raise _fail(str(exc)) from None
@@ -376,12 +392,14 @@ def _register_others() -> None:
     """Commands that live with their own layer: halt/resume/risk report, and the
     kill switch (sentinel, kill), which must not depend on this module."""
     from bastion.cli_account import register as register_account
+    from bastion.cli_data import register as register_data
     from bastion.cli_observe import register as register_observe
     from bastion.cli_risk import register as register_risk
     from bastion.killswitch.cli import register as register_killswitch
 
     register_risk(app)
     register_account(app)
+    register_data(app)
     register_killswitch(app)
     register_observe(app)
 

@@ -209,9 +209,11 @@ class RiskConfig(_Strict):
 
 class DataConfig(_Strict):
     """``max_age_s``: newest data older than this blocks new exposure
-    (default: two bar intervals)."""
+    (default: two bar intervals). ``record``: paper and live bots write the
+    trades, bars and book tops they consumed to ``DATA_DIR/recorded``."""
 
     max_age_s: float | None = Field(None, gt=0)
+    record: bool = True
 
 
 class VenueConfig(_Strict):

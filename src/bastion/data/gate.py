@@ -5,13 +5,22 @@ It drops duplicates and late bars (journaled, never silently), marks a gap as
 updates indicators, and at each decision marks every symbol whose newest data
 is older than ``max_age_ms`` as stale, which the risk gate reads as "no new
 exposure here".
+
+Live, a bar may be amended after it was taken (a late trade inside the bar
+builder's reorder window). With ``keep_prior`` the gate keeps each symbol's
+indicators as they were before its newest bar, so ``amend`` can re-apply that
+bar corrected: the next decision sees the indicators the corrected history
+gives, exactly. Only the newest bar can be amended this way; an older one is
+history the indicators have moved past (the correction is journaled anyway).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from bastion.model import Bar
 from bastion.model.indicators import IndicatorSpec
 from bastion.model.market import BookTop
 from bastion.model.view import MarketView, SymbolView
@@ -27,8 +36,11 @@ class DataGate:
         max_age_ms: int,
         sink: Sink,
         indicators: Mapping[str, Iterable[IndicatorSpec]] | None = None,
+        keep_prior: bool = False,
     ) -> None:
         self.max_age_ms = max_age_ms
+        self.keep_prior = keep_prior
+        self._prior: dict[str, Any] = {}  # symbol -> its indicators before the newest bar
         self._sink = sink
         specs = indicators or {}
         self.view = MarketView(
@@ -70,6 +82,8 @@ class DataGate:
         sv.close = c
         sv.volume = v
         sv.bars += 1
+        if self.keep_prior:
+            self._prior[symbol] = _copy_indicators(sv._indicators)
         for ind in sv._indicators.values():
             ind.update(o, h, low, c, v)
         return True
@@ -84,6 +98,29 @@ class DataGate:
         sv.bid = top.bid if usable else None
         sv.ask = top.ask if usable else None
 
+    def amend(self, bar: Bar) -> bool:
+        """Replace the newest bar of ``bar.symbol`` by ``bar`` (same open time).
+
+        Returns False, changing nothing, when ``bar`` is not the newest bar or
+        the prior indicators were not kept."""
+        sv = self.view._symbols.get(bar.symbol)
+        prior = self._prior.get(bar.symbol)
+        if sv is None or prior is None or sv.bars == 0 or bar.ts != sv.ts:
+            return False
+        sv._indicators = _copy_indicators(prior)
+        sv._by_id.clear()
+        sv._specs = tuple(sv._indicators)
+        sv.open, sv.high, sv.low, sv.close, sv.volume = (
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+        )
+        for ind in sv._indicators.values():
+            ind.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
+        return True
+
     def view_at(self, now: int) -> MarketView:
         """The view as of decision time ``now``, with staleness marked."""
         view = self.view
@@ -92,3 +129,8 @@ class DataGate:
         for sv in view._symbols.values():
             sv.stale = sv.bars == 0 or now - sv.data_ts > limit
         return view
+
+
+def _copy_indicators(inds: dict[Any, Any]) -> dict[Any, Any]:
+    """The indicators' state, copied; the spec keys stay the strategies' own objects."""
+    return {spec: copy.deepcopy(ind) for spec, ind in inds.items()}

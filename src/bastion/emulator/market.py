@@ -113,7 +113,7 @@ class SyntheticSource:
         self.levels = levels
         self.trade_prob = trade_prob
         prices = start_prices or {}
-        self.mid = {i.symbol: prices.get(i.symbol, _default_price(i.symbol)) for i in instruments}
+        self.mid = {i.symbol: prices.get(i.symbol, default_price(i.symbol)) for i in instruments}
 
     def __iter__(self) -> Iterator[Timed]:
         k = 0
@@ -152,7 +152,7 @@ class SyntheticSource:
             )
 
 
-def _default_price(symbol: str) -> float:
+def default_price(symbol: str) -> float:
     base = symbol.partition("/")[0]
     return {"BTC": 60_000.0, "ETH": 3_000.0, "BNB": 500.0, "SOL": 150.0}.get(base, 100.0)
 

@@ -25,6 +25,7 @@ from bastion.emulator import binance_format as fmt
 from bastion.emulator import errors, signing
 from bastion.emulator.exchange import Exchange
 from bastion.emulator.faults import FaultKind, FaultPlan, FaultSpec, drift
+from bastion.emulator.history import KlineHistory
 from bastion.emulator.marketstate import INTERVALS_MS, MarketState
 from bastion.emulator.streams import ListenKeys
 from bastion.emulator.weights import WeightMeter, weight_of
@@ -56,8 +57,10 @@ class RestApi:
         server_ms: Callable[[], int],
         after_change: Callable[[], None],
         stopping: asyncio.Event,
+        history: KlineHistory | None = None,
     ) -> None:
         self.exchange = exchange
+        self.history = history or KlineHistory()
         self.market = market
         self.faults = faults
         self.weights = weights
@@ -266,7 +269,13 @@ class RestApi:
         limit = min(int(p.get("limit") or 500), 1000)
         start = int(p["startTime"]) if p.get("startTime") else None
         end = int(p["endTime"]) if p.get("endTime") else None
-        return self.market.symbol_market(sym).kline_rows(interval, start, end, limit)
+        live = self.market.symbol_market(sym)
+        past = self.history.rows(sym, interval, start, end, limit)
+        if past is None:
+            return live.kline_rows(interval, start, end, limit)
+        after = (self.history.last_ts(sym, interval) or 0) + 1  # live klines follow the history
+        rows = past + live.kline_rows(interval, max(after, start or 0), end, limit)
+        return rows[:limit] if start is not None else rows[-limit:]
 
     def trades(self, p: Params, _: str | None) -> Any:
         sym = self._symbol(p)

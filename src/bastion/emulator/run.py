@@ -28,6 +28,8 @@ def build_config(
     host: str = "127.0.0.1",
     seed: int = 0,
     rate: float = 10.0,
+    history: str = "",
+    history_bars: int = 0,
 ) -> EmulatorConfig:
     """An ``EmulatorConfig`` from command-line values; ``source`` is a mode or file paths
     (comma-separated, merged by time). Raises ``ValueError`` naming the bad value."""
@@ -50,6 +52,13 @@ def build_config(
         mode = "files"
     if speed < 0:
         raise ValueError(f"--speed {speed}: expected 0 (as fast as possible) or a positive factor")
+    past = tuple(Path(p) for p in history.split(",") if p)
+    if missing := [str(p) for p in past if not p.is_file()]:
+        raise ValueError(f"--history {history!r}: no such file {', '.join(missing)}")
+    if history_bars < 0:
+        raise ValueError(f"--history-bars {history_bars}: expected 0 or more")
+    kwargs["history_paths"] = past
+    kwargs["history_bars"] = history_bars
     return EmulatorConfig(
         host=host, port=port, admin_port=admin_port, source=mode, source_paths=paths,
         speed=speed, seed=seed, rate=rate, **kwargs,  # type: ignore[arg-type]
@@ -66,11 +75,13 @@ def run_emulator(
     host: str = "127.0.0.1",
     seed: int = 0,
     rate: float = 10.0,
+    history: str = "",
+    history_bars: int = 0,
 ) -> None:
     """Serve until Ctrl-C, printing where; raises ``ValueError``/``FaultError`` on bad options."""
     config = build_config(
         port=port, admin_port=admin_port, source=source, speed=speed, scenario=scenario,
-        host=host, seed=seed, rate=rate,
+        host=host, seed=seed, rate=rate, history=history, history_bars=history_bars,
     )  # fmt: skip
 
     async def serve() -> None:
@@ -104,11 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rate", type=float, default=10.0, help="synthetic steps per second")
+    parser.add_argument("--history", default="", help="bar files served as past klines")
+    parser.add_argument("--history-bars", type=int, default=1440, help="synthetic past klines")
     args = parser.parse_args(argv)
     try:
         run_emulator(
             port=args.port, admin_port=args.admin_port, source=args.source, speed=args.speed,
             scenario=args.scenario, host=args.host, seed=args.seed, rate=args.rate,
+            history=args.history, history_bars=args.history_bars,
         )  # fmt: skip
     except (ValueError, FaultError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

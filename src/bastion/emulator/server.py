@@ -28,10 +28,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bastion.data.loaders import load_bars
 from bastion.emulator import admin
 from bastion.emulator.binance_format import exchange_symbol
 from bastion.emulator.exchange import Exchange
 from bastion.emulator.faults import FaultPlan, FaultSpec
+from bastion.emulator.history import KlineHistory, synthetic_history
 from bastion.emulator.market import (
     BarSource,
     DepthEvent,
@@ -93,6 +95,8 @@ class EmulatorConfig:
     ban_s: float = 120.0
     venue_latency_ms: int = 0
     faults: tuple[FaultSpec, ...] = ()
+    history_paths: tuple[Path, ...] = ()  # bar files served by /klines at their own times
+    history_bars: int = 0  # synthetic: this many 1m bars of past, ending at the start
 
 
 class Emulator:
@@ -139,6 +143,7 @@ class Emulator:
             exchange=self.exchange, market=self.market, faults=self.faults,
             weights=self.weights, listen_keys=self.listen_keys, api_keys=self.config.api_keys,
             server_ms=self.server_ms, after_change=self.flush_user, stopping=self._stopping,
+            history=self._history(),
         )  # fmt: skip
         self.rest = rest
         app = web.Application()
@@ -148,6 +153,16 @@ class Emulator:
             self.admin_port = await self._serve(admin.make_app(self), self.config.admin_port)
         if not self.config.start_paused:
             self.resume_market()
+
+    def _history(self) -> KlineHistory:
+        cfg = self.config
+        history = KlineHistory(load_bars(p) for p in cfg.history_paths)
+        if cfg.history_bars and cfg.source == "synthetic":
+            for inst in cfg.instruments:
+                history.add(
+                    synthetic_history(inst.symbol, cfg.history_bars, self.wall_ms(), cfg.seed)
+                )
+        return history
 
     async def _serve(self, app: web.Application, port: int) -> int:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,9 @@ from bastion.data.bar_builder import BarBuilder
 from bastion.data.bookfeed import BookFeed
 from bastion.data.feeds import CcxtTradeFeed
 from bastion.data.feedset import FeedSet
+from bastion.data.recorder import Recorder
+from bastion.data.store import default_root
+from bastion.engine import warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
 from bastion.engine.observers import ObserveError, start_observers
@@ -239,6 +243,7 @@ async def _start(
             await asyncio.to_thread(close)
         raise
     turn_on_downtime_rule(session, config)
+    session.bot.gate.keep_prior = True  # a late trade may amend the newest bar
     for kind, ts, payload in early:
         session.journal.append(kind, ts, payload)
     return session, venue, sim
@@ -264,10 +269,19 @@ async def _run_locked(
         set_sink(journal)  # stream errors and schema drift from now on reach the journal
     summary = LiveSummary(mode=config.exchange.mode, data_dir=str(folder))
     closed: asyncio.Queue[Bar] = asyncio.Queue()
-    builders = {s: BarBuilder(s, interval, journal) for s in symbols}
+    corrected: deque[Bar] = deque()  # amended bars, applied at the next cycle
+    builders = {
+        s: BarBuilder(s, interval, journal, on_correction=lambda _b, a: corrected.append(a))
+        for s in symbols
+    }
+    recorder = _recorder(config, folder, journal)
+    wants = warmup.needed(strategies, symbols)
+    await _warm_up(config, session, wants, status, data_dir=folder)
 
     def on_trade(t: Trade) -> None:
         run.last_price[t.symbol] = t.price
+        if recorder is not None:
+            recorder.trade(t.symbol, t.trade_id, t.ts, wall_ms(), t.price, t.qty, t.buyer_is_maker)
         if sim is not None:
             sim.on_trade(t.symbol, t.ts, t.price, t.qty)  # paper: match on the live tape
         for bar in builders[t.symbol].on_trade(t.trade_id, t.ts, t.price, t.qty):
@@ -340,7 +354,7 @@ async def _run_locked(
                         refetch_if_stale, session, last_done, wall_ms(), stale_ms
                     )
                     tops = {s: books.top(s, wall_ms()) for s in symbols} if books else {}
-                    await asyncio.to_thread(_cycle, session, bars, tops)
+                    await asyncio.to_thread(_cycle, session, bars, tops, corrected, recorder)
                     await asyncio.to_thread(after_cycle, session, t_bar, sent, builders, feed)
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
@@ -356,11 +370,15 @@ async def _run_locked(
                     summary.equity_start = _equity(session, run, session.bot.reconciler.last)
                 if time.monotonic() - last_status >= status_every_s:
                     last_status = time.monotonic()
-                    status(_status_line(session, feed, run))
+                    status(_status_line(session, feed, run, wants))
     except TimeoutError:
         pass  # the requested duration is over
     finally:
         await _stopped(session, venue, summary, config, stopper, tasks, feed, run)
+        if recorder is not None:  # after the feeds stopped: nothing appends any more
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(30):
+                    await asyncio.shield(asyncio.to_thread(recorder.close))
     return summary
 
 
@@ -458,13 +476,64 @@ async def collect_interval(
     return bars
 
 
-def _cycle(session: Session, bars: list[Bar], tops: dict[str, BookTop] | None = None) -> None:
+def _cycle(
+    session: Session,
+    bars: list[Bar],
+    tops: dict[str, BookTop] | None = None,
+    corrected: deque[Bar] | None = None,
+    recorder: Recorder | None = None,
+) -> None:
     gate = session.bot.gate
-    for bar in sorted(bars, key=lambda b: (b.ts, b.symbol)):
-        gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+    now = wall_ms()
+    fixes: list[Bar] = []
+    while corrected:
+        fixes.append(corrected.popleft())
+    # A bar before its own correction; a correction before any later bar.
+    steps = [(b.ts, 0, b) for b in bars] + [(b.ts, 1, b) for b in fixes]
+    for _, is_fix, bar in sorted(steps, key=lambda x: (x[0], x[1], x[2].symbol)):
+        if is_fix:
+            gate.amend(bar)
+        else:
+            gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        if recorder is not None:
+            recorder.bar(bar, now, "amended" if is_fix else "closed")
     for sym, top in (tops or {}).items():  # read on the loop's thread, where the book lives
         gate.on_book(sym, top)
-    session.cycle(wall_ms())
+    session.cycle(now)
+
+
+def _recorder(config: BotConfig, folder: Path, journal: Any) -> Recorder | None:
+    """What the bot consumes, to Parquet in its folder (off the cycle's path)."""
+    if not config.data.record:
+        return None
+
+    def failed(message: str) -> None:
+        journal.append("recording_failed", wall_ms(), {"error": message, "alert": True})
+
+    rec = Recorder(folder, seq_start=wall_ms() * 1000, on_error=failed)
+    rec.start()
+    return rec
+
+
+async def _warm_up(
+    config: BotConfig, session: Session, wants: dict[str, int], status: Status, *, data_dir: Path
+) -> None:
+    """History into the gate before the first decision (store, else the exchange)."""
+    if not any(wants.values()):
+        return
+    ex = config.exchange
+    history, reports = await warmup.load(
+        ex.id, ex.bar_interval, wants, wall_ms(), store=default_root(),
+        base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
+    )  # fmt: skip
+    await asyncio.to_thread(warmup.apply, session.bot, history)
+    for r in reports:
+        session.journal.append(
+            "warmup", wall_ms(),
+            {"symbol": r.symbol, "needed": r.needed, "loaded": r.loaded, "source": r.source},
+        )  # fmt: skip
+        status(f"warming up {r.symbol}: {r.loaded}/{r.needed} bars from {r.source}")
+    session.journal.flush()
 
 
 def _book_feed(config: BotConfig, symbols: Sequence[str], sink: Any) -> BookFeed | None:
@@ -539,14 +608,22 @@ def _positions(acct: AccountSnapshot | None, symbols: Sequence[str]) -> dict[str
     return out
 
 
-def _status_line(session: Session, feed: CcxtTradeFeed | FeedSet, run: RunStart) -> str:
+def _status_line(
+    session: Session,
+    feed: CcxtTradeFeed | FeedSet,
+    run: RunStart,
+    wants: dict[str, int] | None = None,
+) -> str:
     bot = session.bot
     view = bot.gate.view
     parts = [time.strftime("%H:%M:%S", time.gmtime()), f"cycle {bot.cycle}"]
     positions = _positions(bot.reconciler.last, list(view))  # the newest reconciled account
     for sym in view:
         sv = view[sym]
-        parts.append(f"{sym} {sv.close:,.2f} pos {positions[sym]}{' STALE' if sv.stale else ''}")
+        need = (wants or {}).get(sym, 0)
+        warming = f" warming up {sv.bars}/{need}" if sv.bars < need else ""
+        stale = " STALE" if sv.stale else ""
+        parts.append(f"{sym} {sv.close:,.2f} pos {positions[sym]}{stale}{warming}")
     n_orders, n_fills = run.counts(session)
     rejected = sum(v for k, v in bot.decisions.items() if k != "APPROVED")
     parts += [

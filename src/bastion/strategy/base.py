@@ -47,6 +47,17 @@ class Strategy(ABC, Generic[P, M]):
         """Indicators the view must maintain for ``symbol``."""
         return ()
 
+    @property
+    def warmup(self) -> int:
+        """Bars of history the strategy needs before its first useful decision.
+
+        Paper and live bots load this many bars before deciding. Derived from
+        the indicators' periods plus one (a crossover compares two defined
+        bars); override it when the strategy needs something else."""
+        specs = [spec for s in self.symbols for spec in self.indicators(s)]
+        periods = [int(getattr(spec, "period", 0) or 0) for spec in specs]
+        return max(periods) + 1 if any(periods) else 0
+
     @abstractmethod
     def initial_memory(self) -> M:
         """Memory for the first cycle."""
