@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -134,74 +135,146 @@ def _progress_runner(label: str) -> tuple[Progress, Any]:
 @app.command()
 def backtest(
     strategy: Annotated[
-        str, typer.Option(help="Strategy name (sma_cross, bollinger, quoter).")
-    ] = "sma_cross",
-    data: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Bars file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON). "
-            "Omit for a synthetic market."
+            help="Built-in (sma_cross, bollinger, quoter), path/to/file.py:Class or "
+            "package.module:Class. Default: the config's [[strategies]], else sma_cross.",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Bars: a file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON) "
+            "or a folder of them; repeatable or comma-separated. Omit for a synthetic market.",
+            show_default=False,
         ),
     ] = None,
     symbol: Annotated[
-        str | None, typer.Option(help="Symbol, e.g. BTC/USDT (default: from the file name).")
+        str | None,
+        typer.Option(
+            help="Symbol of a single --data file, e.g. BTC/USDT.",
+            show_default=False,
+        ),
     ] = None,
-    cash: Annotated[str | None, typer.Option(help="Starting cash in the quote currency.")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First UTC date (YYYY-MM-DD) to trade.",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Last UTC date (YYYY-MM-DD), inclusive.",
+            show_default=False,
+        ),
+    ] = None,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(
+            help="Resample the bars to this interval, e.g. 15m, 1h.",
+            show_default=False,
+        ),
+    ] = None,
+    cash: Annotated[
+        str | None,
+        typer.Option(
+            help="Starting cash in the quote currency [default: 100000].", show_default=False
+        ),
+    ] = None,
     fee_bps: Annotated[
-        str | None, typer.Option("--fee-bps", help="Taker (and maker) fee in basis points.")
+        str | None,
+        typer.Option(
+            "--fee-bps",
+            help="Taker (and maker) fee in basis points [default: 10].",
+            show_default=False,
+        ),
     ] = None,
     slippage: Annotated[
-        str | None, typer.Option(help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS]")
+        str | None,
+        typer.Option(
+            help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS] [default: none].", show_default=False
+        ),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="Strategy parameter KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--param", help="Strategy parameter KEY=VALUE (repeatable).", show_default=False
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="bot.toml with risk, venue, data and backtest tables.")
+        Path | None,
+        typer.Option(
+            help="bot.toml: strategies, risk, venue, data and backtest tables.", show_default=False
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/backtest"),
     synthetic_bars: Annotated[
-        int, typer.Option(help="Bars of synthetic market when --data is omitted.")
+        int, typer.Option(help="Bars of synthetic market per symbol when --data is omitted.")
     ] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
     guard: Annotated[
         bool, typer.Option(help="Run the strategy under the purity guard (slow).")
     ] = False,
 ) -> None:
-    """Backtest one strategy on one symbol.
+    """Backtest the bot: one strategy, or every [[strategies]] entry of --config,
+    over one or several symbols.
 
     Writes summary.json, trades.csv, the journal and report.html to --out.
     """
-    from bastion.strategy import build_strategy
+    from bastion.cli_backtest import backtest_inputs
 
     try:
         cfg = load_config(config) if config is not None else BotConfig()
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     cfg = _config_with(cfg, cash=cash, fee_bps=fee_bps, slippage=slippage)
-    series = _load_series(data, symbol, synthetic_bars, seed)
     try:
-        strat = build_strategy(strategy, [series.symbol], _parse_params(param or []))
-    except ValueError as exc:
+        inputs = backtest_inputs(
+            cfg,
+            config_dir=config.parent if config is not None else None,
+            data=data or [],
+            symbol=symbol,
+            strategy=strategy,
+            params=_parse_params(param or []),
+            start=start,
+            end=end,
+            timeframe=timeframe,
+            synthetic_bars=synthetic_bars,
+            seed=seed,
+        )
+    except ValueError as exc:  # DataError is one
         raise _fail(str(exc)) from None
-    result = _run(series, strat, cfg, out, guard=guard)
-    print_summary(result, f"{strat.ref} on {series.symbol} ({series.source or data})")
+    result = _run(inputs.series, inputs.strategies, cfg, out, guard=guard)
+    names = ", ".join(str(s.ref) for s in inputs.strategies)
+    where = ", ".join(s.symbol for s in inputs.series)
+    print_summary(result, f"{names} on {where}")
     for name, path in result.files.items():
         console.print(f"  {name}: {path}")
 
 
 def _run(
-    series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: bool = False
+    series: Sequence[BarSeries],
+    strats: Sequence[Any],
+    cfg: BotConfig,
+    out: Path,
+    *,
+    guard: bool = False,
 ) -> BacktestResult:
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "journal.sqlite"
     for stale in (journal, out / "journal.sqlite-wal", out / "journal.sqlite-shm"):
         stale.unlink(missing_ok=True)  # a backtest's journal describes one run
-    progress, update = _progress_runner(f"{strat.ref.id} {series.symbol}")
+    label = " ".join(s.ref.id for s in strats)
+    progress, update = _progress_runner(f"{label} {', '.join(s.symbol for s in series)}")
     try:
         with progress:
             result = run_backtest(
-                [series], [strat], cfg, journal_path=journal, progress=update, guard=guard
+                series, strats, cfg, journal_path=journal, progress=update, guard=guard
             )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -292,7 +365,7 @@ def _demo_backtests(out: Path, bars: int, seed: int) -> None:
     ]
     for name, params in demos:
         strat = build_strategy(name, [series.symbol], params)
-        result = _run(series, strat, cfg, out / name)
+        result = _run([series], [strat], cfg, out / name)
         print_summary(result, f"{strat.ref} on {series.symbol}")
         console.print(f"  report: {result.files.get('report')}\n")
 

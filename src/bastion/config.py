@@ -393,4 +393,19 @@ def load_config(path: str | Path) -> BotConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(data, str(p))
+    return parse_config(_strategy_paths_from(data, p.parent), str(p))
+
+
+def _strategy_paths_from(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``[[strategies]] name = "strategies/mine.py:Mine"`` is relative to the
+    config file's folder, wherever the command is run from."""
+    entries = data.get("strategies")
+    if not isinstance(entries, list):
+        return data
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and ":" in name:
+            target, _, cls = name.rpartition(":")
+            if target.endswith(".py") and not Path(target).expanduser().is_absolute():
+                entry["name"] = f"{(folder / target).resolve()}:{cls}"
+    return data

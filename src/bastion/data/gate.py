@@ -14,7 +14,7 @@ from typing import Any
 
 from bastion.model.indicators import IndicatorSpec
 from bastion.model.market import BookTop
-from bastion.model.view import MarketView, SymbolView
+from bastion.model.view import MarketView, PastBar, SymbolView
 
 Sink = Callable[[str, int, dict[str, Any]], None]
 
@@ -72,6 +72,8 @@ class DataGate:
         sv.bars += 1
         for ind in sv._indicators.values():
             ind.update(o, h, low, c, v)
+        if sv._history is not None:
+            sv._history.append(PastBar(ts, o, h, low, c, v))
         return True
 
     def on_book(self, symbol: str, top: BookTop) -> None:
