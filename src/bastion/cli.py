@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bastion.cli_errors import BastionGroup, one_line, set_debug
+from bastion.cli_help import TidyGroup
 from bastion.cli_output import console, print_live_summary, print_summary
 from bastion.config import BotConfig, ConfigError, load_config
 from bastion.engine.backtest import BacktestResult, run_backtest
@@ -35,16 +36,30 @@ app = typer.Typer(
     help="Run an automated trading bot that survives live markets.",
     no_args_is_help=True,
     add_completion=False,
-    cls=BastionGroup,
+    cls=type("Group", (TidyGroup, BastionGroup), {}),  # tidy help, one-line errors
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"bastion {version('bastion')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of any failure.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Run an automated trading bot that survives live markets."""
@@ -138,7 +153,7 @@ def backtest(
         str | None,
         typer.Option(
             help="Built-in (sma_cross, bollinger, quoter), path/to/file.py:Class or "
-            "package.module:Class. Default: the config's [[strategies]], else sma_cross.",
+            "package.module:Class. \\[default: the config's \\[\\[strategies]], else sma_cross]",
             show_default=False,
         ),
     ] = None,
@@ -183,21 +198,22 @@ def backtest(
     cash: Annotated[
         str | None,
         typer.Option(
-            help="Starting cash in the quote currency [default: 100000].", show_default=False
+            help="Starting cash in the quote currency \\[default: 100000]", show_default=False
         ),
     ] = None,
     fee_bps: Annotated[
         str | None,
         typer.Option(
             "--fee-bps",
-            help="Taker (and maker) fee in basis points [default: 10].",
+            help="Taker (and maker) fee in basis points \\[default: 10]",
             show_default=False,
         ),
     ] = None,
     slippage: Annotated[
         str | None,
         typer.Option(
-            help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS] [default: none].", show_default=False
+            help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS] \\[default: none]",
+            show_default=False,
         ),
     ] = None,
     param: Annotated[
@@ -221,7 +237,7 @@ def backtest(
         bool, typer.Option(help="Run the strategy under the purity guard (slow).")
     ] = False,
 ) -> None:
-    """Backtest the bot: one strategy, or every [[strategies]] entry of --config,
+    """Backtest the bot: one strategy, or every \\[\\[strategies]] entry of --config,
     over one or several symbols.
 
     Writes summary.json, trades.csv, the journal and report.html to --out.
@@ -292,9 +308,17 @@ def journal(
     limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
 ) -> None:
     """Print journal events: cycles with intents, risk decisions, order events, fills."""
-    from bastion.observe.journal import read_events
+    from bastion.observe.journal import kind_counts, read_events
 
     try:
+        if kind:
+            counts = kind_counts(path)
+            unknown = [k for k in kind if k not in counts]
+            if unknown:
+                listed = ", ".join(f"{k} ({n:,})" for k, n in counts.items()) or "none"
+                raise _fail(
+                    f"--kind {unknown[0]!r}: no such events in this journal; kinds: {listed}"
+                )
         events = read_events(path, kinds=kind, limit=limit)
         for ev in events:
             if as_json:
@@ -443,10 +467,12 @@ def _register_others() -> None:
     """Commands that live with their own layer: halt/resume/risk report, and the
     kill switch (sentinel, kill), which must not depend on this module."""
     from bastion.cli_risk import register as register_risk
+    from bastion.cli_strategy import register as register_strategy
     from bastion.killswitch.cli import register as register_killswitch
 
     register_risk(app)
     register_killswitch(app)
+    register_strategy(app)
 
 
 _register_others()

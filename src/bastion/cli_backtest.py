@@ -46,18 +46,31 @@ def backtest_inputs(
         raise ValueError("--symbol names the symbol of a single --data file; got several files")
     available: dict[str, BarSeries] = {}
     if sources:
+        windowed = start_ms is not None or end_ms is not None
         for spec in sources:
             series = load_source(spec, symbol)
+            try:
+                series = window(series, start_ms, end_ms)
+            except ValueError:
+                if windowed and len(sources) > 1:
+                    continue  # a folder's file for another period
+                raise
             if series.symbol in available:
                 raise ValueError(
                     f"--data: two sources for {series.symbol} "
-                    f"({available[series.symbol].source} and {spec})"
+                    f"({available[series.symbol].source} and {spec}); "
+                    "pick one, or narrow the period with --from/--to"
                 )
             available[series.symbol] = series
+        if not available:
+            raise ValueError("--data: no source has bars between --from and --to")
     else:
-        available = _synthetic(config, strategy, symbol, synthetic_bars, seed)
+        available = {
+            sym: window(series, start_ms, end_ms)
+            for sym, series in _synthetic(config, strategy, symbol, synthetic_bars, seed).items()
+        }
     for sym, series in list(available.items()):
-        available[sym] = to_timeframe(window(series, start_ms, end_ms), timeframe)
+        available[sym] = to_timeframe(series, timeframe)
     return choose(config, available, strategy=strategy, params=params, base_dir=config_dir)
 
 

@@ -156,11 +156,13 @@ def _equity_chart(
     return chart, note
 
 
-def _price_chart(line: PriceLine, fills: Sequence[Fill]) -> tuple[dict[str, Any], list[str]]:
+def _price_chart(
+    line: PriceLine, fills: Sequence[Fill], max_points: int
+) -> tuple[dict[str, Any], list[str]]:
     notes: list[str] = []
     ts = np.asarray(line.ts, dtype=np.int64)
     close = np.asarray(line.close, dtype=np.float64)
-    idx = minmax_indices(close)
+    idx = minmax_indices(close, max_points)
     if idx.size < close.size:
         notes.append(f"{line.symbol}: price drawn from {idx.size:,} of {close.size:,} points.")
     mine = [f for f in fills if f.symbol == line.symbol]
@@ -247,7 +249,7 @@ def write_report(
             page_notes.append(note)
     for line in prices:
         if len(line.ts):
-            chart, more = _price_chart(line, fills)
+            chart, more = _price_chart(line, fills, max(1_500, MAX_LINE_POINTS // len(prices)))
             data["prices"].append(chart)
             page_notes.extend(more)
     data["trades"], note = _trades(trips)
