@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -127,7 +128,7 @@ def test_sharpe_and_sortino_come_from_daily_returns() -> None:
         end = i * HOUR + HOUR
         closes[(end - 1) // 86_400_000] = e
     days = [1_000.0, *closes.values()]
-    r = np.array([b / a - 1 for a, b in zip(days, days[1:], strict=False)])
+    r = np.array([b / a - 1 for a, b in itertools.pairwise(days)])
     sharpe = r.mean() / r.std(ddof=1) * math.sqrt(365)
     downside = math.sqrt(np.mean(np.minimum(r, 0) ** 2))
     sortino = r.mean() / downside * math.sqrt(365)

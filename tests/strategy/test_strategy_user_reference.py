@@ -107,7 +107,8 @@ def test_from_the_command_line(
     out = tmp_path / "cli"
     res = runner.invoke(
         app,
-        ["backtest", "--strategy", f"{user_file}:Breakout", "--data", btc_month.source.split(":", 1)[1],
+        ["backtest", "--strategy", f"{user_file}:Breakout",
+         "--data", btc_month.source.split(":", 1)[1],
          "--param", f"qty={QTY}", "--out", str(out)],
     )  # fmt: skip
 

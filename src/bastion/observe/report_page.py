@@ -100,7 +100,7 @@ def _breakdown(title: str, rows: Mapping[str, Mapping[str, Any]], table_id: str)
 
 def _monthly(returns: Mapping[str, float]) -> str:
     if not returns:
-        return "<p>No full month.</p>"
+        return '<p id="monthly-returns">No monthly returns.</p>'
     years = sorted({k[:4] for k in returns})
     head = "".join(f"<th>{m}</th>" for m in _MONTHS)
     rows = []
