@@ -48,6 +48,12 @@ class _Strict(BaseModel):
 
 
 class StrategyConfig(_Strict):
+    """``[[strategies]]``: one entry per strategy the bot runs. ``name`` is a
+    built-in (``sma_cross``, ``bollinger``, ``quoter``), ``path/to/file.py:Class``
+    (relative to this file) or ``package.module:Class``; ``id`` tells two
+    instances apart in the journal (default: the strategy's name); ``params``
+    are the strategy's own parameters."""
+
     name: str
     id: str | None = None
     symbols: list[str] = Field(min_length=1)
