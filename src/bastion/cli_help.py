@@ -36,7 +36,8 @@ def tidy(command: Any, ctx: Any) -> Any:
         return command
     for param in getattr(command, "params", ()):
         if isinstance(param, TyperArgument):
-            param.display_type_rich = _no_type  # the name and the help say it
+            # The name and the help text say what an argument is.
+            param.display_type_rich = _no_type  # type: ignore[method-assign]
         elif isinstance(param, TyperOption) and param.metavar is None:
             param.metavar = "" if param.is_flag or param.count else _plain(param, ctx)
     original = command.get_help_option
@@ -57,7 +58,7 @@ class TidyGroup(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None and hasattr(command, "list_commands"):
             for name in command.list_commands(ctx):
-                tidy(command.get_command(ctx, name), ctx)
+                tidy(command.get_command(ctx, name), ctx)  # type: ignore[attr-defined]
         return tidy(command, ctx) if command is not None else None
 
     def format_help(self, ctx: Any, formatter: Any) -> None:

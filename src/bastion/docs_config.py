@@ -93,9 +93,13 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
         return args[0], "array"
-    if origin is dict and len(args) == 2 and isinstance(args[1], type):
-        if issubclass(args[1], BaseModel):
-            return args[1], "map"
+    if (
+        origin is dict
+        and len(args) == 2
+        and isinstance(args[1], type)
+        and issubclass(args[1], BaseModel)
+    ):
+        return args[1], "map"
     return None, ""
 
 

@@ -19,7 +19,7 @@ def test_the_reference_is_in_step_with_the_models() -> None:
 
 def test_every_section_and_key_is_documented() -> None:
     text = render()
-    for name, field in BotConfig.model_fields.items():
+    for name in BotConfig.model_fields:
         assert f"`{name}`" in text or f"[{name}]" in text or f"[[{name}]]" in text
     for key in ("daily_loss", "timezone", "size_scale", "token_env", "max_age_s"):
         assert f"| `{key}` |" in text
