@@ -39,8 +39,11 @@ def test_buy_and_hold_splits_cash_equally_at_the_first_open() -> None:
     def series(sym: str, opens: list[float], closes: list[float]) -> BarSeries:
         n = len(opens)
         a = np.array(opens)
-        return BarSeries(symbol=sym, interval_ms=DAY, ts=np.arange(n, dtype=np.int64) * DAY,
-                         open=a, high=a, low=a, close=np.array(closes), volume=np.ones(n))  # fmt: skip
+        ts = np.arange(n, dtype=np.int64) * DAY
+        return BarSeries(
+            symbol=sym, interval_ms=DAY, ts=ts, open=a, high=a, low=a,
+            close=np.array(closes), volume=np.ones(n),
+        )  # fmt: skip
 
     curve = buy_and_hold(
         [series("A/USDT", [10, 11], [11, 12]), series("B/USDT", [100, 90], [90, 80])],
