@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bastion.cli_errors import BastionGroup, one_line, set_debug
+from bastion.cli_help import TidyGroup
 from bastion.cli_output import console, print_live_summary, print_summary
 from bastion.config import BotConfig, ConfigError, load_config
 from bastion.engine.backtest import BacktestResult, run_backtest
@@ -34,10 +36,18 @@ app = typer.Typer(
     help="Run an automated trading bot that survives live markets.",
     no_args_is_help=True,
     add_completion=False,
-    cls=BastionGroup,
+    cls=type("Group", (TidyGroup, BastionGroup), {}),  # tidy help, one-line errors
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"bastion {version('bastion')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -48,6 +58,12 @@ def _options(
     log_level: Annotated[
         str | None, typer.Option("--log-level", help="debug | info | warning | error.")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run an automated trading bot that survives live markets."""
     set_debug(debug)
@@ -150,74 +166,147 @@ def _progress_runner(label: str) -> tuple[Progress, Any]:
 @app.command()
 def backtest(
     strategy: Annotated[
-        str, typer.Option(help="Strategy name (sma_cross, bollinger, quoter).")
-    ] = "sma_cross",
-    data: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Bars file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON). "
-            "Omit for a synthetic market."
+            help="Built-in (sma_cross, bollinger, quoter), path/to/file.py:Class or "
+            "package.module:Class. \\[default: the config's \\[\\[strategies]], else sma_cross]",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Bars: a file (Parquet, CSV, Binance kline CSV, freqtrade feather/JSON) "
+            "or a folder of them; repeatable or comma-separated. Omit for a synthetic market.",
+            show_default=False,
         ),
     ] = None,
     symbol: Annotated[
-        str | None, typer.Option(help="Symbol, e.g. BTC/USDT (default: from the file name).")
+        str | None,
+        typer.Option(
+            help="Symbol of a single --data file, e.g. BTC/USDT.",
+            show_default=False,
+        ),
     ] = None,
-    cash: Annotated[str | None, typer.Option(help="Starting cash in the quote currency.")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First UTC date (YYYY-MM-DD) to trade.",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Last UTC date (YYYY-MM-DD), inclusive.",
+            show_default=False,
+        ),
+    ] = None,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(
+            help="Resample the bars to this interval, e.g. 15m, 1h.",
+            show_default=False,
+        ),
+    ] = None,
+    cash: Annotated[
+        str | None,
+        typer.Option(
+            help="Starting cash in the quote currency \\[default: 100000]", show_default=False
+        ),
+    ] = None,
     fee_bps: Annotated[
-        str | None, typer.Option("--fee-bps", help="Taker (and maker) fee in basis points.")
+        str | None,
+        typer.Option(
+            "--fee-bps",
+            help="Taker (and maker) fee in basis points \\[default: 10]",
+            show_default=False,
+        ),
     ] = None,
     slippage: Annotated[
-        str | None, typer.Option(help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS]")
+        str | None,
+        typer.Option(
+            help="none | fixed:BPS | volume:SHARE[:IMPACT_BPS] \\[default: none]",
+            show_default=False,
+        ),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="Strategy parameter KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--param", help="Strategy parameter KEY=VALUE (repeatable).", show_default=False
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="bot.toml with risk, venue, data and backtest tables.")
+        Path | None,
+        typer.Option(
+            help="bot.toml: strategies, risk, venue, data and backtest tables.", show_default=False
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/backtest"),
     synthetic_bars: Annotated[
-        int, typer.Option(help="Bars of synthetic market when --data is omitted.")
+        int, typer.Option(help="Bars of synthetic market per symbol when --data is omitted.")
     ] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
     guard: Annotated[
         bool, typer.Option(help="Run the strategy under the purity guard (slow).")
     ] = False,
 ) -> None:
-    """Backtest one strategy on one symbol.
+    """Backtest the bot: one strategy, or every \\[\\[strategies]] entry of --config,
+    over one or several symbols.
 
     Writes summary.json, trades.csv, the journal and report.html to --out.
     """
-    from bastion.strategy import build_strategy
+    from bastion.cli_backtest import backtest_inputs
 
     try:
         cfg = load_config(config) if config is not None else BotConfig()
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     cfg = _config_with(cfg, cash=cash, fee_bps=fee_bps, slippage=slippage)
-    series = _load_series(data, symbol, synthetic_bars, seed)
     try:
-        strat = build_strategy(strategy, [series.symbol], _parse_params(param or []))
-    except ValueError as exc:
+        inputs = backtest_inputs(
+            cfg,
+            config_dir=config.parent if config is not None else None,
+            data=data or [],
+            symbol=symbol,
+            strategy=strategy,
+            params=_parse_params(param or []),
+            start=start,
+            end=end,
+            timeframe=timeframe,
+            synthetic_bars=synthetic_bars,
+            seed=seed,
+        )
+    except ValueError as exc:  # DataError is one
         raise _fail(str(exc)) from None
-    result = _run(series, strat, cfg, out, guard=guard)
-    print_summary(result, f"{strat.ref} on {series.symbol} ({series.source or data})")
+    result = _run(inputs.series, inputs.strategies, cfg, out, guard=guard)
+    names = ", ".join(str(s.ref) for s in inputs.strategies)
+    where = ", ".join(s.symbol for s in inputs.series)
+    print_summary(result, f"{names} on {where}")
     for name, path in result.files.items():
         console.print(f"  {name}: {path}")
 
 
 def _run(
-    series: BarSeries, strat: Any, cfg: BotConfig, out: Path, *, guard: bool = False
+    series: Sequence[BarSeries],
+    strats: Sequence[Any],
+    cfg: BotConfig,
+    out: Path,
+    *,
+    guard: bool = False,
 ) -> BacktestResult:
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "journal.sqlite"
     for stale in (journal, out / "journal.sqlite-wal", out / "journal.sqlite-shm"):
         stale.unlink(missing_ok=True)  # a backtest's journal describes one run
-    progress, update = _progress_runner(f"{strat.ref.id} {series.symbol}")
+    label = " ".join(s.ref.id for s in strats)
+    progress, update = _progress_runner(f"{label} {', '.join(s.symbol for s in series)}")
     try:
         with progress:
             result = run_backtest(
-                [series], [strat], cfg, journal_path=journal, progress=update, guard=guard
+                series, strats, cfg, journal_path=journal, progress=update, guard=guard
             )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -235,9 +324,17 @@ def journal(
     limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
 ) -> None:
     """Print journal events: cycles with intents, risk decisions, order events, fills."""
-    from bastion.observe.journal import read_events
+    from bastion.observe.journal import kind_counts, read_events
 
     try:
+        if kind:
+            counts = kind_counts(path)
+            unknown = [k for k in kind if k not in counts]
+            if unknown:
+                listed = ", ".join(f"{k} ({n:,})" for k, n in counts.items()) or "none"
+                raise _fail(
+                    f"--kind {unknown[0]!r}: no such events in this journal; kinds: {listed}"
+                )
         events = read_events(path, kinds=kind, limit=limit)
         for ev in events:
             if as_json:
@@ -308,7 +405,7 @@ def _demo_backtests(out: Path, bars: int, seed: int) -> None:
     ]
     for name, params in demos:
         strat = build_strategy(name, [series.symbol], params)
-        result = _run(series, strat, cfg, out / name)
+        result = _run([series], [strat], cfg, out / name)
         print_summary(result, f"{strat.ref} on {series.symbol}")
         console.print(f"  report: {result.files.get('report')}\n")
 
@@ -395,6 +492,7 @@ def _register_others() -> None:
     from bastion.cli_data import register as register_data
     from bastion.cli_observe import register as register_observe
     from bastion.cli_risk import register as register_risk
+    from bastion.cli_strategy import register as register_strategy
     from bastion.killswitch.cli import register as register_killswitch
 
     register_risk(app)
@@ -402,6 +500,7 @@ def _register_others() -> None:
     register_data(app)
     register_killswitch(app)
     register_observe(app)
+    register_strategy(app)
 
 
 _register_others()

@@ -54,10 +54,15 @@ def print_summary(result: BacktestResult, title: str) -> None:
         else:
             text = str(value)
         table.add_row(key, text)
-    rejected = {k: v for k, v in s.get("risk_decisions", {}).items() if k != "APPROVED"}
-    if rejected:
-        table.add_row("risk (not approved)", ", ".join(f"{k}={v}" for k, v in rejected.items()))
+    for label, key in (("risk: not approved", "rejected"), ("risk: resized", "resized")):
+        counts = s.get(key) or {}
+        if counts:
+            table.add_row(label, ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if s.get("buy_and_hold_return") is not None:
+        table.add_row("buy and hold", f"{s['buy_and_hold_return']:.2%}")
     console.print(table)
+    if s.get("ratio_basis"):
+        console.print(f"  sharpe/sortino: {s['ratio_basis']}", highlight=False)
 
 
 def print_live_summary(summary: LiveSummary) -> None:

@@ -49,6 +49,12 @@ class _Strict(BaseModel):
 
 
 class StrategyConfig(_Strict):
+    """``[[strategies]]``: one entry per strategy the bot runs. ``name`` is a
+    built-in (``sma_cross``, ``bollinger``, ``quoter``), ``path/to/file.py:Class``
+    (relative to this file) or ``package.module:Class``; ``id`` tells two
+    instances apart in the journal (default: the strategy's name); ``params``
+    are the strategy's own parameters."""
+
     name: str
     id: str | None = None
     symbols: list[str] = Field(min_length=1)
@@ -423,4 +429,19 @@ def load_config(path: str | Path) -> BotConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(data, str(p))
+    return parse_config(_strategy_paths_from(data, p.parent), str(p))
+
+
+def _strategy_paths_from(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``[[strategies]] name = "strategies/mine.py:Mine"`` is relative to the
+    config file's folder, wherever the command is run from."""
+    entries = data.get("strategies")
+    if not isinstance(entries, list):
+        return data
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and ":" in name:
+            target, _, cls = name.rpartition(":")
+            if target.endswith(".py") and not Path(target).expanduser().is_absolute():
+                entry["name"] = f"{(folder / target).resolve()}:{cls}"
+    return data

@@ -76,7 +76,7 @@ def test_backtest_writes_every_output(tmp_path, csv_file):
     header = (out / "trades.csv").read_text().splitlines()[0]
     assert "net_pnl" in header
     html = (out / "report.html").read_text()
-    assert "plotly" in html.lower()
+    assert "uPlot" in html
     assert '<script src="http' not in html
     db = sqlite3.connect(out / "journal.sqlite")
     kinds = {k for (k,) in db.execute("SELECT DISTINCT kind FROM events")}

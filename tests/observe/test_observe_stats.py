@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -114,22 +115,47 @@ def test_duration_uses_timestamps_not_bar_counts() -> None:
     assert s["max_drawdown_duration_s"] == 11 * 60.0
 
 
-def test_sharpe_and_sortino_match_a_numpy_reference() -> None:
+def test_sharpe_and_sortino_come_from_daily_returns() -> None:
     rng = np.random.default_rng(42)
     equity = 1_000.0 * np.cumprod(1 + rng.normal(0.0002, 0.01, 5_000))
 
     s = run(equity, interval_ms=HOUR, initial=1_000.0)
 
-    r = np.diff(np.concatenate(([1_000.0], equity))) / np.concatenate(([1_000.0], equity[:-1]))
-    periods = 365 * 24
-    sharpe = r.mean() / r.std(ddof=1) * math.sqrt(periods)
+    # run() starts at 0; the bar i ends at (i + 1) h. Plain loop: the
+    # last mark of every UTC day, returns day over day, the first from 1,000.
+    closes: dict[int, float] = {}
+    for i, e in enumerate(equity.tolist()):
+        end = i * HOUR + HOUR
+        closes[(end - 1) // 86_400_000] = e
+    days = [1_000.0, *closes.values()]
+    r = np.array([b / a - 1 for a, b in itertools.pairwise(days)])
+    sharpe = r.mean() / r.std(ddof=1) * math.sqrt(365)
     downside = math.sqrt(np.mean(np.minimum(r, 0) ** 2))
-    sortino = r.mean() / downside * math.sqrt(periods)
-    assert s["annualization_periods"] == periods
-    assert "365-day" in str(s["annualization"]) and "1h" in str(s["annualization"])
+    sortino = r.mean() / downside * math.sqrt(365)
+    assert len(r) == len(closes) > 200
     assert s["sharpe"] == pytest.approx(sharpe, rel=1e-9)
     assert s["sortino"] == pytest.approx(sortino, rel=1e-9)
-    assert s["volatility"] == pytest.approx(r.std(ddof=1) * math.sqrt(periods), rel=1e-9)
+    assert s["volatility"] == pytest.approx(r.std(ddof=1) * math.sqrt(365), rel=1e-9)
+    assert f"daily returns ({len(r)} UTC days" in str(s["ratio_basis"])
+
+
+def test_intraday_paths_do_not_move_the_ratios() -> None:
+    """Two minute curves with the same close every UTC day and very different
+    paths inside the day have the same Sharpe and Sortino: the ratios are
+    daily (per-bar 1m ratios annualised by sqrt(525,600) read -36 on a run
+    that lost a little)."""
+    rng = np.random.default_rng(7)
+    per_day = 1_440
+    closes = 100_000.0 * np.cumprod(1 + rng.normal(-0.0003, 0.002, 20))
+    calm = np.repeat(closes, per_day)
+    wild = calm * (1 + rng.normal(0, 0.01, calm.size))
+    wild[per_day - 1 :: per_day] = closes  # same last mark of every day
+
+    a = run(calm, interval_ms=MINUTE, initial=100_000.0)
+    b = run(wild, interval_ms=MINUTE, initial=100_000.0)
+
+    assert a["sharpe"] == pytest.approx(b["sharpe"], rel=1e-12)
+    assert a["sortino"] == pytest.approx(b["sortino"], rel=1e-12)
 
 
 def test_total_return_and_cagr_over_exactly_one_year() -> None:
@@ -151,7 +177,7 @@ def test_cagr_of_a_wiped_out_account_is_minus_one() -> None:
 
 
 def test_flat_equity() -> None:
-    s = run([100.0] * 50)
+    s = run([100.0] * 50, interval_ms=DAY)
 
     assert s["total_return"] == 0.0
     assert s["sharpe"] is None and s["sortino"] is None

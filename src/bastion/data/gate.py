@@ -23,7 +23,7 @@ from typing import Any
 from bastion.model import Bar
 from bastion.model.indicators import IndicatorSpec
 from bastion.model.market import BookTop
-from bastion.model.view import MarketView, SymbolView
+from bastion.model.view import MarketView, PastBar, SymbolView
 
 Sink = Callable[[str, int, dict[str, Any]], None]
 
@@ -86,6 +86,8 @@ class DataGate:
             self._prior[symbol] = _copy_indicators(sv._indicators)
         for ind in sv._indicators.values():
             ind.update(o, h, low, c, v)
+        if sv._history is not None:
+            sv._history.append(PastBar(ts, o, h, low, c, v))
         return True
 
     def on_book(self, symbol: str, top: BookTop) -> None:

@@ -44,6 +44,7 @@ class BacktestResult:
     fills: list[tuple[str, Fill]]
     bot: Bot
     venue: SimVenue
+    benchmark: npt.NDArray[np.float64] | None = None  # buy and hold on the same timeline
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
@@ -143,6 +144,18 @@ def run_backtest(
         "data", [{"symbol": s.symbol, "source": s.source, "synthetic": s.synthetic} for s in series]
     )
     quote = next(iter(bot.instruments.values())).quote
+    halts: list[dict[str, Any]] = []
+    bot.risk.latch.subscribe(
+        lambda latch, previous: halts.append(
+            {
+                "ts": latch.since_ts,
+                "state": latch.state.value,
+                "from": previous.value,
+                "reason": latch.reason,
+                "by": latch.by,
+            }
+        )
+    )
     equity_ts, equity, exposure_bars = _drive(bot, venue, series, quote, progress)
     elapsed = time.perf_counter() - started
 
@@ -180,6 +193,10 @@ def run_backtest(
         initial_equity=float(config.backtest.cash),
         fees=float(fees),
     )
+    from bastion.observe.breakdown import breakdowns, buy_and_hold, monthly_returns, verdicts
+
+    cash = float(config.backtest.cash)
+    benchmark = buy_and_hold(series, equity_ts, cash)
     bars = sum(len(s) for s in series)
     summary: dict[str, Any] = {
         "bars": bars,
@@ -199,6 +216,13 @@ def run_backtest(
         "synthetic": any(s.synthetic for s in series),
         "sources": [s.source for s in series],
         "halt_state": bot.risk.latch.state.value,
+        "halt_reason": bot.risk.latch.reason or None,
+        "halts": halts,
+        "buy_and_hold_final_equity": round(float(benchmark[-1]), 2),
+        "buy_and_hold_return": float(benchmark[-1]) / cash - 1.0,
+        "monthly_returns": monthly_returns(equity_ts, equity, cash, interval),
+        **verdicts(bot.decisions, bot.resized),
+        **breakdowns(trips, bot.orders.fills),
     }
     return BacktestResult(
         summary=summary,
@@ -207,6 +231,7 @@ def run_backtest(
         fills=list(bot.orders.fills),
         bot=bot,
         venue=venue,
+        benchmark=benchmark,
     )
 
 

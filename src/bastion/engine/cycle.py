@@ -73,6 +73,7 @@ class Bot:
     intents_total: int = 0
     caps: list[CapReached] = field(default_factory=list)  # retries exhausted: flatten
     decisions: dict[str, int] = field(default_factory=dict)
+    resized: dict[str, int] = field(default_factory=dict)  # by reason, within decisions
 
     def ledger(self) -> dict[str, Decimal]:
         """Net quantity per symbol from our own fills, across strategies."""
@@ -416,6 +417,8 @@ def journal_decision(
 ) -> None:
     key = d.reason.value if d.reason is not None else "APPROVED"
     bot.decisions[key] = bot.decisions.get(key, 0) + 1
+    if d.verdict is Verdict.RESIZE:  # sent smaller: not a refusal
+        bot.resized[key] = bot.resized.get(key, 0) + 1
     head = {
         "cycle": bot.cycle,
         "strategy": str(ref),

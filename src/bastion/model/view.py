@@ -9,12 +9,42 @@ older than the configured limit, ``gap_ms`` when the latest bar followed a gap
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from bastion.model.indicators import Indicator, IndicatorSpec
 from bastion.model.market import BookTop
 from bastion.model.money import to_decimal
+
+
+class PastBar(NamedTuple):
+    """One bar of ``view.history``: open time (ms UTC) and OHLCV."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class History(IndicatorSpec):
+    """Ask the view to keep the last ``bars`` bars of a symbol for
+    ``view.history(symbol, n)``. Declared like an indicator so that the window
+    is bounded and only symbols whose strategies want one pay for it."""
+
+    bars: int
+
+    def __post_init__(self) -> None:
+        if self.bars < 1:
+            raise ValueError(f"History needs at least 1 bar, got {self.bars}")
+
+    def build(self) -> Indicator:
+        raise TypeError("History is kept by the view, not computed as an indicator")
 
 
 class SymbolView:
@@ -22,6 +52,7 @@ class SymbolView:
 
     __slots__ = (
         "_by_id",
+        "_history",
         "_indicators",
         "_specs",
         "ask",
@@ -62,10 +93,16 @@ class SymbolView:
         # Strategies ask for the same spec object every bar; looking it up by
         # identity skips re-hashing a dataclass on the hot path.
         self._by_id: dict[int, tuple[IndicatorSpec, Indicator]] = {}
+        self._history: deque[PastBar] | None = None  # appended to by the data gate
         self.add_indicators(specs)
 
     def add_indicators(self, specs: Iterable[IndicatorSpec]) -> None:
         for spec in specs:
+            if isinstance(spec, History):
+                have = 0 if self._history is None else (self._history.maxlen or 0)
+                if spec.bars > have:
+                    self._history = deque(self._history or (), maxlen=spec.bars)
+                continue
             if spec not in self._indicators:
                 self._indicators[spec] = spec.build()
         self._specs = tuple(self._indicators)
@@ -84,6 +121,23 @@ class SymbolView:
             raise KeyError(f"{self.symbol}: indicator {spec} was not requested by any strategy")
         self._by_id[id(spec)] = (spec, ind)
         return ind
+
+    def history(self, n: int) -> tuple[PastBar, ...]:
+        """The last ``n`` bars, oldest first (fewer early in the run): a copy, so
+        reading it cannot change the view. ``n`` is bounded by the largest
+        ``History(bars)`` a strategy declared in ``indicators``."""
+        kept = self._history
+        if kept is None or n > (kept.maxlen or 0):
+            have = 0 if kept is None else kept.maxlen
+            raise KeyError(
+                f"{self.symbol}: history of {n} bars was not requested "
+                f"(kept: {have}); declare History({n}) in the strategy's indicators()"
+            )
+        if n <= 0:
+            return ()
+        if n >= len(kept):
+            return tuple(kept)
+        return tuple(kept)[-n:]
 
     @property
     def price(self) -> float:
@@ -121,6 +175,10 @@ class MarketView(Mapping[str, SymbolView]):
     def __len__(self) -> int:
         return len(self._symbols)
 
+    def history(self, symbol: str, n: int) -> tuple[PastBar, ...]:
+        """The last ``n`` bars of ``symbol``, oldest first (see ``SymbolView.history``)."""
+        return self._symbols[symbol].history(n)
+
     def marks(self) -> dict[str, Decimal]:
         """Current mark price of every symbol with data, as Decimal."""
         return {s: v.mark for s, v in self._symbols.items() if v.bars > 0 or v.last is not None}
@@ -150,6 +208,7 @@ class MarketView(Mapping[str, SymbolView]):
                     v.stale,
                     v.book,
                     tuple((spec, ind.value, ind.prev) for spec, ind in v._indicators.items()),
+                    v._history[-1] if v._history else None,
                 )
             )
         return tuple(parts)

@@ -170,3 +170,14 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         return {k: orjson.loads(v)["v"] for k, v in db.execute("SELECT key, value FROM meta")}
     finally:
         db.close()
+
+
+def kind_counts(path: str | Path) -> dict[str, int]:
+    """How many events of each kind the journal holds (the journal is its own
+    registry of kinds: every layer adds its own)."""
+    db = sqlite3.connect(f"file:{find_journal(path)}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")
+        return {kind: n for kind, n in rows}
+    finally:
+        db.close()

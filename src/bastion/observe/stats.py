@@ -75,6 +75,24 @@ def bar_returns(equity: FloatArray, initial_equity: float) -> FloatArray:
     return eq[ok] / prev[ok] - 1.0
 
 
+def daily_returns(
+    equity_ts: IntArray, equity: FloatArray, initial_equity: float, interval_ms: int
+) -> FloatArray:
+    """Simple return of every UTC day from the last equity mark of each day.
+
+    A point is marked at the end of its bar (``ts + interval_ms``), so the bar
+    that closes at midnight belongs to the day it ends. The first day's return
+    is relative to ``initial_equity``; partial first and last days count.
+    """
+    ts = np.asarray(equity_ts, dtype=np.int64)
+    eq = np.asarray(equity, dtype=np.float64)
+    if eq.size == 0:
+        return np.empty(0, dtype=np.float64)
+    day = (ts + interval_ms - 1) // DAY_MS
+    last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+    return bar_returns(eq[last], initial_equity)
+
+
 def drawdown_series(equity: FloatArray, initial_equity: float | None = None) -> FloatArray:
     """Drawdown at every point as a positive fraction of the running peak.
 
@@ -194,8 +212,12 @@ def summarize(
     ``max_drawdown_peak_ts``, ``max_drawdown_trough_ts``, ``exposure``,
     ``round_trips``, ``win_rate``, ``profit_factor``, ``avg_trip_pnl``,
     ``best_trip``, ``worst_trip``, ``fees``. Fractions are fractions (0.23,
-    not 23). Sortino uses the downside deviation over all bars (returns
-    above zero count as zero shortfall); it is None when no bar lost.
+    not 23). Volatility, Sharpe and Sortino come from *daily* returns (see
+    ``daily_returns``), whatever the bar: per-bar returns annualised by
+    sqrt(525,600) blow a small daily drift up into absurd ratios (a mildly
+    losing 1m run showed -36). ``ratio_basis`` says so on every summary.
+    Sortino uses the downside deviation over all days (gains count as zero
+    shortfall); it is None when no day lost.
     """
     ts = np.asarray(equity_ts, dtype=np.int64)
     eq = np.asarray(equity, dtype=np.float64)
@@ -223,6 +245,7 @@ def summarize(
             f"{_describe_interval(interval_ms)} bars; risk-free rate 0"
         ),
         "volatility": None,
+        "ratio_basis": None,
         "sharpe": None,
         "sortino": None,
         "max_drawdown": 0.0 if eq.size else None,
@@ -237,11 +260,15 @@ def summarize(
             out["total_return"] = growth - 1.0
             out["cagr"] = _cagr(growth, int(ts[-1] - ts[0]) + interval_ms)
 
-        returns = bar_returns(eq, initial_equity)
+        returns = daily_returns(ts, eq, initial_equity, interval_ms)
+        out["ratio_basis"] = (
+            f"daily returns ({returns.size} UTC days, the last equity of each day), "
+            "annualised by sqrt(365); risk-free rate 0"
+        )
         if returns.size >= 2:
             mean = float(returns.mean())
             std = float(returns.std(ddof=1))
-            scale = math.sqrt(periods)
+            scale = math.sqrt(365.0)
             out["volatility"] = std * scale
             if std > _MIN_STD:
                 out["sharpe"] = mean / std * scale

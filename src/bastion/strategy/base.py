@@ -69,17 +69,31 @@ class Strategy(ABC, Generic[P, M]):
         """Intents for this cycle and the memory for the next."""
 
     def version_hash(self) -> str:
-        """12 hex chars of sha256 over the strategy's module source and parameters."""
+        """12 hex chars of sha256 over the strategy's source file and parameters.
+
+        The file's bytes as they are on disk now (not ``inspect``'s line cache,
+        which can hold an older copy), so editing a strategy changes its version
+        even within one process."""
         h = hashlib.sha256()
-        module = sys.modules.get(type(self).__module__)
-        try:
-            source = inspect.getsource(module) if module is not None else ""
-        except (OSError, TypeError):
-            source = type(self).__qualname__
-        h.update(source.encode())
+        h.update(_source_of(type(self)))
         h.update(repr(self.params).encode())
         h.update(repr(self.symbols).encode())
         return h.hexdigest()[:12]
+
+
+def _source_of(cls: type) -> bytes:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            pass
+    try:
+        return inspect.getsource(cls).encode()
+    except (OSError, TypeError):
+        return cls.__qualname__.encode()
 
 
 def parse_params(cls: type[Any], raw: Mapping[str, Any]) -> Any:

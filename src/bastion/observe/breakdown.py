@@ -1,0 +1,124 @@
+"""The figures a person asks of a run after "did it make money": compared with
+what (buy and hold), made where (per strategy, per symbol), when (monthly
+returns) and stopped by what (halts, risk verdicts).
+
+Floats for analytics, as in ``stats``; every figure lands in summary.json so
+that the report shows nothing the summary does not also say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from bastion.model import BarSeries, Fill
+from bastion.observe.stats import FloatArray, IntArray
+from bastion.observe.trades import RoundTrip
+
+
+def buy_and_hold(
+    series: Sequence[BarSeries], timeline: IntArray, initial_equity: float
+) -> FloatArray:
+    """Equity of putting ``initial_equity`` into the symbols in equal parts at
+    the first bar's open and holding (no fees), marked at each bar's close on
+    ``timeline`` (a symbol with no bar at a point keeps its last close)."""
+    t = np.asarray(timeline, dtype=np.int64)
+    total = np.zeros(t.size, dtype=np.float64)
+    share = initial_equity / len(series)
+    for s in series:
+        if len(s) == 0:
+            total += share
+            continue
+        units = share / float(s.open[0])
+        idx = np.searchsorted(s.ts, t, side="right") - 1
+        before = idx < 0
+        marks = s.close[np.maximum(idx, 0)].astype(np.float64)
+        marks[before] = float(s.open[0])
+        total += units * marks
+    return total
+
+
+def monthly_returns(
+    equity_ts: IntArray, equity: FloatArray, initial_equity: float, interval_ms: int
+) -> dict[str, float]:
+    """``{"2025-06": 0.0123, ...}``: each UTC calendar month's return from the
+    last equity mark of the month before (the first from ``initial_equity``)."""
+    ts = np.asarray(equity_ts, dtype=np.int64)
+    eq = np.asarray(equity, dtype=np.float64)
+    out: dict[str, float] = {}
+    prev = initial_equity
+    current: str | None = None
+    last = prev
+    for end, value in zip((ts + interval_ms - 1).tolist(), eq.tolist(), strict=True):
+        month = datetime.fromtimestamp(end / 1000, tz=UTC).strftime("%Y-%m")
+        if current is not None and month != current:
+            out[current] = last / prev - 1.0 if prev > 0 else 0.0
+            prev = last
+        current, last = month, value
+    if current is not None:
+        out[current] = last / prev - 1.0 if prev > 0 else 0.0
+    return out
+
+
+def _group(trips: Iterable[RoundTrip], fills: Iterable[tuple[str, Fill]], by: str) -> Any:
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(key: str) -> dict[str, Any]:
+        return rows.setdefault(
+            key,
+            {"round_trips": 0, "wins": 0, "net_pnl": Decimal(0), "fees": Decimal(0), "fills": 0},
+        )
+
+    for t in trips:
+        r = row(t.strategy_id if by == "strategy" else t.symbol)
+        r["round_trips"] += 1
+        r["wins"] += t.net_pnl > 0
+        r["net_pnl"] += t.net_pnl
+    for sid, f in fills:
+        r = row(sid if by == "strategy" else f.symbol)
+        r["fills"] += 1
+        r["fees"] += f.fee
+    return {
+        key: {
+            "round_trips": r["round_trips"],
+            "win_rate": r["wins"] / r["round_trips"] if r["round_trips"] else None,
+            "net_pnl": float(r["net_pnl"]),
+            "fees": float(r["fees"]),
+            "fills": r["fills"],
+        }
+        for key, r in sorted(rows.items())
+    }
+
+
+def breakdowns(
+    trips: Sequence[RoundTrip], fills: Sequence[tuple[str, Fill]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per strategy and per symbol: closed trips, win rate, net PnL of the
+    closed trips, fees of every fill (open positions' fees included) and fills."""
+    return {
+        "by_strategy": _group(trips, fills, "strategy"),
+        "by_symbol": _group(trips, fills, "symbol"),
+    }
+
+
+def verdicts(decisions: Mapping[str, int], resized: Mapping[str, int]) -> dict[str, Any]:
+    """Risk verdicts from the cycle's counts: ``decisions`` counts every
+    decision by reason code (APPROVED for a clean approval), ``resized`` the
+    resizes among them. "Not approved" is the rejections only: a resized order
+    was sent, smaller."""
+    rejected = {
+        k: n - resized.get(k, 0)
+        for k, n in sorted(decisions.items())
+        if k != "APPROVED" and n - resized.get(k, 0) > 0
+    }
+    return {
+        "approved": decisions.get("APPROVED", 0),
+        "resized": dict(sorted(resized.items())),
+        "rejected": rejected,
+        "not_approved": sum(rejected.values()),
+        "resized_total": sum(resized.values()),
+    }
