@@ -427,7 +427,6 @@ class World:
                 f"holds {total} of which {self.foreign} is not the bot's",
                 key=f"below {self.foreign}",
             )
-            self.foreign = total  # counted once: what was lost does not cascade
         if self.session is not None:
             self.journal_holds_store()
 
