@@ -373,3 +373,38 @@ def test_a_failed_cancel_defers_the_replacement_so_two_asks_never_rest(tmp_path)
         assert [o.price for o in asks] == [Decimal(104)]
     finally:
         rig.session.close()
+
+
+def test_a_deposit_beside_a_working_bid_is_not_sold_as_the_bids_fill(tmp_path):
+    """Found by the campaign (seed 27): a quoter's bid rested, a deposit of the
+    same size arrived, and the reconciler took the rise for the bid's fill in
+    transit; the ask then offered the deposit. A rise only a fill in transit
+    explains is not the bot's to sell until that fill arrives."""
+    quoting = [False]
+
+    def script(i, v, acct):
+        if not quoting[0]:
+            return [TargetPosition(symbol=SYMBOL, qty=Decimal(1))]
+        held = acct.position(SYMBOL)
+        return [
+            TargetQuotes(
+                symbol=SYMBOL,
+                bids=(QuoteLevel(Decimal(97), Decimal(1)),),  # below: never fills
+                asks=(QuoteLevel(Decimal(103), held),) if held > 0 else (),
+            )
+        ]
+
+    rig = make_rig(tmp_path, script)
+    try:
+        rig.step(3)
+        quoting[0] = True
+        rig.step(2)
+        asks = [o for o in rig.sim.fetch_open_orders(SYMBOL) if o.side is Side.SELL]
+        assert [o.qty for o in asks] == [Decimal(1)]
+        rig.sim.adjust_balance("SYN", Decimal(1), symbol=SYMBOL)  # a deposit, not the bot's
+        rig.step(3)
+
+        asks = [o for o in rig.sim.fetch_open_orders(SYMBOL) if o.side is Side.SELL]
+        assert sum((o.qty for o in asks), Decimal(0)) <= Decimal(1), asks
+    finally:
+        rig.session.close()

@@ -81,6 +81,7 @@ class Reconciler:
         # it: re-read next time, since the explanation lapses once they end unfilled
         # (an unknown order found "not placed" leaves a hand trade unabsorbed).
         self._leaning = False
+        self._transit: dict[str, Decimal] = {}  # per asset: a rise only a fill in transit explains
 
     # ------------------------------------------------------------ queries
     def current(self, now: int) -> AccountSnapshot | None:
@@ -131,8 +132,14 @@ class Reconciler:
         return shared
 
     def floors(self) -> dict[str, Decimal]:
-        """Per traded symbol, the baseline of its base asset."""
-        return {s: self.baseline.get(a, ZERO) for s, a in self.bases().items()}
+        """Per traded symbol, what of its base asset the bot may not sell: the
+        baseline, plus any rise that only a working buy's fill in transit would
+        explain. Until that fill arrives the rise is not known to be the bot's
+        (it may be a deposit beside a bid that never fills), so it is not sold."""
+        return {
+            s: self.baseline.get(a, ZERO) + self._transit.get(a, ZERO)
+            for s, a in self.bases().items()
+        }
 
     def bases(self) -> dict[str, str]:
         if self._bases is None:
@@ -220,6 +227,7 @@ class Reconciler:
         first: bool,
     ) -> None:
         self._leaning = False
+        self._transit = {}
         own = self._per_asset(ledger)
         buys = self._per_asset({s: b for s, (b, _) in in_flight.items()})
         sells = self._per_asset({s: q for s, (_, q) in in_flight.items()})
@@ -234,6 +242,8 @@ class Reconciler:
             if low <= venue_qty <= high:
                 # Equal, or explained by fills of our working orders in transit.
                 self._leaning = self._leaning or venue_qty != expected
+                if venue_qty > expected:
+                    self._transit[asset] = venue_qty - expected
                 continue
             delta = venue_qty - high if venue_qty > high else venue_qty - low
             self._unexplained(asset, delta, now, venue_qty, expected, b, s, first)
