@@ -283,7 +283,7 @@ def backtest(
         raise _fail(str(exc)) from None
     result = _run(inputs.series, inputs.strategies, cfg, out, guard=guard)
     names = ", ".join(str(s.ref) for s in inputs.strategies)
-    where = ", ".join(s.symbol for s in inputs.series)
+    where = ", ".join(f"{s.symbol} ({s.source})" if s.source else s.symbol for s in inputs.series)
     print_summary(result, f"{names} on {where}")
     for name, path in result.files.items():
         console.print(f"  {name}: {path}")

@@ -50,8 +50,13 @@ def expand_sources(raw: Sequence[str]) -> list[str]:
 
 
 def load_source(spec: str, symbol: str | None = None) -> BarSeries:
-    """One source of bars. Today a file path; other kinds of source (a market-data
-    store, ``exchange:SYMBOL:tf``) are dispatched from here."""
+    """One source of bars: a file path, or a series of the market-data store
+    (``EXCHANGE:BASE/QUOTE:TF``, read from ``$BASTION_STORE``) when no such file
+    exists."""
+    from bastion.data.store import SeriesKey, default_root, is_store_spec, read_series
+
+    if is_store_spec(spec):
+        return read_series(default_root(), SeriesKey.parse(spec))
     path = Path(spec).expanduser()
     if not path.exists():
         raise ValueError(f"--data {spec}: no such file or folder")
