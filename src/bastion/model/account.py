@@ -90,11 +90,21 @@ class AccountSnapshot:
         """The baseline under ``symbol``: no order of the bot sells the holding below it."""
         return self.floors.get(symbol, ZERO)
 
-    def with_baseline(self, floors: Mapping[str, Decimal]) -> AccountSnapshot:
+    def with_baseline(
+        self,
+        floors: Mapping[str, Decimal],
+        sell_floors: Mapping[str, Decimal] | None = None,
+    ) -> AccountSnapshot:
         """This snapshot with ``floors`` (symbol -> baseline of its base asset) taken
-        out of the positions; the whole account stays in ``holdings``."""
+        out of the positions; the whole account stays in ``holdings``.
+
+        ``sell_floors`` (default: ``floors``) is what no sell may go below; it can
+        be higher than the baseline, for a rise that is not yet known to be the
+        bot's: counted in the position (so the bot does not buy it again) but not
+        sold until it is."""
         whole = self.account_positions
-        if not any(floors.values()) and self.holdings is None:
+        sell_floors = floors if sell_floors is None else sell_floors
+        if not any(floors.values()) and not any(sell_floors.values()) and self.holdings is None:
             return self  # nothing set aside (every backtest): the same object
         own: dict[str, Position] = {}
         for sym in set(whole) | set(floors):
@@ -107,7 +117,7 @@ class AccountSnapshot:
             self,
             positions=MappingProxyType(own),
             holdings=MappingProxyType(dict(whole)),
-            floors=MappingProxyType({s: q for s, q in floors.items() if q}),
+            floors=MappingProxyType({s: q for s, q in sell_floors.items() if q}),
         )
 
     def cash(self, asset: str | None = None) -> Decimal:

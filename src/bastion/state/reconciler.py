@@ -127,15 +127,20 @@ class Reconciler:
             self._record(acct, ledger, now)
         else:
             self._compare(acct, ledger, in_flight or {}, now, first)
-        shared = acct.with_baseline(self.floors())
+        shared = acct.with_baseline(self.floors(), self.sell_floors())
         self._account = self.last = shared
         return shared
 
     def floors(self) -> dict[str, Decimal]:
-        """Per traded symbol, what of its base asset the bot may not sell: the
+        """Per traded symbol, the baseline of its base asset."""
+        return {s: self.baseline.get(a, ZERO) for s, a in self.bases().items()}
+
+    def sell_floors(self) -> dict[str, Decimal]:
+        """Per traded symbol, what of its base asset no sell may go below: the
         baseline, plus any rise that only a working buy's fill in transit would
-        explain. Until that fill arrives the rise is not known to be the bot's
-        (it may be a deposit beside a bid that never fills), so it is not sold."""
+        explain. Until that fill arrives the rise is not known to be the bot's (it
+        may be a deposit beside a bid that never fills), so it is not sold; it
+        still counts in the position, or a buy filled by its reply is bought again."""
         return {
             s: self.baseline.get(a, ZERO) + self._transit.get(a, ZERO)
             for s, a in self.bases().items()
