@@ -47,6 +47,7 @@ from bastion.engine.session import Session, open_session
 from bastion.execution.policy import ExecutionPolicy
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
+from bastion.killswitch.share import venue_share
 from bastion.killswitch.venueset import VenueSet
 from bastion.model import (
     AccountSnapshot,
@@ -300,7 +301,8 @@ class World:
         try:
             # As ``KillSwitch.kill`` in bot scope: never below the recorded baseline.
             floors = read_floors(self.folder)
-            result = flatten(venues, deadline_s=5.0, floors=floors, sleep=lambda _s: None)
+            own = venue_share(self.folder, venues)
+            result = flatten(venues, deadline_s=5.0, floors=floors, own=own, sleep=lambda _s: None)
         finally:
             self._kill_sending = False
             venues.close()

@@ -89,3 +89,65 @@ def test_sentinel_status_shows_the_bots_share_against_the_account(tmp_path):
             ks.close()
     assert share["BTC/USDT"] == {"holding": "1.25", "baseline": "1", "bot": "0.25"}
     assert Decimal(share["ETH/USDT"]["bot"]) == 10  # no baseline recorded for ETH
+
+
+def _bot_bought(folder, symbol: str, qty: str) -> None:
+    """The bot's own records: one filled buy in its order store."""
+    from bastion.model import Fill, Liquidity, OrderRequest, OrderStatus, OrderType, Side
+    from bastion.model.orders import StrategyRef
+    from bastion.state.orders import OrderStore
+
+    cid = "bnabcdefgh1-1-0-0"
+    with_store = OrderStore(folder / "state.sqlite")
+    try:
+        req = OrderRequest(
+            client_id=cid, strategy=StrategyRef(id="sma_cross", version="1"), symbol=symbol,
+            side=Side.BUY, qty=Decimal(qty), type=OrderType.MARKET,
+        )  # fmt: skip
+        with_store.save_order(req, OrderStatus.FILLED, 1)
+        with_store.update_order(cid, status=OrderStatus.FILLED, filled=Decimal(qty),
+                                venue_id="1", reason="", ts=1)  # fmt: skip
+        with_store.record_fill(
+            Fill(trade_id="T1", client_id=cid, venue_order_id="1", symbol=symbol, side=Side.BUY,
+                 qty=Decimal(qty), price=Decimal(60000), fee=Decimal(0), fee_asset="USDT",
+                 liquidity=Liquidity.TAKER, ts=1)
+        )  # fmt: skip
+    finally:
+        with_store.close()
+
+
+def test_a_kill_right_after_a_deposit_sells_only_what_the_bots_records_own(tmp_path):
+    """Found by the campaign: a deposit the bot had not reconciled yet looked,
+    to a kill that subtracts only the recorded baseline, like the bot's position,
+    and was sold. The kill also caps each close by the bot's own records."""
+    with emulator() as (emu, _):
+        _baseline(tmp_path, BTC="1", ETH="10", SOL="100")
+        _bot_bought(tmp_path, "BTC/USDT", "0.05")
+        admin(emu, "/balances", {"BTC": "1.55"})  # the bot's 0.05 and a deposit of 0.5
+        ks = KillSwitch(_config(emu, tmp_path), tmp_path)
+        try:
+            report = ks.kill(reason="KILL: after a deposit", by="test")
+        finally:
+            ks.close()
+        held, _ = exchange_state(emu, THREE)
+    assert report["ok"], report
+    assert held["BTC"] == Decimal("1.5"), held  # found: sold to 1 (the deposit went too)
+    assert Decimal(report["unexplained"]["BTC/USDT"]) == Decimal("0.5")
+
+
+def test_a_kill_before_the_bots_first_cycle_sells_nothing(tmp_path):
+    """A bot that opened its folder and died before its first reconciliation
+    recorded no baseline and owns nothing: the kill cancels, and sells nothing
+    of an account that was never the bot's."""
+    with emulator() as (emu, _):
+        from bastion.state.orders import OrderStore
+
+        OrderStore(tmp_path / "state.sqlite").close()
+        ks = KillSwitch(_config(emu, tmp_path), tmp_path)
+        try:
+            report = ks.kill(reason="KILL: fresh folder", by="test")
+        finally:
+            ks.close()
+        held, _ = exchange_state(emu, THREE)
+    assert report["ok"] and report["closes"] == [], report
+    assert held == {"BTC": Decimal(1), "ETH": Decimal(10), "SOL": Decimal(100)}, held

@@ -190,3 +190,30 @@ def test_bot_halts_from_the_flag_and_a_later_resume_supersedes_it(tmp_path: Path
         store.save_latch(LatchRow(state="ACTIVE", reason="checked", since_ts=400, by="ops"))
         assert not halt_if_killed(latch, store, tmp_path, journal, now=500)
         assert read_flag(tmp_path) is None and events[-1][0] == "kill_flag_cleared"
+
+
+def test_own_holdings_count_a_working_orders_fill_the_bot_has_not_recorded(tmp_path):
+    """A buy the exchange filled while the bot had not heard yet is the bot's: the
+    kill looks each working order up by client id and closes that fill too."""
+    from decimal import Decimal
+
+    from bastion.killswitch.share import own_holdings
+    from bastion.model import OrderRequest, OrderStatus, OrderType, Side
+    from bastion.model.orders import StrategyRef
+    from bastion.state.orders import OrderStore
+
+    store = OrderStore(tmp_path / "state.sqlite")
+    req = OrderRequest(
+        client_id="bnabcdefgh1-2-0-0", strategy=StrategyRef(id="s", version="1"),
+        symbol="BTC/USDT", side=Side.BUY, qty=Decimal("0.3"), type=OrderType.LIMIT,
+        price=Decimal(60000),
+    )  # fmt: skip
+    store.save_order(req, OrderStatus.OPEN, 1)
+    store.close()
+    bases = {"BTC/USDT": "BTC"}
+
+    seen = own_holdings(tmp_path, bases, lambda pairs: [Decimal("0.2")] * len(pairs))
+    unseen = own_holdings(tmp_path, bases, lambda pairs: [None] * len(pairs))
+    assert seen == {"BTC/USDT": Decimal("0.2")}
+    assert unseen == {"BTC/USDT": Decimal(0)}
+    assert own_holdings(tmp_path / "nobot", bases, lambda p: []) is None

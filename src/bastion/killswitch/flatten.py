@@ -47,6 +47,7 @@ from decimal import Decimal
 from typing import Any
 
 from bastion.clock import wall_ms as read_wall_clock
+from bastion.killswitch.share import OwnShare
 from bastion.killswitch.venueset import VenueSet
 from bastion.model import (
     Instrument,
@@ -59,6 +60,7 @@ from bastion.model import (
 )
 from bastion.model.account import closable
 from bastion.model.money import ZERO
+from bastion.state.baseline import BaselineUnreadable
 from bastion.venues.errors import (
     DuplicateClientId,
     InsufficientFunds,
@@ -85,6 +87,8 @@ class FlattenResult:
     remaining_orders: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # held above the baseline, but more than the bot's records say it owns: left
+    unexplained: dict[str, str] = field(default_factory=dict)
 
     def absorb(self, later: FlattenResult) -> None:
         """Add a later pass (after the bot acknowledged the halt): its actions
@@ -97,6 +101,7 @@ class FlattenResult:
         self.refused = later.refused
         self.remaining_positions = later.remaining_positions
         self.remaining_orders = later.remaining_orders
+        self.unexplained = later.unexplained
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +114,7 @@ class FlattenResult:
             "remaining_positions": self.remaining_positions,
             "remaining_orders": self.remaining_orders,
             "unresolved": self.unresolved,
+            "unexplained": self.unexplained,
             "errors": self.errors[-50:],
         }
 
@@ -131,6 +137,7 @@ class _Pending:
 
     symbol: str
     client_id: str
+    side: str
 
 
 def flatten(
@@ -138,6 +145,7 @@ def flatten(
     *,
     deadline_s: float,
     floors: Mapping[str, Decimal] | None = None,
+    own: OwnShare | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wall_ms: Callable[[], int] = read_wall_clock,
@@ -147,7 +155,10 @@ def flatten(
 
     ``floors`` (asset -> baseline) is what is not the bot's: a close takes a
     holding down to its baseline, never below it, and "flat" means every
-    holding is at its baseline (a kill in bot scope closes only the bot's share)."""
+    holding is at its baseline (a kill in bot scope closes only the bot's share).
+    ``own`` caps each close further by what the bot's records say it owns: a
+    holding above the baseline that nobody's records explain (a deposit the bot
+    has not reconciled yet) is left, and reported as ``unexplained``."""
     floors = floors or {}
     result = FlattenResult()
     ids = ClientIds(wall_ms())
@@ -174,6 +185,8 @@ def flatten(
                 for s in instruments
                 if s not in unread
             }
+            if own is not None and not orders and any(q > 0 for q in held.values()):
+                held = _cap(held, own, result)
             result.remaining_orders = [f"{o.symbol} {o.client_id}" for o in orders]
             result.remaining_positions = {s: str(q) for s, q in held.items() if q}
             to_close: dict[str, Decimal] = {}
@@ -212,6 +225,30 @@ def flatten(
         sleep(min(2.0, poll_s * 1.5 ** min(20, max(0, result.rounds - 4))))
     result.unresolved = [f"{p.symbol} {p.client_id}" for p in pending.values()]
     return result
+
+
+def _cap(held: dict[str, Decimal], own: OwnShare, result: FlattenResult) -> dict[str, Decimal]:
+    """Each long closed at most down to what the bot's records say it owns; sized
+    only from a read with nothing resting, so no fill of ours is still coming."""
+    caps: dict[str, Decimal] | None
+    try:
+        caps = own.caps(result.closes)
+    except BaselineUnreadable as exc:
+        result.errors.append(f"the bot's records are unreadable, positions left: {exc}")
+        caps = {}
+    if caps is None:
+        return held
+    out: dict[str, Decimal] = {}
+    result.unexplained = {}
+    for sym, qty in held.items():
+        if qty <= 0:
+            out[sym] = qty
+            continue
+        allowed = min(qty, max(caps.get(sym, ZERO), ZERO))
+        if allowed < qty:
+            result.unexplained[sym] = str(qty - allowed)
+        out[sym] = allowed
+    return out
 
 
 def _dust(inst: Instrument, qty: Decimal) -> str | None:
@@ -263,7 +300,14 @@ def _resolve(venues: VenueSet, pending: dict[str, _Pending], result: FlattenResu
         status = "not placed" if report is None else report.status.value
         filled = ZERO if report is None else report.filled_qty
         result.closes.append(
-            {"symbol": p.symbol, "client_id": p.client_id, "status": status, "filled": str(filled)}
+            {
+                "symbol": p.symbol,
+                "client_id": p.client_id,
+                "side": p.side,
+                "looked_up": "yes",
+                "status": status,
+                "filled": str(filled),
+            }
         )
 
 
@@ -323,7 +367,7 @@ def _close(
                 result.errors.append(f"{req.symbol}: close {req.client_id}: duplicate id")
             else:
                 result.errors.append(f"{req.symbol}: close {req.client_id}: {err}")
-            pending[req.client_id] = _Pending(req.symbol, req.client_id)
+            pending[req.client_id] = _Pending(req.symbol, req.client_id, req.side.value)
     return backoff
 
 

@@ -27,6 +27,7 @@ from bastion.config import BotConfig
 from bastion.killswitch.flatten import flatten
 from bastion.killswitch.halt import Halt
 from bastion.killswitch.paperbook import PaperBooks
+from bastion.killswitch.share import venue_share
 from bastion.killswitch.venueset import VenueSet
 from bastion.killswitch.watchdog import read_heartbeat
 from bastion.model.timeframe import parse_interval
@@ -101,8 +102,12 @@ class KillSwitch:
             deadline = self.config.killswitch.deadline_s
             self.venues.keys_refused = None
             floors, floor_error = self.floors()
-            # Stops at refused keys; never sells below the baseline (bot scope).
-            result = flatten(self.venues, deadline_s=deadline, floors=floors)
+            # Bot scope: never below the baseline, nor more than the bot's records own.
+            bot_scope = self.config.killswitch.scope != "account" and not floor_error
+            adopt = self.config.account.adopt
+            own = venue_share(self.data_dir, self.venues, adopt) if bot_scope else None
+            # Stops at refused keys.
+            result = flatten(self.venues, deadline_s=deadline, floors=floors, own=own)
             refused = None if result.flat else self.venues.keys_refused
             if refused is not None:  # the halt is down; the exchange will not take our calls
                 ack = "not waited: keys refused"
@@ -110,7 +115,7 @@ class KillSwitch:
                 ack = self._await_ack(flag_down_ms, t0 + deadline)
             if ack.startswith("halted"):  # orders a cycle already under way sent are swept
                 left = max(1.0, t0 + deadline - time.monotonic())
-                result.absorb(flatten(self.venues, deadline_s=left, floors=floors))
+                result.absorb(flatten(self.venues, deadline_s=left, floors=floors, own=own))
             if floor_error:  # positions were left as they are: not flat
                 result.errors.append(floor_error)
                 result.flat = False
