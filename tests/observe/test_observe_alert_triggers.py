@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from observe_support import Mailbox, Receiver, wait_for
+from observe_support import CANARY_SECRET, Mailbox, Receiver, wait_for
 
 from bastion.clock import wall_ms
 from bastion.config import parse_config
@@ -93,7 +93,8 @@ def cycle_stats(*equities: str) -> Produce:
 
 
 def halt_by_operator(rig: Rig) -> None:  # `bastion halt` and the dashboard's button
-    change_latch(rig.folder, HaltState.HALTED, "operator checks a fill", "alice", wall_ms())
+    reason = f"operator checks a fill; token {CANARY_SECRET}"  # a secret pasted by mistake
+    change_latch(rig.folder, HaltState.HALTED, reason, "alice", wall_ms())
 
 
 def halt_by_risk(rig: Rig) -> None:  # the bot's latch, journaled as the session wires it
@@ -106,7 +107,8 @@ def halt_by_risk(rig: Rig) -> None:  # the bot's latch, journaled as the session
 
 
 def kill_flag(rig: Rig) -> None:  # the sentinel's kill drops the flag; the bot's cycle reads it
-    write_flag(rig.folder, reason="KILL: operator pressed kill", ts=wall_ms(), by="sentinel http")
+    reason = f"KILL: operator pressed kill ({CANARY_SECRET})"  # a secret in the reason
+    write_flag(rig.folder, reason=reason, ts=wall_ms(), by="sentinel http")
     latch, store = open_latch(rig.folder, sink=rig.journal)
     try:
         assert halt_if_killed(latch, store, rig.folder, rig.journal, wall_ms())
@@ -153,15 +155,15 @@ def _lit(module: str, kind: str, payload: dict[str, Any], *args: Any, **kw: Any)
 
 
 TRIGGERS = [
-    _t("halt_operator", halt_by_operator, "critical", "halted (HALTED)", "operator checks a fill",
-       "by=alice"),
+    _t("halt_operator", halt_by_operator, "critical", "halted (HALTED)",
+       "operator checks a fill; token ***", "by=alice"),
     _t("halt_risk", halt_by_risk, "critical", "halted (HALTED)", "MAX_DRAWDOWN", "by=risk"),
     _lit("engine/cycle.py", "flatten",
          {"reason": "DAILY_LOSS", "details": {"rule": "daily_loss", "limit": 0.05,
           "observed": 0.051, "equity": 94900.0}, "cycle": 41},
          "critical", "flattened", "reason=DAILY_LOSS", "cycle=41"),
     _t("kill_flag", kill_flag, "critical", "killed: the kill flag halted the bot",
-       "KILL: operator pressed kill", "by=sentinel http", also=("halted (HALTED)",)),
+       "KILL: operator pressed kill (***)", "by=sentinel http", also=("halted (HALTED)",)),
     _t("kill_done", kill_done, "critical", "kill switch ran", "ok=True", "elapsed_s=1.4"),
     _lit("execution/manager.py", "retry_cap",
          {"client_id": "bst-7-a1", "symbol": "BTC/USDT", "alert": True},
@@ -268,6 +270,7 @@ def test_each_trigger_arrives_once_on_its_route_over_http_and_smtp(
     trig: Trigger, receivers: Receivers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("BASTION_ALERT_URLS", raising=False)
+    monkeypatch.setenv("BASTION_TRIG_API_SECRET", CANARY_SECRET)  # the redactor's by-value net
     rx = receivers
     rx.clear()
     folder = tmp_path / "bot"
@@ -296,6 +299,9 @@ def test_each_trigger_arrives_once_on_its_route_over_http_and_smtp(
         # nothing else went out: the producer's own companions only, once each
         everything = rx.pager.titles() + rx.chat.titles()
         assert len(everything) == want and len(rx.box.messages) == want, everything
+        raw = b"".join(rx.pager.raw + rx.chat.raw + rx.box.raw)
+        assert CANARY_SECRET.encode() not in raw
+        assert not [m for m in rx.box.messages if CANARY_SECRET in _mail_text(m)]  # decoded too
         for title in trig.also:
             assert sum(title in t for t in everything) == 1, (title, everything)
         # each delivery on record, once per receiver (the journal names the scheme only)

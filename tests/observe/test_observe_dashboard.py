@@ -116,6 +116,13 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
         step(rig, 3)  # long, flat, long
         admin(rig.emu, "/balances", {"BTC": str(rig.emulator_position() + DEPOSIT)})
         step(rig, 2)  # flat (the deposit is unexplained: the baseline absorbs it), long
+        leak = f"AuthenticationError: key {CANARY_KEY} secret {CANARY_SECRET}"  # in an error
+        rig.session.journal.append(
+            "order_unresolved",
+            wall_ms(),
+            {"client_id": "x-1", "symbol": "BTC/USDT", "last_error": leak, "alert": True},
+        )
+        rig.session.journal.flush()
         service.start()
         base = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: _get(base + "/metrics") == 200, timeout=15)
@@ -226,6 +233,12 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
             shutil.copy(tmp_path / name, SHOTS / name)
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
         assert CANARY_KEY not in metrics and CANARY_SECRET not in metrics
+        req = urllib.request.Request(
+            base + "/api/state", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        state = urllib.request.urlopen(req, timeout=5).read().decode()
+        assert "AuthenticationError: key *** secret ***" in state  # shown, masked
+        assert CANARY_KEY not in state and CANARY_SECRET not in state
         assert errors == []
     finally:
         service.stop()
