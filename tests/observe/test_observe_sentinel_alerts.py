@@ -106,3 +106,56 @@ def test_a_dead_receiver_is_retried_alone_and_audited(tmp_path):
         assert "127.0.0.1" not in (tmp_path / "audit.jsonl").read_text()  # no URL on record
     finally:
         pager.close()
+
+
+@pytest.mark.slow
+def test_a_bot_killed_with_sigkill_is_paged_through_apprise_by_the_sentinel(tmp_path):
+    """The real processes: a bot with its observers in-process (they say "bot
+    started" to chat), and the sentinel beside it. SIGKILL the bot: its
+    observers die with it; the heartbeat page still reaches the pager and the
+    mailbox, once."""
+    import json
+    import signal
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "killswitch"))
+    import killswitch_support as ks
+
+    pager, chat, box = Receiver(), Receiver(), Mailbox().start()
+    routes = {"critical": [pager.url, box.mailto("pager@example.test")], "info": [chat.url]}
+    alerts = (
+        "[observe.alerts]\nenabled = true\nretry_base_s = 0.1\n"
+        + "routes = {{ {} }}\n".format(
+            ", ".join(f"{k} = {json.dumps(v)}" for k, v in routes.items())
+        )
+    )
+    with ks.emulator() as (emu, _):
+        port = ks.free_port()
+        cfg = ks.write_config(
+            tmp_path, emu, port=port, killswitch={"heartbeat_timeout_s": 3.0}, extra=alerts
+        )
+        data = tmp_path / "data"
+        bot = ks.start_bot(cfg, tmp_path / "bot.log")
+        sentinel = None
+        try:
+            ks.wait_for(lambda: ks.heartbeat(data), 30, "the first cycle", tmp_path / "bot.log")
+            assert wait_for(lambda: any("bot started" in t for t in chat.titles()), 15)
+            sentinel = ks.start_sentinel(cfg, port, tmp_path / "sentinel.log")
+            time.sleep(1.0)
+            bot.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            assert wait_for(lambda: pager.bodies and box.messages, 15), tmp_path / "sentinel.log"
+            took = time.monotonic() - killed
+            time.sleep(1.0)
+            head = "kstest: [CRITICAL] heartbeat lost"
+            assert pager.titles() == [head]
+            assert [str(m["Subject"]) for m in box.messages] == [head]
+            assert not [t for t in chat.titles() if "heartbeat" in t]
+            assert took < 3.0 + 4.0  # the timeout, the check period, a cycle
+        finally:
+            ks.stop(bot)
+            if sentinel is not None:
+                ks.stop(sentinel)
+            pager.close()
+            chat.close()
+            box.stop()
