@@ -125,7 +125,8 @@ class Pager:
             t.join()
 
     def _apprise(self, url: str, title: str, body: str) -> None:
-        via = url.partition("://")[0].lower()  # the URL may carry a key: never audited
+        head, sep, _ = url.partition("://")  # the URL may carry a key: only its scheme
+        via = head.lower() if sep and head.isalnum() else "?"
         for attempt in range(self.retries + 1):
             try:
                 if self._send(url, title, body):
