@@ -80,6 +80,8 @@ def _retry_cap(journal: Journal, n: int = 1) -> None:
 def test_the_alert_call_returns_at_once_while_the_receiver_is_down(kind, tmp_path):
     """The observers' step (read the journal, route, gate, hand to the notifier)
     is what runs between the journal and apprise: it must not wait for one."""
+    import apprise  # noqa: F401  loaded up front: its import time is not what is measured
+
     hang = Hanging()
     url = dead_url() if kind == "closed" else hang.url
     folder = tmp_path / "bot"
