@@ -65,7 +65,13 @@ def dashboard_cmd(
     config: ConfigOpt,
     data_dir: DataOpt = None,
     port: Annotated[int | None, typer.Option(help="Port (default: the config's).")] = None,
-    alerts: Annotated[bool, typer.Option(help="Also send the config's alerts.")] = False,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            help="Also send the config's alerts (only when the bot itself does not: "
+            "with [observe.alerts] on in the bot too, each alert goes out twice)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the dashboard and /metrics from the bot's data folder, in this process."""
     from bastion.engine.observers import ObserveError, latch_writer

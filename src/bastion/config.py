@@ -299,9 +299,10 @@ class KillSwitchConfig(_Strict):
     strategies' symbols plus ``symbols``; ``"account"`` every asset the account
     holds against the quote asset. A kill gives up polling for flat after
     ``deadline_s``. The watchdog pages (``webhook``: an HTTP POST of JSON;
-    ``command``: a shell command, the alert in ``$BASTION_ALERT``) when the bot
-    records no cycle for ``heartbeat_timeout_s``; with ``on_heartbeat_loss =
-    "flatten"`` it also kills. ``audit_log`` defaults to
+    ``command``: a shell command, the alert in ``$BASTION_ALERT``; with
+    ``[observe.alerts]`` on, also through apprise to its critical route) when
+    the bot records no cycle for ``heartbeat_timeout_s``; with
+    ``on_heartbeat_loss = "flatten"`` it also kills. ``audit_log`` defaults to
     ``killswitch-audit.jsonl`` in the data folder. The token is read from the
     environment variable named by ``token_env``, never from this file.
     ``rate_limit`` keeps ccxt's client-side throttle for the kill's calls (off:

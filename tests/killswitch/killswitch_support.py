@@ -155,11 +155,12 @@ def write_config(
     bar: str = "1s",
     killswitch: dict[str, Any] | None = None,
     adopt: list[str] | None = None,
+    extra: str = "",
 ) -> Path:
     """A bot.toml for the emulator; ``strategy``: "sma" (trades now and then) or
     "quoter" (re-quotes every cycle: the runaway). The account's holdings are
     adopted as the bot's unless ``adopt`` says which (``[]``: none, so they are
-    the baseline a kill in bot scope leaves)."""
+    the baseline a kill in bot scope leaves). ``extra``: more TOML, appended."""
     adopted = sorted(HOLDINGS) if adopt is None else adopt
     if strategy == "quoter":
         strats = [
@@ -206,7 +207,8 @@ adopt = {json.dumps(adopted)}
 [killswitch]
 {ks_lines}
 
-{"".join(strats)}"""
+{"".join(strats)}
+{extra}"""
     path = folder / "bot.toml"
     path.write_text(text, encoding="utf-8")
     return path

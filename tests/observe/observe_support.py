@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))
 
-from live_support import SYMBOL, LiveRig, make_rig, wait_for
+from live_support import SYMBOL, LiveRig, admin, make_rig, wait_for
 
 from bastion.engine.health import journal_cycle_stats
 from bastion.model import TargetPosition
@@ -140,4 +140,14 @@ def step(rig: LiveRig, n: int = 1) -> None:
         )  # fmt: skip
 
 
-__all__ = ["SYMBOL", "LiveRig", "Mailbox", "Receiver", "free_port", "make_bot", "step", "wait_for"]
+__all__ = [
+    "SYMBOL",
+    "LiveRig",
+    "Mailbox",
+    "Receiver",
+    "admin",
+    "free_port",
+    "make_bot",
+    "step",
+    "wait_for",
+]

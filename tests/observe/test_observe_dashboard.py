@@ -14,7 +14,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from observe_support import CANARY_KEY, CANARY_SECRET, TOKEN, free_port, make_bot, step, wait_for
+from observe_support import (
+    CANARY_KEY,
+    CANARY_SECRET,
+    TOKEN,
+    admin,
+    free_port,
+    make_bot,
+    step,
+    wait_for,
+)
 
 from bastion.clock import wall_ms
 from bastion.config import parse_config
@@ -23,7 +32,11 @@ from bastion.observe.journal import read_events
 from bastion.observe.live_stats import strategy_stats
 from bastion.observe.service import ObserveService
 from bastion.observe.trades import round_trips
+from bastion.state.baseline import BaselineStore
 from bastion.state.store import StateStore
+
+HELD_BEFORE = Decimal("0.25")  # BTC the account holds before the bot's first start
+DEPOSIT = Decimal("0.05")  # BTC an operator deposits while it runs: not the bot's
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -92,7 +105,7 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
     monkeypatch.setenv("BASTION_LIVETEST_API_KEY", CANARY_KEY)
     monkeypatch.setenv("BASTION_LIVETEST_API_SECRET", CANARY_SECRET)
     folder = tmp_path / "bot"
-    rig = make_bot(folder)
+    rig = make_bot(folder, balances={"BTC": HELD_BEFORE})
     port = free_port()
     cfg = parse_config(
         {"name": "dash-test", "observe": {"dashboard": {"enabled": True, "port": port}}}
@@ -100,7 +113,16 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
     service = ObserveService(cfg, folder, clock=wall_ms, latch_writer=latch_writer(folder))
     errors: list[str] = []
     try:
-        step(rig, 3)  # long, flat, long: a closed trip and an open one
+        step(rig, 3)  # long, flat, long
+        admin(rig.emu, "/balances", {"BTC": str(rig.emulator_position() + DEPOSIT)})
+        step(rig, 2)  # flat (the deposit is unexplained: the baseline absorbs it), long
+        leak = f"AuthenticationError: key {CANARY_KEY} secret {CANARY_SECRET}"  # in an error
+        rig.session.journal.append(
+            "order_unresolved",
+            wall_ms(),
+            {"client_id": "x-1", "symbol": "BTC/USDT", "last_error": leak, "alert": True},
+        )
+        rig.session.journal.flush()
         service.start()
         base = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: _get(base + "/metrics") == 200, timeout=15)
@@ -139,6 +161,25 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
             expect(desk.locator("#pnl-fees")).to_have_text(str(fig["fees"]))
             expect(desk.locator("#equity")).to_have_text(str(fig["equity"]))
             expect(desk.locator("#positions tbody tr td").nth(2)).to_have_text(str(fig["position"]))
+            # ---- the account, the baseline (not the bot's) and the bot's share, per symbol
+            with BaselineStore(folder) as store:
+                share = store.load()["BTC"]
+            sample = [e for e in read_events(folder, kinds=["cycle_stats"])][-1]
+            held = sample["holdings"]["BTC/USDT"]
+            bots = sample["account"].get("BTC/USDT", "0")
+            row = desk.locator("#holdings tbody tr").first.locator("td")
+            expect(desk.locator("#holdings tbody tr")).to_have_count(1)
+            expect(row.nth(0)).to_have_text("BTC/USDT")
+            expect(row.nth(1)).to_have_text(held)
+            expect(row.nth(4)).to_have_text(bots)
+            assert Decimal(row.nth(2).inner_text()) == share.baseline == HELD_BEFORE + DEPOSIT
+            assert Decimal(row.nth(3).inner_text()) == share.adopted == 0
+            assert (
+                Decimal(held)
+                == share.baseline + Decimal(bots)
+                == HELD_BEFORE + DEPOSIT + Decimal(bots)
+            )
+            assert Decimal(bots) == fig["position"]  # the reconciled share is the fills' sum
             last = fig["last_fill"]
             first_row = desk.locator("#fills tbody tr").first.locator("td")
             expect(first_row.nth(4)).to_have_text(last["qty"])
@@ -192,6 +233,12 @@ def test_dashboard_against_a_trading_bot(tmp_path, monkeypatch):
             shutil.copy(tmp_path / name, SHOTS / name)
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
         assert CANARY_KEY not in metrics and CANARY_SECRET not in metrics
+        req = urllib.request.Request(
+            base + "/api/state", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        state = urllib.request.urlopen(req, timeout=5).read().decode()
+        assert "AuthenticationError: key *** secret ***" in state  # shown, masked
+        assert CANARY_KEY not in state and CANARY_SECRET not in state
         assert errors == []
     finally:
         service.stop()

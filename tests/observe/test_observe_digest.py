@@ -103,6 +103,13 @@ def test_the_digest_of_a_trading_day_arrives_by_smtp_with_the_journals_figures(
         step(rig, 4)
     finally:
         rig.close()
+    # a secret that reached a halt's reason (an exception's text): the digest shows
+    # the halt, masked
+    from bastion.clock import wall_ms
+    from bastion.engine.latch import change_latch
+    from bastion.risk.latch import HaltState
+
+    change_latch(folder, HaltState.HALTED, f"auth failed: {CANARY_SECRET}", "tester", wall_ms())
     try:
         cfg = _bot_config(folder, box)
         ts = next(read_events(folder))["ts"]
@@ -121,6 +128,8 @@ def test_the_digest_of_a_trading_day_arrives_by_smtp_with_the_journals_figures(
         assert f"realised PnL {want['pnl']} (net of fees), fees {want['fees']}" in text
         assert f"fills {want['fills']}, round trips closed {want['trips']}" in html
         assert f"scripted: trips {want['trips']}, win rate" in text  # the stats, by the same code
+        assert "ACTIVE -> HALTED: auth failed: *** (by tester)" in text
+        assert "auth failed: ***" in html
         assert CANARY_SECRET.encode() not in b"".join(box.raw)
     finally:
         box.stop()

@@ -32,7 +32,7 @@ def test_metrics_match_the_journal(tmp_path, monkeypatch):
     monkeypatch.setenv("BASTION_DASHBOARD_TOKEN", TOKEN)
     monkeypatch.setenv("BASTION_LIVETEST_API_SECRET", CANARY_SECRET)
     folder = tmp_path / "bot"
-    rig = make_bot(folder)
+    rig = make_bot(folder, balances={"BTC": Decimal("0.5")})  # held before: the baseline
     port = free_port()
     cfg = parse_config({"observe": {"dashboard": {"enabled": True, "port": port}}})
     service = ObserveService(cfg, folder, clock=wall_ms)
@@ -67,6 +67,14 @@ def test_metrics_match_the_journal(tmp_path, monkeypatch):
         )
         key = ("bastion_position", (("strategy", "scripted"), ("symbol", "BTC/USDT")))
         assert m[key] == float(pos)
+        # the account (baseline included), the baseline, and the bot's share of it
+        sym = (("symbol", "BTC/USDT"),)
+        held = Decimal(stats[-1]["holdings"]["BTC/USDT"])
+        assert m[("bastion_account_position", sym)] == float(held) == float(Decimal("0.5") + pos)
+        assert m[("bastion_baseline", sym)] == 0.5
+        assert m[("bastion_share_position", sym)] == float(
+            Decimal(stats[-1]["account"].get("BTC/USDT", "0"))
+        )
         assert m[("bastion_halt_state", (("state", "ACTIVE"),))] == 1.0
         assert m[("bastion_halted", ())] == 0.0
         weights = [e["venue"]["weight"] for e in stats if "weight" in e.get("venue", {})]
@@ -111,7 +119,8 @@ def test_the_grafana_dashboard_only_uses_metrics_we_serve():
     dash = json.loads((Path(__file__).parents[2] / "deploy/grafana/bastion.json").read_text())
     book = LiveBook()
     book.apply({"kind": "cycle_stats", "ts": 1, "seq": 1, "equity": "1", "venue": {"weight": 1},
-                "account": {"X/Y": "1"}, "marks": {"X/Y": "1"}, "feeds": {"X/Y": 1}})  # fmt: skip
+                "account": {"X/Y": "1"}, "holdings": {"X/Y": "2"}, "marks": {"X/Y": "1"},
+                "feeds": {"X/Y": 1}})  # fmt: skip
     book.apply({"kind": "cycle", "ts": 1, "seq": 2, "cycle": 1})
     served = set()
     for fam in _metrics(book, 2):

@@ -39,7 +39,9 @@ def cycle_stats(
         out["tick_to_order_ms"] = round(tick_to_order_ms, 3)
     if acct is not None:
         out["equity"] = str(acct.equity(marks))
-        out["account"] = {s: str(p.qty) for s, p in acct.positions.items() if p.qty}
+        out["account"] = {s: str(p.qty) for s, p in acct.positions.items() if p.qty}  # bot's
+        # the whole account, baseline included: what the exchange shows
+        out["holdings"] = {s: str(p.qty) for s, p in acct.account_positions.items() if p.qty}
         out["reconciled_ts"] = read_at
     calls = getattr(bot.venue, "calls", None)
     if calls is not None:

@@ -35,6 +35,16 @@ def audit_path(config: BotConfig, data_dir: Path) -> Path:
     )
 
 
+def alert_urls(config: BotConfig) -> list[str]:
+    """Where the heartbeat page goes through apprise: the alerts' critical route
+    (config routes and ``$urls_env``, as the bot's observers read them), when
+    ``[observe.alerts]`` is on."""
+    a = config.observe.alerts
+    if not a.enabled:
+        return []
+    return [*a.routes.get("critical", ()), *os.environ.get(a.urls_env, "").split()]
+
+
 def build_sentinel(config: BotConfig, data_dir: Path) -> Sentinel:
     ks = config.killswitch
     token = os.environ.get(ks.token_env, "")
@@ -53,7 +63,15 @@ def build_sentinel(config: BotConfig, data_dir: Path) -> Sentinel:
         data_dir,
         timeout_s=ks.heartbeat_timeout_s,
         flatten=ks.on_heartbeat_loss == "flatten",
-        pager=Pager(ks.webhook, ks.command, audit),
+        pager=Pager(
+            ks.webhook,
+            ks.command,
+            audit,
+            apprise_urls=alert_urls(config),
+            bot=config.name,
+            retries=config.observe.alerts.retries,
+            retry_base_s=config.observe.alerts.retry_base_s,
+        ),
         audit=audit,
         kill=kill_on_loss,
     )

@@ -9,6 +9,14 @@ never came up is noticed too.
 
 One loss is one episode: it pages once (and, with ``on_heartbeat_loss =
 "flatten"``, kills once) until the heartbeat is fresh again.
+
+The page goes out from this process, never through the bot's: a heartbeat is
+lost when the bot is dead or hung, and the bot's own observers die or hang
+with it. With ``[observe.alerts]`` on, it also goes through apprise to the
+alerts' critical route, as every other critical alert does, each receiver on
+its own thread and retried alone; the audit line says so (``paged_by``), so an
+observer that reads the audit log (``bastion dashboard --alerts``) does not
+send it a second time.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ import os
 import sqlite3
 import subprocess
 import threading
+import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +52,49 @@ def read_heartbeat(data_dir: Path) -> int | None:
         return None
 
 
+def deliver_apprise(url: str, title: str, body: str) -> bool:
+    import apprise  # only a sentinel with alert routes loads it
+
+    ap = apprise.Apprise()
+    return bool(ap.add(url) and ap.notify(title=title, body=body))
+
+
 class Pager:
     """Where alerts go: an HTTP POST of the alert as JSON, and/or a shell command
-    with the alert in ``$BASTION_ALERT``. Failures are audited, never raised."""
+    with the alert in ``$BASTION_ALERT``, and/or apprise URLs (the alerts'
+    critical route). Failures are audited, never raised."""
 
-    def __init__(self, webhook: str | None, command: str | None, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        webhook: str | None,
+        command: str | None,
+        audit: AuditLog,
+        *,
+        apprise_urls: Sequence[str] = (),
+        bot: str = "bastion",
+        retries: int = 3,
+        retry_base_s: float = 1.0,
+        send: Callable[[str, str, str], bool] = deliver_apprise,
+    ) -> None:
         self.webhook = webhook
         self.command = command
         self.audit = audit
+        self.apprise_urls = list(dict.fromkeys(apprise_urls))
+        self.bot = bot
+        self.retries = retries
+        self.retry_base_s = retry_base_s
+        self._send = send
 
-    def page(self, alert: dict[str, Any]) -> None:
+    def page(self, alert: dict[str, Any], title: str = "heartbeat lost") -> None:
+        # as the bot's own alerts read: "<bot>: [CRITICAL] heartbeat lost", then the facts
+        head = f"{self.bot}: [CRITICAL] {title}"
+        facts = ", ".join(f"{k}={v}" for k, v in alert.items() if k != "alert" and v is not None)
+        lanes = [
+            threading.Thread(target=self._apprise, args=(url, head, facts), daemon=True)
+            for url in self.apprise_urls
+        ]  # one per receiver: a hung one holds up no other
+        for t in lanes:
+            t.start()
         body = json.dumps(alert, default=str)
         if self.webhook:
             try:
@@ -79,6 +121,23 @@ class Pager:
                 self.audit.append("page", via="command", exit=done.returncode)
             except (OSError, subprocess.SubprocessError) as exc:
                 self.audit.append("page_failed", via="command", error=type(exc).__name__)
+        for t in lanes:
+            t.join()
+
+    def _apprise(self, url: str, title: str, body: str) -> None:
+        head, sep, _ = url.partition("://")  # the URL may carry a key: only its scheme
+        via = head.lower() if sep and head.isalnum() else "?"
+        for attempt in range(self.retries + 1):
+            try:
+                if self._send(url, title, body):
+                    self.audit.append("page", via=via, attempts=attempt + 1)
+                    return
+                error = "refused"
+            except Exception as exc:  # a notifier plug-in failed: retried, then on record
+                error = type(exc).__name__
+            if attempt < self.retries:
+                time.sleep(self.retry_base_s * 2**attempt)
+        self.audit.append("page_failed", via=via, attempts=self.retries + 1, error=error)
 
 
 class Watchdog:
@@ -134,7 +193,8 @@ class Watchdog:
             "age_s": round(age / 1000, 1),
             "action": "flatten" if self.flatten else "alert",
         }
-        self.audit.append("heartbeat_lost", **alert)
+        paged_by = {"paged_by": "sentinel"} if self.pager.apprise_urls else {}
+        self.audit.append("heartbeat_lost", **alert, **paged_by)
         threading.Thread(target=self.pager.page, args=(alert,), daemon=True).start()
         if self.flatten:
             self.kill(f"heartbeat lost: no cycle for {age / 1000:.1f}s")

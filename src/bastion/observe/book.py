@@ -20,6 +20,7 @@ from typing import Any
 
 from bastion.model.money import ZERO
 from bastion.model.orders import Fill, Liquidity, Side
+from bastion.observe.holdings import Holdings
 from bastion.observe.trades import RoundTrip, TripBook
 
 DAY_MS = 86_400_000
@@ -28,6 +29,7 @@ TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 RECENT = 50
 EQUITY_POINTS = 5_000
 LATENCY_SAMPLES = 2_000
+HOLDING_KINDS = {"cycle_stats", "baseline_recorded", "reconcile_delta", "baseline_changed"}
 FEED_KINDS = {
     "feed_stale": "stalls",  # the stream went silent and was rebuilt
     "feed_stalled": "stalls",  # a heartbeat missed (primary/fallback feeds)
@@ -127,7 +129,8 @@ class LiveBook:
         self.fees: dict[tuple[str, str], Decimal] = {}
         self.position: dict[tuple[str, str], Decimal] = {}  # the bot's share, from fills
         self.marks: dict[str, Decimal] = {}
-        self.account: dict[str, str] = {}
+        self.account: dict[str, str] = {}  # the bot's share per symbol, as last reconciled
+        self.holdings = Holdings()  # the whole account, the baseline, the bot's share
         self.equity: deque[tuple[int, float]] = deque(maxlen=EQUITY_POINTS)
         self.equity_now: Decimal | None = None
         self.orders: dict[str, dict[str, Any]] = {}  # working orders by client id
@@ -163,6 +166,8 @@ class LiveBook:
         kind = str(e["kind"])
         self.last_seq = max(self.last_seq, int(e.get("seq") or 0))
         self.kinds[kind] += 1
+        if kind in HOLDING_KINDS:
+            self.holdings.apply(e)
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, e)
@@ -299,12 +304,14 @@ class LiveBook:
 
     # ------------------------------------------------------------ the figures
     def exposure(self) -> Decimal | None:
-        """Gross exposure of the account as last read, as a fraction of equity."""
+        """Gross exposure of the account as last read (all of it, as the risk
+        limits count it), as a fraction of equity."""
         if not self.equity_now:
             return None
-        gross = sum(
-            (abs(Decimal(q)) * self.marks.get(s, ZERO) for s, q in self.account.items()), ZERO
-        )
+        held = self.holdings.holdings
+        if held is None:  # a journal from before the samples carried the whole account
+            held = {s: Decimal(q) for s, q in self.account.items()}
+        gross = sum((abs(q) * self.marks.get(s, ZERO) for s, q in held.items()), ZERO)
         return gross / self.equity_now
 
     def pnl(self, now: int, day_start: int | None = None) -> dict[str, Any]:
@@ -361,6 +368,7 @@ class LiveBook:
                 for (s, sym), q in sorted(self.position.items())
             ],
             "account": self.account,
+            "holdings": self.holdings.rows({sym for _, sym in self.position}),
             "orders": sorted(self.orders.values(), key=lambda o: o["ts"]),
             "orders_by_outcome": dict(self.orders_by_outcome),
             "fills": [_fill_row(s, f) for s, f in self.fills[-RECENT:]][::-1],

@@ -67,11 +67,28 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
         pos.add_metric([sid, sym], float(q))
     yield pos
     acct = GaugeMetricFamily(
-        "bastion_account_position", "The account's position.", labels=["symbol"]
+        "bastion_account_position",
+        "The account's holding (baseline included).",
+        labels=["symbol"],
     )
-    for sym, held in sorted(b.account.items()):
-        acct.add_metric([sym], float(held))
+    share = GaugeMetricFamily(
+        "bastion_share_position",
+        "The bot's share of the account (the holding minus the baseline).",
+        labels=["symbol"],
+    )
+    base = GaugeMetricFamily(
+        "bastion_baseline", "What of the holding is not the bot's.", labels=["symbol"]
+    )
+    for row in b.holdings.rows():
+        sym = str(row["symbol"])
+        share.add_metric([sym], float(row["bot"] or 0))
+        if row["account"] is not None:
+            acct.add_metric([sym], float(row["account"]))
+        if row["baseline"] is not None:
+            base.add_metric([sym], float(row["baseline"]))
     yield acct
+    yield share
+    yield base
     age = GaugeMetricFamily(
         "bastion_feed_age_seconds", "Age of the newest trade.", labels=["symbol"]
     )

@@ -1,15 +1,21 @@
-"""Alerts out through apprise, on a thread of their own.
+"""Alerts out through apprise, one delivery lane per receiver.
 
 ``Notifier.send(message)`` only enqueues: the cycle, and the tailer that
-feeds the notifier, never wait for a network. A worker thread delivers each
-message to the apprise URLs routed to its severity (config routes plus the
-URLs in the environment), retries a failed delivery with exponential backoff,
-and journals the outcome (``alert_sent`` / ``alert_failed``), so a page that
-never arrived is on the record. Text is scrubbed of secrets before it leaves.
+feeds the notifier, never wait for a network. Each URL routed to a severity
+(config routes plus the URLs in the environment) has a lane of its own: a
+queue and a thread that delivers, retries a failure with exponential backoff,
+and journals the outcome (``alert_sent`` / ``alert_failed``, naming the
+receiver's scheme, never its URL, which may carry a key), so a page that never
+arrived is on the record. One lane per receiver because receivers fail
+apart: a chat server that hangs must not hold the pager's page behind its
+timeouts, and a dead mail relay's retries must not page the operator again
+through the receiver that already took the message. Text is scrubbed of
+secrets before it leaves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -22,6 +28,7 @@ from bastion.observe.redact import Redactor
 
 Sink = Callable[[str, int, dict[str, Any]], None]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+BACKLOG = 1_000  # messages a lane holds for a receiver that is down, then refuses
 
 
 def routes_from(
@@ -44,6 +51,21 @@ def deliver(urls: Sequence[str], title: str, body: str) -> bool:
     return bool(ap.notify(title=title, body=body))
 
 
+def scheme(url: str) -> str:
+    """What kind of receiver, for the record: ``mailto``, ``json``, ``tgram``."""
+    head, sep, _ = url.partition("://")
+    return head.lower() if sep and head.isalnum() else "?"
+
+
+class _Lane:
+    """One receiver's queue and the thread that drains it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.q: queue.Queue[Message | None] = queue.Queue(BACKLOG)
+        self.thread: threading.Thread | None = None
+
+
 class Notifier:
     def __init__(
         self,
@@ -57,60 +79,101 @@ class Notifier:
         bot: str = "bastion",
     ) -> None:
         self.bot = bot  # in every title: an operator may run several bots
-        self.routes = {k: list(v) for k, v in routes.items()}
+        self.routes = {k: list(dict.fromkeys(v)) for k, v in routes.items()}  # a URL once
         self._sink = sink
         self._clock = clock
         self.retries = retries
         self.retry_base_s = retry_base_s
         self._send = send
         self._redact = Redactor()
-        self._q: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self.sent = 0
+        self._lanes: dict[str, _Lane] = {}
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopping = threading.Event()
+        self.sent = 0  # deliveries (one message to one receiver)
         self.failed = 0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="bastion-alerts", daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._started = True
+            for lane in self._lanes.values():
+                self._run(lane)
+
+    def _run(self, lane: _Lane) -> None:
+        if lane.thread is None:
+            lane.thread = threading.Thread(
+                target=self._drain, args=(lane,), name=f"bastion-alerts-{scheme(lane.url)}",
+                daemon=True,
+            )  # fmt: skip
+            lane.thread.start()
+
+    def _lane(self, url: str) -> _Lane:
+        with self._lock:
+            lane = self._lanes.get(url)
+            if lane is None:
+                lane = self._lanes[url] = _Lane(url)
+                if self._started:
+                    self._run(lane)
+            return lane
 
     def send(self, message: Message) -> None:
-        self._q.put(message)
+        """Hand ``message`` to each receiver routed to its severity; never blocks."""
+        for url in self.routes.get(message.alert.severity, []):
+            try:
+                self._lane(url).q.put_nowait(message)
+            except queue.Full:  # down for long: the backlog is on record, not in memory
+                self.failed += 1
+                self._journal("alert_failed", message, url, 0, "the receiver's backlog is full")
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is not None:
-            self._q.put(None)
-            self._thread.join(timeout)
+        """Let the lanes finish what they hold (the bot's stop is the last page) for
+        up to ``timeout`` seconds in all; a lane still retrying after that gives
+        up at its next backoff, and journals the failure if the journal is open."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            if lane.thread is not None:
+                with contextlib.suppress(queue.Full):  # a full backlog: the deadline still holds
+                    lane.q.put(None, timeout=max(0.0, deadline - time.monotonic()))
+        for lane in lanes:
+            if lane.thread is not None:
+                lane.thread.join(max(0.0, deadline - time.monotonic()))
+        self._stopping.set()
 
-    def _run(self) -> None:
+    def _drain(self, lane: _Lane) -> None:
         while True:
-            m = self._q.get()
+            m = lane.q.get()
             if m is None:
                 return
-            self.deliver_now(m)
+            self._deliver(lane.url, m)
 
     def deliver_now(self, m: Message) -> bool:
+        """Deliver at once, on this thread, to every routed URL (``bastion alert test``)."""
         urls = self.routes.get(m.alert.severity, [])
-        if not urls:
-            return False
+        return bool(urls) and all([self._deliver(url, m) for url in urls])
+
+    def _deliver(self, url: str, m: Message) -> bool:
         title = self._redact.text(f"{self.bot}: {m.title}")
         body = self._redact.text(m.body)
-        error = ""
+        error, tried = "", 0
         for attempt in range(self.retries + 1):
+            tried = attempt + 1
             try:
-                if self._send(urls, title, body):
+                if self._send([url], title, body):
                     self.sent += 1
-                    self._journal("alert_sent", m, attempt + 1, "")
+                    self._journal("alert_sent", m, url, tried, "")
                     return True
-                error = "a notifier refused the message"
+                error = "the receiver refused the message"
             except Exception as exc:  # a notifier plug-in failed: retried, then on record
                 error = self._redact.text(f"{type(exc).__name__}: {exc}")[:300]
-            if attempt < self.retries:
-                time.sleep(self.retry_base_s * 2**attempt)
+            if attempt < self.retries and self._stopping.wait(self.retry_base_s * 2**attempt):
+                break  # shutting down: the failure below is the record
         self.failed += 1
-        self._journal("alert_failed", m, self.retries + 1, error)
+        self._journal("alert_failed", m, url, tried, error)
         return False
 
-    def _journal(self, kind: str, m: Message, attempts: int, error: str) -> None:
+    def _journal(self, kind: str, m: Message, url: str, attempts: int, error: str) -> None:
         if self._sink is None:
             return
         payload: dict[str, Any] = {
@@ -118,10 +181,11 @@ class Notifier:
             "severity": m.alert.severity,
             "title": self._redact.text(m.alert.title),
             "count": m.count,
+            "via": scheme(url),
             "attempts": attempts,
         }
         if error:
-            payload["error"] = error
+            payload["error"] = error.replace(url, scheme(url) + "://…")
         try:
             self._sink(kind, self._clock(), payload)
         except Exception:  # the journal is closing: the delivery itself is what matters

@@ -191,7 +191,8 @@ class ObserveService:
                 if int(e["seq"]) > self.quiet_until_seq:
                     self._alert(e, now)
             for row in self.audit.poll():
-                self._alert(row, now)
+                if row.get("paged_by") != "sentinel":  # else it went out already, once
+                    self._alert(row, now)
             for m in self.gate.due(now):
                 self.notify(m)
         if self.digest_scheduler is not None:

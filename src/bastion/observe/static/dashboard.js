@@ -38,7 +38,7 @@
     const t = s.pnl.total[windowName];
     text("pnl-realised", t.realised); text("pnl-unrealised", t.unrealised); text("pnl-fees", t.fees);
     rows("positions", s.positions, (p) => [p.strategy, p.symbol, p.qty, p.mark]);
-    rows("account", Object.entries(s.account), (kv) => kv);
+    rows("holdings", s.holdings, (h) => [h.symbol, h.account, h.baseline, h.adopted, h.bot]);
     rows("orders", s.orders, (o) => [o.client_id, o.symbol, o.side, o.qty, o.price, o.status]);
     rows("fills", s.fills, (f) => [time(f.ts), f.strategy, f.symbol, f.side, f.qty, f.price, f.fee]);
     text("fills-total", s.fills_total);
