@@ -1,7 +1,8 @@
 """Book: diffs applied per second on one core (target: at least 200,000).
 
 Reads the recorded Binance depth streams in ``../shared/data/ticks``
-(``BASTION_DATA_DIR`` elsewhere), parses them once, then times only
+(``BASTION_DATA_DIR`` elsewhere), parses them once (with ``LevelParser``, as
+the feed does), then times only
 ``OrderBook.apply`` over the whole sequence, repeated until ``--seconds`` have
 passed. Without the recordings it generates a seeded synthetic stream of the
 same shape (about 46 levels per diff, a third of them removals). The book is
@@ -20,13 +21,13 @@ import time
 
 import orjson
 
-from bastion.data.book import OrderBook, parse_levels
+from bastion.data.book import LevelParser, OrderBook, parse_levels
 from bastion.data.paths import shared_data_dir
 
 Diff = tuple[int, int, dict[float, float], dict[float, float], int]
 
 
-def recorded() -> tuple[str, list[Diff]] | None:
+def recorded(interned: bool = True) -> tuple[str, list[Diff]] | None:
     data = shared_data_dir()
     if data is None:
         return None
@@ -34,13 +35,14 @@ def recorded() -> tuple[str, list[Diff]] | None:
     if not files:
         return None
     out: list[Diff] = []
+    parse = LevelParser() if interned else parse_levels  # the feed interns, as LevelParser
     for path in files:
         with gzip.open(path, "rb") as fh:
             for line in fh:
                 body = line.partition(b" ")[2]
                 d = orjson.loads(body).get("data")
                 if isinstance(d, dict) and d.get("e") == "depthUpdate":
-                    b, a = parse_levels(d["b"]), parse_levels(d["a"])
+                    b, a = parse(d["b"]), parse(d["a"])
                     out.append((d["U"], d["u"], b, a, d["E"]))
     return f"recorded {', '.join(p.name for p in files)}", out
 
