@@ -160,11 +160,26 @@ class _Side:
         if best is not None and not lv[best]:
             top = self.refresh()
             return top[0] if top else None
-        pick = max if self.best_first else min
-        for levels in pending[at:] if at else pending:
-            p = pick(filter(lv.__getitem__, levels), default=None)
-            if p is not None and (best is None or pick(p, best) == p):
-                best = p
+        # Per diff: its best price (C) decides; only when that beats ``best`` and
+        # was itself a removal are the diff's live prices looked at (C as well).
+        if self.best_first:
+            for levels in pending[at:] if at else pending:
+                p = max(levels)
+                if best is None or p > best:
+                    if not lv[p]:
+                        p = max(filter(lv.__getitem__, levels), default=None)
+                        if p is None or (best is not None and p <= best):
+                            continue
+                    best = p
+        else:
+            for levels in pending[at:] if at else pending:
+                p = min(levels)
+                if best is None or p < best:
+                    if not lv[p]:
+                        p = min(filter(lv.__getitem__, levels), default=None)
+                        if p is None or (best is not None and p >= best):
+                            continue
+                    best = p
         self._best, self._best_at = best, len(pending)
         return best
 
