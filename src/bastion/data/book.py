@@ -167,18 +167,20 @@ class _Side:
                 p = max(levels)
                 if best is None or p > best:
                     if not lv[p]:
-                        p = max(filter(lv.__getitem__, levels), default=None)
-                        if p is None or (best is not None and p <= best):
+                        live = max(filter(lv.__getitem__, levels), default=None)
+                        if live is None or (best is not None and live <= best):
                             continue
+                        p = live
                     best = p
         else:
             for levels in pending[at:] if at else pending:
                 p = min(levels)
                 if best is None or p < best:
                     if not lv[p]:
-                        p = min(filter(lv.__getitem__, levels), default=None)
-                        if p is None or (best is not None and p >= best):
+                        live = min(filter(lv.__getitem__, levels), default=None)
+                        if live is None or (best is not None and live >= best):
                             continue
+                        p = live
                     best = p
         self._best, self._best_at = best, len(pending)
         return best
