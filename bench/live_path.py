@@ -24,7 +24,7 @@ process, so it does not share the bot's interpreter lock):
    one in flight, then 16 in flight.
 
     .venv/bin/python bench/live_path.py [--seconds 60] [--rate-seconds 5]
-    .venv/bin/python bench/live_path.py --record   # recording's cost: off, then on
+    .venv/bin/python bench/live_path.py --record [--rounds 2]  # recording's cost: off, on, ...
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def main() -> None:
     ap.add_argument("--interval-ms", type=int, default=50, help="bar length")
     ap.add_argument("--rate-seconds", type=float, default=5.0, help="order-rate run length")
     ap.add_argument("--observe", action="store_true", help="also run with [observe] on")
-    ap.add_argument("--rounds", type=int, default=1, help="off/on pairs with --observe")
+    ap.add_argument("--rounds", type=int, default=1, help="off/on pairs with --observe or --record")
     ap.add_argument(
         "--record", action="store_true", help="instead: tick to order with recording off, then on"
     )
@@ -438,7 +438,11 @@ def main() -> None:
         return
     runs = [(1, "an order every bar", False), (4, "an order every 4th bar", False)]
     if args.record:
-        runs = [(1, "recording off", False), (1, "recording on", True)]
+        runs = [  # alternating, so that a change in the machine's load hits both
+            (1, f"round {k + 1}, recording {'ON' if on else 'off'}", on)
+            for k in range(args.rounds)
+            for on in (False, True)
+        ]
     for every, label, record in runs:
         with tempfile.TemporaryDirectory() as tmp:
             cycles, orders, refused = asyncio.run(

@@ -370,19 +370,31 @@ def demo(
     ] = False,
     bars: Annotated[int, typer.Option(help="Bars of synthetic market (--backtest).")] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+    stall: Annotated[
+        bool,
+        typer.Option(
+            help="Stall the primary feed once on purpose, to show a failover and fail-back "
+            "(BASTION_DEMO_STALL_S=SECONDS moves it, 0 turns it off)."
+        ),
+    ] = True,
 ) -> None:
     """The live demo: an exchange emulator on loopback and the bot trading it through ccxt.
 
     The market is synthetic, or the recorded Binance stream when ../shared/data
-    is present. Risk, execution and reconciliation are all on.
+    is present. Risk, execution and reconciliation are all on; warm-up, and a
+    failover of BTC/USDT's feed to REST and back, show in the status lines.
     """
     if backtest:
         _demo_backtests(out, bars, seed)
         return
-    from bastion.engine.demo import run_demo
+    from bastion.engine.demo import run_demo, stall_from_env
 
     try:
-        summary = run_demo(out / "live", duration_s=duration, status=console.print)
+        chosen = stall_from_env() if stall else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        summary = run_demo(out / "live", duration_s=duration, status=console.print, stall=chosen)
     except KeyboardInterrupt:
         raise typer.Exit(code=130) from None
     print_live_summary(summary)

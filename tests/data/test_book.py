@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.data.book import BookState, DiffOutcome, OrderBook, parse_levels
+from bastion.data.book import BookState, DiffOutcome, LevelParser, OrderBook, parse_levels
 from bastion.data.paths import shared_data_dir
 
 SNAP_BIDS = {100.0: 1.0, 99.0: 2.0, 98.0: 3.0}
@@ -156,6 +156,55 @@ def test_the_book_equals_a_plain_dict_model_whatever_the_diffs(
         mid = (max(model["bids"]) + min(model["asks"])) / 2
         want = sum(q for p, q in model["bids"].items() if p >= mid * (1 - 25 / 1e4))
         assert book.depth_within(25)[0] == pytest.approx(want)
+
+
+wide_price = st.integers(0, 400).map(lambda t: f"{100 + t / 100:.2f}")  # 401 ticks: > the top
+text_side = st.lists(
+    st.tuples(wide_price, st.sampled_from(["0.00000000", "0.5", "1.00000000", "2"])), max_size=40
+)
+read = st.sampled_from(["best", "depth", "levels", "none"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(text_side, text_side, read), min_size=1, max_size=150))
+def test_the_interned_book_equals_the_model_read_any_way_at_any_time(
+    diffs: list[tuple[list[tuple[str, str]], list[tuple[str, str]], str]],
+) -> None:
+    """Wide books (more levels than the cached top), interned floats, and every
+    read path at random moments: the lazily kept best, the top refresh, the
+    rescan after the top is eaten, depth and levels all agree with a plain model."""
+    book = OrderBook("X")
+    book.load_snapshot(0, {}, {}, ts=0)
+    parse = LevelParser()
+    model: dict[str, dict[float, float]] = {"bids": {}, "asks": {}}
+    for n, (raw_bids, raw_asks, how) in enumerate(diffs, start=1):
+        bids, asks = parse(raw_bids), parse(raw_asks)
+        assert bids == parse_levels(raw_bids) and asks == parse_levels(raw_asks)
+        book.apply(n, n, bids, asks, ts=n)
+        for name, levels in (("bids", bids), ("asks", asks)):
+            for p, q in levels.items():
+                if q:
+                    model[name][p] = q
+                else:
+                    model[name].pop(p, None)
+        best_bid = max(model["bids"], default=None)
+        best_ask = min(model["asks"], default=None)
+        if how == "best":
+            assert (book.best_bid, book.best_ask) == (best_bid, best_ask)
+            assert book.crossed() == (
+                best_bid is not None and best_ask is not None and best_bid >= best_ask
+            )
+        elif how == "depth" and best_bid is not None and best_ask is not None:
+            mid = (best_bid + best_ask) / 2
+            lo, hi = mid * (1 - 30 / 1e4), mid * (1 + 30 / 1e4)
+            want_b = sum(q for p, q in model["bids"].items() if p >= lo)
+            want_a = sum(q for p, q in model["asks"].items() if p <= hi)
+            assert book.depth_within(30) == (pytest.approx(want_b), pytest.approx(want_a))
+        elif how == "levels":
+            assert book.levels("bids", 10) == sorted(model["bids"].items(), reverse=True)[:10]
+            assert book.levels("asks", 10) == sorted(model["asks"].items())[:10]
+    assert book.levels("bids", 500) == sorted(model["bids"].items(), reverse=True)
+    assert book.levels("asks", 500) == sorted(model["asks"].items())
 
 
 # --------------------------------------------------------------- recorded streams

@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 
 from bastion.clock import wall_ms
-from bastion.data.book import DiffOutcome, OrderBook, parse_levels
+from bastion.data.book import DiffOutcome, LevelParser, OrderBook
 from bastion.model import BookTop
 from bastion.venues.ccxt.client import make_exchange
 
@@ -59,6 +59,7 @@ class BookFeed:
         self.snapshot_limit = snapshot_limit
         self._clock = clock
         self.books = {s: OrderBook(s, stale_ms=stale_ms) for s in symbols}
+        self._parsers = {s: LevelParser() for s in symbols}  # one float per price text
         self._want_snapshot = {s: asyncio.Event() for s in symbols}
         self.snapshots = 0
         self.ready = asyncio.Event()  # every book has been live once
@@ -119,8 +120,9 @@ class BookFeed:
             return
         book = self.books[symbol]
         was = book.last_id
+        parse = self._parsers[symbol]
         outcome = book.apply(
-            int(data["U"]), int(data["u"]), parse_levels(data["b"]), parse_levels(data["a"]),
+            int(data["U"]), int(data["u"]), parse(data["b"]), parse(data["a"]),
             int(data["E"]),
         )  # fmt: skip
         if outcome is DiffOutcome.GAP:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,33 +34,73 @@ def recorded_streams() -> tuple[Path, ...]:
     return tuple(sorted((data / "ticks").glob("binance_spot_*_2024080[89].jsonl.gz")))
 
 
+@dataclass(frozen=True, slots=True)
+class DemoStall:
+    """The one stall the demo injects on purpose: BTC/USDT's trade stream (the
+    primary, WebSocket feed) goes silent at ``at_s`` for ``for_s``; the bot
+    fails over to REST polling once the primary has been quiet for
+    ``detect_s`` and fails back after ``failback_s`` of health."""
+
+    at_s: float = 20.0
+    for_s: float = 20.0
+    failback_s: float = 15.0
+    detect_s: float = 6.0
+
+    def needs_s(self) -> float:
+        """Run length that shows the fail-back too (plus a status line or two)."""
+        return self.at_s + self.for_s + self.failback_s + 15.0
+
+
+def stall_from_env(default: DemoStall | None = DemoStall()) -> DemoStall | None:
+    """``BASTION_DEMO_STALL_S``: unset keeps ``default``; ``0``/``off`` turns the
+    stall off; a number of seconds moves it."""
+    raw = os.environ.get("BASTION_DEMO_STALL_S", "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "off", "no", "false"):
+        return None
+    try:
+        at = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"BASTION_DEMO_STALL_S={raw!r}: a number of seconds, or 0/off for no stall"
+        ) from None
+    return DemoStall(at_s=at) if at > 0 else None
+
+
 def run_demo(
-    folder: Path, *, duration_s: float, status: Status, stall_primary_at_s: float | None = None
+    folder: Path, *, duration_s: float, status: Status, stall: DemoStall | None = DemoStall()
 ) -> LiveSummary:
-    """``stall_primary_at_s`` (or ``BASTION_DEMO_STALL_S``): the bot runs a REST
-    fallback beside its WebSocket, and the emulator silences BTC/USDT's trade
-    stream once, at that second, for 20 s: the status lines show the failover
-    to REST and, once the stream has been healthy for 15 s, the fail-back."""
-    if stall_primary_at_s is None and os.environ.get("BASTION_DEMO_STALL_S"):
-        stall_primary_at_s = float(os.environ["BASTION_DEMO_STALL_S"])
+    """With ``stall`` (the default) the bot runs a REST fallback beside its
+    WebSocket and the emulator silences BTC/USDT's trade stream once, so the
+    status lines show warm-up, the failover to REST and the fail-back. A run
+    too short to show the fail-back gets no stall, and says so."""
     if folder.exists():
         shutil.rmtree(folder)  # a demo starts from nothing; its emulator does too
+    if stall is not None and duration_s < stall.needs_s():
+        status(
+            f"demo: no feed stall this time: showing a failover and fail-back takes "
+            f"{stall.needs_s():.0f} s, the demo runs {duration_s:.0f} s"
+        )
+        stall = None
     streams = recorded_streams()
     emu_config = EmulatorConfig(
         source="files" if streams else "synthetic",
         source_paths=streams,
         balances={"USDT": Decimal(100_000)},
         rate=20.0,
-        faults=_demo_stall(stall_primary_at_s),
+        faults=_demo_stall(stall),
     )
     thread = EmulatorThread(emu_config)
     emu = thread.start()
     market = "recorded Binance stream 2024-08-08/09" if streams else "SYNTHETIC market"
     status(f"emulator on {emu.url} ({market}); the bot connects through ccxt")
-    if stall_primary_at_s is not None:
+    if stall is not None:
         status(
-            f"on purpose: BTC/USDT's trade stream goes silent at {stall_primary_at_s:.0f} s "
-            "for 20 s; watch the feed fail over to REST polling and back"
+            f"demo: stalling the primary feed (BTC/USDT trades over WebSocket) at "
+            f"{stall.at_s:.0f} s for {stall.for_s:.0f} s on purpose to show a failover to "
+            f"REST polling and the fail-back {stall.failback_s:.0f} s after it recovers "
+            "(--no-stall or BASTION_DEMO_STALL_S=0 turns it off)"
         )
     os.environ.setdefault("BASTION_DEMO_API_KEY", EMULATOR_KEY)
     os.environ.setdefault("BASTION_DEMO_API_SECRET", EMULATOR_SECRET)
@@ -78,7 +119,7 @@ def run_demo(
                 "feed_stale_s": 15,
                 "call_timeout_s": 5,
             },
-            "feeds": _DEMO_FEEDS if stall_primary_at_s is not None else {},
+            "feeds": _demo_feeds(stall),
             "strategies": [
                 {
                     "name": "sma_cross",
@@ -99,7 +140,7 @@ def run_demo(
         },
         "demo",
     )
-    every = 5.0 if stall_primary_at_s is not None else 10.0
+    every = 5.0 if stall is not None else 10.0
     try:
         return asyncio.run(
             run_bot(config, duration_s=duration_s, status=status, status_every_s=every)
@@ -108,20 +149,26 @@ def run_demo(
         thread.stop()
 
 
-_DEMO_FEEDS = {
-    "failback_s": 15,
-    "sources": [
-        {"name": "ws", "kind": "ws", "stall_s": 6},
-        {"name": "rest", "kind": "rest", "poll_s": 1.0, "stall_s": 10},
-    ],
-}
+def _demo_feeds(stall: DemoStall | None) -> dict[str, object]:
+    if stall is None:
+        return {}
+    return {
+        "failback_s": stall.failback_s,
+        "sources": [
+            {"name": "ws", "kind": "ws", "stall_s": stall.detect_s},
+            {"name": "rest", "kind": "rest", "poll_s": 1.0, "stall_s": 10},
+        ],
+    }
 
 
-def _demo_stall(at_s: float | None) -> tuple[FaultSpec, ...]:
-    if at_s is None:
+def _demo_stall(stall: DemoStall | None) -> tuple[FaultSpec, ...]:
+    if stall is None:
         return ()
     return (
         FaultSpec(
-            kind=FaultKind.WS_STALL, stream="btcusdt@trade", start_after_s=at_s, duration_s=20.0
+            kind=FaultKind.WS_STALL,
+            stream="btcusdt@trade",
+            start_after_s=stall.at_s,
+            duration_s=stall.for_s,
         ),
     )
