@@ -408,3 +408,35 @@ def test_a_deposit_beside_a_working_bid_is_not_sold_as_the_bids_fill(tmp_path):
         assert sum((o.qty for o in asks), Decimal(0)) <= Decimal(1), asks
     finally:
         rig.session.close()
+
+
+def test_a_deposit_larger_than_a_working_bid_leaves_nothing_of_it_sellable(tmp_path):
+    """Found by the campaign (seed 27, step 105): a deposit of 2 beside a working
+    bid of 0.5; the baseline absorbed 1.5 and the other 0.5 was taken for the
+    bid's fill in transit, so the ask sold it though the bid never filled."""
+    quoting = [False]
+
+    def script(i, v, acct):
+        if not quoting[0]:
+            return []
+        return [
+            TargetQuotes(
+                symbol=SYMBOL,
+                bids=(QuoteLevel(Decimal(97), Decimal("0.5")),),  # below: never fills
+                asks=(QuoteLevel(Decimal(101), Decimal("0.5")),),
+            )
+        ]
+
+    rig = make_rig(tmp_path, script, balances={"USDT": Decimal(100_000), "SYN": Decimal(3)})
+    try:
+        rig.step(2)
+        quoting[0] = True
+        rig.step(2)
+        rig.sim.adjust_balance("SYN", Decimal(2), symbol=SYMBOL)  # a deposit, not the bot's
+        rig.step(4)
+
+        asks = [o for o in rig.sim.fetch_open_orders(SYMBOL) if o.side is Side.SELL]
+        held = rig.sim.fetch_account().position(SYMBOL)
+        assert not asks and held == Decimal(5), (asks, held)
+    finally:
+        rig.session.close()

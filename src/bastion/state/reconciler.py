@@ -251,6 +251,10 @@ class Reconciler:
                     self._transit[asset] = venue_qty - expected
                 continue
             delta = venue_qty - high if venue_qty > high else venue_qty - low
+            if venue_qty > high and b > 0:
+                # The part a working buy's fill would explain stays unsellable until
+                # that fill arrives: the buy may never fill, and then it is the deposit's.
+                self._transit[asset] = b
             self._unexplained(asset, delta, now, venue_qty, expected, b, s, first)
 
     def _unexplained(
