@@ -33,6 +33,7 @@ from typing import Any
 
 from bastion.emulator.server import TEST_API_KEY, TEST_API_SECRET, EmulatorConfig, EmulatorThread
 from bastion.model import Instrument, OrderRequest, OrderType, Side, StrategyRef
+from bastion.state.orders import OrderStore
 from bastion.venues.ccxt import CcxtVenue, Credentials
 
 TOKEN = "bench-token"
@@ -120,9 +121,14 @@ def main() -> None:
         f'name = "bench"\ndata_dir = "{folder / "data"}"\n\n[exchange]\nid = "binance"\n'
         f'mode = "live"\nbase_url = "{emu.url}"\nws_url = "{emu.ws_url}"\nkey_env = "KBENCH"\n'
         f"call_timeout_s = 5\n\n[killswitch]\nport = {port}\ndeadline_s = 20\n"
-        f"symbols = {json.dumps([f'{b}/USDT' for b in SYMBOLS])}\n",
+        f"symbols = {json.dumps([f'{b}/USDT' for b in SYMBOLS])}\n\n"
+        f"[account]\nadopt = {json.dumps(list(SYMBOLS))}\n",
         encoding="utf-8",
     )
+    # A bot's folder (its order store), so the kill reads the bot's records to cap
+    # each close as it does in production; the holdings are the bot's by ``adopt``.
+    (folder / "data").mkdir()
+    OrderStore(folder / "data" / "state.sqlite").close()
     env = os.environ | {
         "KBENCH_API_KEY": TEST_API_KEY,
         "KBENCH_API_SECRET": TEST_API_SECRET,
