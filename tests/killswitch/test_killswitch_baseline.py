@@ -41,6 +41,15 @@ def _baseline(folder, **assets: str) -> None:
         )
 
 
+def _kill_once(emu, folder, reason: str) -> dict:
+    """One bot-scope kill of the bot in ``folder``; its report."""
+    ks = KillSwitch(_config(emu, folder), folder)
+    try:
+        return ks.kill(reason=reason, by="test")
+    finally:
+        ks.close()
+
+
 def test_a_bot_scope_kill_leaves_the_baseline(tmp_path):
     with emulator() as (emu, _):
         # The account held 1 BTC and 10 ETH before the bot; the bot bought 0.05 BTC.
@@ -63,11 +72,7 @@ def test_a_bot_scope_kill_leaves_the_baseline(tmp_path):
 def test_an_unreadable_baseline_leaves_positions_and_is_not_flat(tmp_path):
     with emulator() as (emu, _):
         (tmp_path / "latch.sqlite").write_bytes(b"not a database at all, 100 bytes" * 4)
-        ks = KillSwitch(_config(emu, tmp_path), tmp_path)
-        try:
-            report = ks.kill(reason="KILL: store broken", by="test")
-        finally:
-            ks.close()
+        report = _kill_once(emu, tmp_path, "KILL: store broken")
         held, _ = exchange_state(emu, THREE)
     assert not report["ok"]
     assert any("baseline unreadable" in e for e in report["errors"])
@@ -124,11 +129,7 @@ def test_a_kill_right_after_a_deposit_sells_only_what_the_bots_records_own(tmp_p
         _baseline(tmp_path, BTC="1", ETH="10", SOL="100")
         _bot_bought(tmp_path, "BTC/USDT", "0.05")
         admin(emu, "/balances", {"BTC": "1.55"})  # the bot's 0.05 and a deposit of 0.5
-        ks = KillSwitch(_config(emu, tmp_path), tmp_path)
-        try:
-            report = ks.kill(reason="KILL: after a deposit", by="test")
-        finally:
-            ks.close()
+        report = _kill_once(emu, tmp_path, "KILL: after a deposit")
         held, _ = exchange_state(emu, THREE)
     assert report["ok"], report
     assert held["BTC"] == Decimal("1.5"), held  # found: sold to 1 (the deposit went too)
@@ -143,11 +144,7 @@ def test_a_kill_before_the_bots_first_cycle_sells_nothing(tmp_path):
         from bastion.state.orders import OrderStore
 
         OrderStore(tmp_path / "state.sqlite").close()
-        ks = KillSwitch(_config(emu, tmp_path), tmp_path)
-        try:
-            report = ks.kill(reason="KILL: fresh folder", by="test")
-        finally:
-            ks.close()
+        report = _kill_once(emu, tmp_path, "KILL: fresh folder")
         held, _ = exchange_state(emu, THREE)
     assert report["ok"] and report["closes"] == [], report
     assert held == {"BTC": Decimal(1), "ETH": Decimal(10), "SOL": Decimal(100)}, held

@@ -69,8 +69,6 @@ def _read(
                     }
             finally:
                 db.close()
-        if not orders_path.exists():
-            return adopted, [], {}
         db = sqlite3.connect(f"file:{orders_path}?mode=ro", uri=True, timeout=2.0)
         try:
             orders = [
