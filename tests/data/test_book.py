@@ -279,3 +279,17 @@ def test_a_dropped_recorded_diff_is_found_by_its_update_ids() -> None:
     gap = book.gaps[0]
     assert gap.expected == dropped["U"] and gap.first_id == dropped["u"] + 1
     assert book.resyncs == 1 and book.state is BookState.LIVE
+
+
+def test_a_top_shrunk_by_removals_still_reads_the_levels_beyond_it():
+    """Found by the property test in CI: 65 asks, the top of 64 read, then the best
+    removed; the top shrank to 63 with its floor still finite, and a wide read or
+    the depth took those 63 for the whole side (the 65th ask was missing)."""
+    book = OrderBook("X")
+    book.load_snapshot(0, {}, {}, ts=0)
+    asks = {100.0 + i / 100: 0.5 for i in range(65)}
+    book.apply(1, 1, {99.0: 1.0}, asks, ts=1)
+    assert book.best_ask == 100.0 and len(book.levels("asks", 10)) == 10  # the top is cut
+    book.apply(2, 2, {}, {100.0: 0.0}, ts=2)
+    assert book.levels("asks", 500) == sorted((p, q) for p, q in asks.items() if p != 100.0)
+    assert book.depth_within(5_000)[1] == pytest.approx(0.5 * 64)  # every ask within 50%

@@ -185,16 +185,24 @@ class _Side:
         self._best, self._best_at = best, len(pending)
         return best
 
+    @property
+    def complete(self) -> bool:
+        """Whether ``top`` holds every live level of the side. Not the same as
+        "fewer than ``_TOP`` levels": removals shrink a top whose floor is still
+        finite, and the levels beyond that floor are then live but not in it
+        (found by the property test: the worst ask missing from a wide read)."""
+        return self.floor is None or math.isinf(self.floor)
+
     def within(self, limit: float) -> float:
         """Quantity at prices no worse than ``limit`` (tombstones add 0)."""
         top = self.refresh()
         lv = self.levels
         floor = self.floor
         if self.best_first:  # "no worse": p >= limit on bids, p <= limit on asks
-            if len(top) < _TOP or (floor is not None and floor < limit):
+            if self.complete or (floor is not None and floor < limit):
                 return sum(map(lv.__getitem__, filter(limit.__le__, top)))  # all in the top
             return sum(map(lv.__getitem__, filter(limit.__le__, lv)))
-        if len(top) < _TOP or (floor is not None and floor > limit):
+        if self.complete or (floor is not None and floor > limit):
             return sum(map(lv.__getitem__, filter(limit.__ge__, top)))
         return sum(map(lv.__getitem__, filter(limit.__ge__, lv)))
 
@@ -355,7 +363,7 @@ class OrderBook:
         """The best ``n`` levels of ``side`` ("bids" or "asks"), best first."""
         s = self._bids if side == "bids" else self._asks
         top = s.refresh()
-        if n > len(top) and len(top) >= _TOP:
+        if n > len(top) and not s.complete:
             live = [p for p, q in s.levels.items() if q > 0]
             live.sort(reverse=s.best_first)
             top = live
