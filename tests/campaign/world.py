@@ -45,7 +45,7 @@ from tests.scripted import NoParams, Scripted
 from bastion.config import BotConfig
 from bastion.engine.session import Session, open_session
 from bastion.execution.policy import ExecutionPolicy
-from bastion.killswitch.flatten import flatten
+from bastion.killswitch.flatten import flatten, record_to
 from bastion.killswitch.halt import Halt
 from bastion.killswitch.share import venue_share
 from bastion.killswitch.venueset import VenueSet
@@ -302,7 +302,14 @@ class World:
             # As ``KillSwitch.kill`` in bot scope: never below the recorded baseline.
             floors = read_floors(self.folder)
             own = venue_share(self.folder, venues)
-            result = flatten(venues, deadline_s=5.0, floors=floors, own=own, sleep=lambda _s: None)
+            result = flatten(
+                venues,
+                deadline_s=5.0,
+                floors=floors,
+                own=own,
+                sleep=lambda _s: None,
+                record=record_to(self.folder),
+            )
         finally:
             self._kill_sending = False
             venues.close()

@@ -11,6 +11,7 @@ from killswitch_support import KEY_ENV, THREE, admin, emulator, env, exchange_st
 from bastion.config import parse_config
 from bastion.killswitch.kill import KillSwitch
 from bastion.state.baseline import AssetShare, BaselineStore
+from bastion.state.killorders import KillOrderReader
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +68,11 @@ def test_a_bot_scope_kill_leaves_the_baseline(tmp_path):
     assert [c["side"] for c in report["closes"]] == ["sell"]
     assert report["baseline"] == {"BTC": "1", "ETH": "10"}
     assert again["ok"] and again["closes"] == []  # at the baseline: nothing more to sell
+    # The closes sold the bot's share: written down for the bot to book as its own.
+    written = KillOrderReader(tmp_path).read_new()
+    assert [(o.client_id, o.side) for o in written] == [
+        (c["client_id"], "sell") for c in report["closes"]
+    ]
 
 
 def test_an_unreadable_baseline_leaves_positions_and_is_not_flat(tmp_path):

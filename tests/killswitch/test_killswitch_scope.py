@@ -11,6 +11,7 @@ from killswitch_support import KEY_ENV, THREE, emulator, env, exchange_state, pl
 
 from bastion.config import parse_config
 from bastion.killswitch.kill import KillSwitch
+from bastion.state.killorders import KILL_ORDERS_FILE
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +59,5 @@ def test_account_scope_flattens_every_asset_held(tmp_path):
     assert set(report["symbols"]) == set(THREE)
     assert state == ({}, 0)
     assert os.path.exists(tmp_path / "KILLED")
+    # Account scope sells what is not the bot's too: nothing for the bot to book.
+    assert not (tmp_path / KILL_ORDERS_FILE).exists()

@@ -26,6 +26,7 @@ from bastion.model import (
     CancelRequest,
     Instrument,
     Intent,
+    OrderReport,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -41,11 +42,16 @@ from bastion.model.money import ZERO
 from bastion.model.view import MarketView
 from bastion.risk import Decision, Flatten, HaltState, RiskContext, RiskGate, RiskReason, Verdict
 from bastion.state import Reconciler
+from bastion.state.killorders import KillOrder, KillOrderReader
 from bastion.strategy import Strategy, guarded_decide
 from bastion.venues.port import Venue
 
 FLATTEN_REF = StrategyRef(id="risk.flatten", version="1")
 SETTLE_MS = 15_000  # how long a reported fill may take to arrive before it is fetched
+# The kill switch's closes, as the bot adopts them (the kill's own ref, by value:
+# the engine does not import the kill switch).
+KILL_REF = StrategyRef(id="killswitch", version="1")
+KILL_LOOKBACK_MS = 3_600_000  # an adopted close's fills are looked for from this far back
 
 
 @dataclass(slots=True)
@@ -74,6 +80,7 @@ class Bot:
     caps: list[CapReached] = field(default_factory=list)  # retries exhausted: flatten
     decisions: dict[str, int] = field(default_factory=dict)
     resized: dict[str, int] = field(default_factory=dict)  # by reason, within decisions
+    kill_orders: KillOrderReader | None = None  # the kill switch's closes, to adopt
 
     def ledger(self) -> dict[str, Decimal]:
         """Net quantity per symbol from our own fills, across strategies."""
@@ -106,6 +113,8 @@ def run_cycle(bot: Bot, now: int) -> None:
 def reconcile(bot: Bot, now: int, *, fresh: bool = False) -> AccountSnapshot:
     if fresh:
         bot.reconciler.invalidate()
+    if bot.kill_orders is not None:
+        adopt_kill_closes(bot, bot.kill_orders.read_new(), now)
     events = bot.venue.drain_events()
     if events:
         bot.orders.on_events(events, now)
@@ -116,7 +125,9 @@ def reconcile(bot: Bot, now: int, *, fresh: bool = False) -> AccountSnapshot:
     cached = bot.reconciler.current(now)
     if cached is not None:
         return cached
-    account = bot.reconciler.account(now, bot.ledger(), in_flight(bot))
+    account = bot.reconciler.account(
+        now, bot.ledger(), lambda acct: in_flight(bot, acct.open_orders)
+    )
     if bot.orders.working or account.open_orders:
         bot.orders.sync(account.open_orders, now)  # the stream may have dropped updates
     return account
@@ -234,14 +245,49 @@ def flatten(
         )
 
 
-def in_flight(bot: Bot) -> dict[str, tuple[Decimal, Decimal]]:
-    """Per symbol, the (buy, sell) quantity our orders may still fill, or have
-    filled without the fills having reached us: the working orders' remainder,
-    and what an order's reply said was filled (a market order filled by its
-    submit reply) beyond the fills applied so far."""
+def adopt_kill_closes(bot: Bot, closes: Sequence[KillOrder], now: int) -> None:
+    """The kill switch's closes on the bot's share become the bot's orders, before
+    the account is compared with the ledger: the fall they made is the bot's
+    sale, not a withdrawal to take out of the baseline."""
+    for ko in closes:
+        try:
+            side, qty = Side(ko.side), Decimal(ko.qty)
+        except (ValueError, ArithmeticError):
+            continue  # not a close the kill switch wrote
+        if ko.symbol not in bot.instruments or qty <= 0:
+            continue
+        req = OrderRequest(
+            client_id=ko.client_id,
+            strategy=KILL_REF,
+            symbol=ko.symbol,
+            side=side,
+            qty=qty,
+            type=OrderType.MARKET,
+            reduces_exposure=True,
+        )
+        bot.orders.adopt_close(req, now, min(now, ko.ts) - KILL_LOOKBACK_MS)
+        bot.reconciler.invalidate()
+
+
+def in_flight(bot: Bot, listed: Sequence[OrderReport] = ()) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per symbol, the (buy, sell) quantity our orders may have filled without
+    the fills having reached us: what an order's reply said was filled (a market
+    order filled by its submit reply) beyond the fills applied so far, and for a
+    working order its remainder, unless the snapshot read with the balances
+    (``listed``) shows it resting, with what it has filled: then only that fill
+    beyond ours can be in transit. The snapshot's open orders are read after its
+    balances, so their fills are at least those the balances include."""
     out: dict[str, tuple[Decimal, Decimal]] = {}
+    resting = {o.client_id: o.filled_qty for o in listed}
+    working = [
+        (
+            mo,
+            mo.remaining if (f := resting.get(cid)) is None else min(f, mo.request.qty) - mo.filled,
+        )
+        for cid, mo in bot.orders.working.items()
+    ]
     settling = [(mo, mo.reported - mo.filled) for mo in bot.orders.settling.values()]
-    for mo, qty in [(mo, mo.remaining) for mo in bot.orders.working.values()] + settling:
+    for mo, qty in working + settling:
         if qty <= 0:
             continue
         buys, sells = out.get(mo.request.symbol, (ZERO, ZERO))

@@ -37,6 +37,7 @@ from bastion.risk import HaltLatch, HaltState
 from bastion.state import Reconciler
 from bastion.state.baseline import BaselineStore
 from bastion.state.killflag import clear_flag, read_flag
+from bastion.state.killorders import KillOrderReader
 from bastion.state.orders import OrderStore
 from bastion.state.store import StateStore
 from bastion.strategy import Strategy
@@ -119,6 +120,7 @@ def open_session(
         slots=slots(strategies),
         durable_journal=True,
         size_scale=size_scale,
+        kill_orders=KillOrderReader(data_dir),
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id, "identity": identity})
     backfill_journal(store, journal, now)  # a crash may have left the journal behind

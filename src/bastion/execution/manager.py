@@ -283,6 +283,25 @@ class OrderManager:
             self.working[mo.request.client_id] = mo
         self._seen_trades.update(seen_trades)
 
+    def adopt_close(self, req: OrderRequest, now: int, since: int) -> bool:
+        """Take on a close the kill switch sent on the bot's share (another
+        process, ``bastion.state.killorders``): its fills are the bot's. Held as
+        an order of unknown outcome that is never re-sent, so the usual lookup by
+        client id finds it and its fills, or drops it as never placed; until
+        then it is in flight, and the fall it made is not taken for a withdrawal.
+        ``since`` is how far back its fills are looked for. False when the order
+        is known already."""
+        if req.client_id in self.orders:
+            return False
+        mo = ManagedOrder(request=req, created_ts=since, updated_ts=now, status=OrderStatus.UNKNOWN)
+        mo.no_resend = "a kill switch's close: sent by another process"
+        self.orders[req.client_id] = mo
+        self.working[req.client_id] = mo
+        if self._store is not None:
+            self._store.save_order(req, mo.status, since)
+        self._sink("order_submitted", now, submitted_payload(req) | {"adopted": "killswitch"})
+        return True
+
     def adopt_fills(self, fills: Iterable[Fill], owner: Mapping[str, str]) -> None:
         """Re-apply stored fills to positions after a restart (no journal, no store)."""
         for fill in fills:

@@ -41,9 +41,10 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from bastion.clock import wall_ms as read_wall_clock
@@ -61,6 +62,7 @@ from bastion.model import (
 from bastion.model.account import closable
 from bastion.model.money import ZERO
 from bastion.state.baseline import BaselineUnreadable
+from bastion.state.killorders import KillOrder, record_kill_orders
 from bastion.venues.errors import (
     DuplicateClientId,
     InsufficientFunds,
@@ -150,6 +152,7 @@ def flatten(
     sleep: Callable[[float], None] = time.sleep,
     wall_ms: Callable[[], int] = read_wall_clock,
     poll_s: float = 0.05,
+    record: Callable[[Sequence[OrderRequest]], None] | None = None,
 ) -> FlattenResult:
     """Cancel and close everything in ``venues``' symbols until flat or the deadline.
 
@@ -158,7 +161,10 @@ def flatten(
     holding is at its baseline (a kill in bot scope closes only the bot's share).
     ``own`` caps each close further by what the bot's records say it owns: a
     holding above the baseline that nobody's records explain (a deposit the bot
-    has not reconciled yet) is left, and reported as ``unexplained``."""
+    has not reconciled yet) is left, and reported as ``unexplained``.
+    ``record`` is given each round's closes before they are sent (bot scope: the
+    bot adopts them as its own, ``bastion.state.killorders``); a failure to
+    record is reported and does not stop the kill."""
     floors = floors or {}
     result = FlattenResult()
     ids = ClientIds(wall_ms())
@@ -217,7 +223,7 @@ def flatten(
         to_close = {s: q for s, q in to_close.items() if s not in waiting}
         if to_close:
             done = len(result.closes)
-            backoff = _close(venues, to_close, ids, pending, refused, result)
+            backoff = _close(venues, to_close, ids, pending, refused, result, record)
             if backoff or all(c.get("status") == "filled" for c in result.closes[done:]):
                 continue  # every close filled (the next read confirms), or told to wait
         # Polls slow down as a kill drags on (a thin book, a slow exchange): each
@@ -330,6 +336,7 @@ def _close(
     pending: dict[str, _Pending],
     refused: dict[str, str],
     result: FlattenResult,
+    record: Callable[[Sequence[OrderRequest]], None] | None = None,
 ) -> float:
     """One market order per symbol, in parallel. An order whose fate the answer
     does not tell is remembered and looked up before anything else is sent."""
@@ -346,6 +353,11 @@ def _close(
         )
         for sym, qty in to_close.items()
     ]
+    if record is not None:
+        try:
+            record(requests)
+        except OSError as exc:  # the kill goes on: closing matters more than the note
+            result.errors.append(f"could not record the closes for the bot: {exc}")
     backoff = 0.0
     for req, out in zip(requests, venues.map(venues.submit, requests), strict=True):
         entry = {"symbol": req.symbol, "client_id": req.client_id, "side": req.side.value}
@@ -369,6 +381,29 @@ def _close(
                 result.errors.append(f"{req.symbol}: close {req.client_id}: {err}")
             pending[req.client_id] = _Pending(req.symbol, req.client_id, req.side.value)
     return backoff
+
+
+def record_to(data_dir: Path) -> Callable[[Sequence[OrderRequest]], None]:
+    """``flatten``'s ``record`` in bot scope: each close appended to the data
+    folder's kill-orders file, durably, before it is sent, for the bot to adopt."""
+
+    def record(requests: Sequence[OrderRequest]) -> None:
+        now = read_wall_clock()
+        record_kill_orders(
+            data_dir,
+            (
+                KillOrder(
+                    client_id=r.client_id,
+                    symbol=r.symbol,
+                    side=r.side.value,
+                    qty=str(r.qty),
+                    ts=now,
+                )
+                for r in requests
+            ),
+        )
+
+    return record
 
 
 def _wait(err: BaseException) -> float:

@@ -24,7 +24,7 @@ from typing import Any
 
 from bastion.clock import wall_ms
 from bastion.config import BotConfig
-from bastion.killswitch.flatten import flatten
+from bastion.killswitch.flatten import flatten, record_to
 from bastion.killswitch.halt import Halt
 from bastion.killswitch.paperbook import PaperBooks
 from bastion.killswitch.share import venue_share
@@ -106,8 +106,12 @@ class KillSwitch:
             bot_scope = self.config.killswitch.scope != "account" and not floor_error
             adopt = self.config.account.adopt
             own = venue_share(self.data_dir, self.venues, adopt) if bot_scope else None
+            # Bot scope: the closes sell the bot's share, so they are the bot's fills.
+            record = record_to(self.data_dir) if bot_scope else None
             # Stops at refused keys.
-            result = flatten(self.venues, deadline_s=deadline, floors=floors, own=own)
+            result = flatten(
+                self.venues, deadline_s=deadline, floors=floors, own=own, record=record
+            )
             refused = None if result.flat else self.venues.keys_refused
             if refused is not None:  # the halt is down; the exchange will not take our calls
                 ack = "not waited: keys refused"
@@ -115,7 +119,9 @@ class KillSwitch:
                 ack = self._await_ack(flag_down_ms, t0 + deadline)
             if ack.startswith("halted"):  # orders a cycle already under way sent are swept
                 left = max(1.0, t0 + deadline - time.monotonic())
-                result.absorb(flatten(self.venues, deadline_s=left, floors=floors, own=own))
+                result.absorb(
+                    flatten(self.venues, deadline_s=left, floors=floors, own=own, record=record)
+                )
             if floor_error:  # positions were left as they are: not flat
                 result.errors.append(floor_error)
                 result.flat = False

@@ -37,6 +37,11 @@ from bastion.state.baseline import AssetShare, BaselineStore
 from bastion.venues.port import Venue
 
 Sink = Callable[[str, int, dict[str, Any]], None]
+# Per symbol, the (buy, sell) quantity our orders may have filled without the fills
+# having reached us; or a function of the snapshot read, which lists the venue's
+# open orders and what each has filled, so it can narrow that reach.
+InFlight = Mapping[str, tuple[Decimal, Decimal]]
+InFlightOf = InFlight | Callable[[AccountSnapshot], InFlight]
 Halt = Callable[[str, int], None]  # (reason, now): latch the bot to HALTED
 Policy = Literal["alert", "adopt", "halt"]
 UNEXPLAINED = "UNEXPLAINED_CHANGE"
@@ -107,14 +112,17 @@ class Reconciler:
         self,
         now: int,
         ledger: Mapping[str, Decimal],
-        in_flight: Mapping[str, tuple[Decimal, Decimal]] | None = None,
+        in_flight: InFlightOf | None = None,
     ) -> AccountSnapshot:
         """The venue's account as of ``now``, with the baseline set aside; journals
         any difference between the bot's share and ``ledger``.
 
-        ``in_flight`` maps a symbol to the (buy, sell) quantity still working in
-        our orders: fills of those may be in transit, so any venue position within
-        that reach of the ledger is explained.
+        ``in_flight`` maps a symbol to the (buy, sell) quantity of our orders whose
+        fills may be in transit, so any venue position within that reach of the
+        ledger is explained. Given as a function, it is called with the snapshot
+        just read: an order the venue lists as open, with what it has filled, has
+        exactly that much in transit, not its whole remainder (a deposit beside a
+        resting bid is then not mistaken for the bid's fill).
         """
         cached = self.current(now)
         if cached is not None:
@@ -126,7 +134,8 @@ class Reconciler:
         if not self.recorded:
             self._record(acct, ledger, now)
         else:
-            self._compare(acct, ledger, in_flight or {}, now, first)
+            reach = in_flight(acct) if callable(in_flight) else in_flight
+            self._compare(acct, ledger, reach or {}, now, first)
         shared = acct.with_baseline(self.floors(), self.sell_floors())
         self._account = self.last = shared
         return shared
