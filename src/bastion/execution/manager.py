@@ -89,11 +89,18 @@ class OrderManager:
         mo = ManagedOrder(request=req, created_ts=now, updated_ts=now)
         self.orders[req.client_id] = mo
         self.working[req.client_id] = mo
+        why = self.guard(req, now) if self.guard is not None else None
         if self._store is not None:
-            self._store.save_order(req, mo.status, now)  # on disk before the first send
+            # On disk before the first send, in one write: stored as submitting
+            # already (a crash before the send leaves an order that recovery looks
+            # up and finds "not placed", never one taken for unsent and re-sent).
+            self._store.save_order(req, OrderStatus.NEW if why else OrderStatus.SUBMITTING, now)
         sent = self._clock() if self._clock is not None else now
         self._sink("order_submitted", sent, submitted_payload(req))
-        self._send(mo, now)
+        if why is not None:
+            self._withhold(mo, why, now)
+        else:
+            self._dispatch(mo, now, stored=True)
         return mo
 
     def cancel(self, creq: CancelRequest, now: int) -> None:
@@ -365,10 +372,17 @@ class OrderManager:
     def _send(self, mo: ManagedOrder, now: int) -> None:
         why = self.guard(mo.request, now) if self.guard is not None else None
         if why is not None:
-            mo.retry_at, mo.resend_due = None, False
-            mo.reason = f"withheld before sending: {why}"
-            self._move(mo, OrderEvent.WITHHELD, now)
-            return
+            self._withhold(mo, why, now)
+        else:
+            self._dispatch(mo, now)
+
+    def _withhold(self, mo: ManagedOrder, why: str, now: int) -> None:
+        mo.retry_at, mo.resend_due = None, False
+        mo.reason = f"withheld before sending: {why}"
+        self._move(mo, OrderEvent.WITHHELD, now)
+
+    def _dispatch(self, mo: ManagedOrder, now: int, *, stored: bool = False) -> None:
+        """Send, the guard having let it go; ``stored``: the row says submitting already."""
         mo.attempts += 1
         if mo.attempts > 1:
             self._sink(
@@ -380,7 +394,7 @@ class OrderManager:
                     "attempt": mo.attempts,
                 },
             )
-        self._move(mo, OrderEvent.SUBMIT, now)
+        self._move(mo, OrderEvent.SUBMIT, now, persist=not stored)
         try:
             report = self._venue.submit(mo.request)
         except Exception as exc:  # VenueError or anything unexpected (then: unknown)
@@ -511,7 +525,7 @@ class OrderManager:
                 ts=now,
             )
 
-    def _move(self, mo: ManagedOrder, event: OrderEvent, now: int) -> None:
+    def _move(self, mo: ManagedOrder, event: OrderEvent, now: int, *, persist: bool = True) -> None:
         cid = mo.request.client_id
         try:
             new = transition(cid, mo.status, event)
@@ -532,7 +546,8 @@ class OrderManager:
             return
         if new.terminal:
             self.working.pop(cid, None)
-        self._persist(mo, now)
+        if persist:
+            self._persist(mo, now)
         if event is OrderEvent.SUBMIT:
             return
         self._sink(
