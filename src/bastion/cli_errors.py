@@ -26,6 +26,7 @@ from typer.core import TyperGroup
 
 from bastion.config import ConfigError
 from bastion.data.errors import DataError
+from bastion.dbschema import SchemaTooNew
 from bastion.engine.errors import LiveError
 from bastion.state.folder import FolderInUse, NotABotFolder
 from bastion.strategy.guard import StrategyViolation
@@ -84,6 +85,7 @@ TABLE: tuple[tuple[type[BaseException], Callable[[BaseException], str]], ...] = 
     (LiveError, _plain),
     (FolderInUse, _plain),
     (NotABotFolder, _plain),
+    (SchemaTooNew, _plain),
     (StrategyViolation, lambda exc: f"the purity guard refused the strategy: {exc}"),
     (venue_errors.VenueError, _venue),
     (UnicodeDecodeError, _unicode),

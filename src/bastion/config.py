@@ -24,6 +24,7 @@ from pydantic import (
 
 from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
+from bastion.config_ops import PromotionConfig, RetentionConfig
 
 
 class ConfigError(ValueError):
@@ -392,6 +393,8 @@ class BotConfig(_Strict):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     killswitch: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)

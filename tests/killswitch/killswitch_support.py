@@ -23,6 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.stages import live_folder
+
 from bastion.emulator.server import (
     DEFAULT_INSTRUMENTS,
     TEST_API_KEY,
@@ -211,6 +213,7 @@ adopt = {json.dumps(adopted)}
 {extra}"""
     path = folder / "bot.toml"
     path.write_text(text, encoding="utf-8")
+    live_folder(folder / "data")  # live mode needs a promoted folder
     return path
 
 

@@ -20,6 +20,7 @@ from bastion.config import BotConfig
 from bastion.data.recorder import Recorder
 from bastion.engine.health import journal_cycle_stats
 from bastion.engine.session import open_session
+from bastion.engine.stage import stage_at_start
 from bastion.model import Instrument
 from bastion.strategy import build_strategy
 from bastion.venues.sim.paper import PaperVenue
@@ -50,16 +51,19 @@ def run_days(
     seed: int = 1,
     config: BotConfig | None = None,
     shock_days: Sequence[int] = (),
-    size_scale: Decimal = Decimal(1),
     record: bool = True,
 ) -> int:
     """Run the bot in ``folder`` for ``days`` of hourly cycles from ``start``;
-    the time after the last cycle (where a next run may continue)."""
+    the time after the last cycle (where a next run may continue). The start
+    is the live loop's: the stage is checked (``stage_at_start``: live mode
+    needs a promoted folder) and its size scale applied."""
     cfg = config or BotConfig()
     hours = int(days * 24)
     closes = prices(hours, seed=seed, shock_days=shock_days)
     strategy = build_strategy("sma_cross", [SYMBOL], {"fast": 3, "slow": 8, "qty": "0.5"})
     book, _ = PaperVenue.open(folder, [Instrument.spot(SYMBOL)], {"USDT": Decimal(10_000)})
+    early: list[tuple[str, int, dict]] = []
+    size_scale = stage_at_start(cfg, folder, lambda *event: early.append(event), start)
     session = open_session(
         data_dir=folder,
         venue=book,
@@ -70,6 +74,8 @@ def run_days(
         refresh_ms=0,
         size_scale=size_scale,
     )
+    for event in early:
+        session.journal.append(*event)
     recorder = Recorder(folder) if record else None
     try:
         for i, c in enumerate(closes):
