@@ -501,6 +501,7 @@ def _register_others() -> None:
     """Commands that live with their own layer: halt/resume/risk report, and the
     kill switch (sentinel, kill), which must not depend on this module."""
     from bastion.cli_account import register as register_account
+    from bastion.cli_archive import register as register_archive
     from bastion.cli_data import register as register_data
     from bastion.cli_observe import register as register_observe
     from bastion.cli_promote import register as register_promote
@@ -515,6 +516,7 @@ def _register_others() -> None:
     register_observe(app)
     register_strategy(app)
     register_promote(app)
+    register_archive(app)
 
 
 _register_others()

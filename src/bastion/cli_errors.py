@@ -28,6 +28,7 @@ from bastion.config import ConfigError
 from bastion.data.errors import DataError
 from bastion.dbschema import SchemaTooNew
 from bastion.engine.errors import LiveError
+from bastion.retention.errors import RetentionError
 from bastion.state.folder import FolderInUse, NotABotFolder
 from bastion.strategy.guard import StrategyViolation
 from bastion.venues import errors as venue_errors
@@ -86,6 +87,7 @@ TABLE: tuple[tuple[type[BaseException], Callable[[BaseException], str]], ...] = 
     (FolderInUse, _plain),
     (NotABotFolder, _plain),
     (SchemaTooNew, _plain),
+    (RetentionError, _plain),
     (StrategyViolation, lambda exc: f"the purity guard refused the strategy: {exc}"),
     (venue_errors.VenueError, _venue),
     (UnicodeDecodeError, _unicode),
