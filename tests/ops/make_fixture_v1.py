@@ -5,6 +5,9 @@ store, the latch file (halt latch and baseline), the paper book and a day of
 recorded trades. Run once, from the worktree, with the code of that commit:
 
     PYTHONPATH=$PWD/src:$PWD python tests/ops/make_fixture_v1.py
+
+(It was run at commit 634b62f, simbot.py as it was then: the code of 876ed0e
+plus the simulation.)
 """
 
 from __future__ import annotations

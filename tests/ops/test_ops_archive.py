@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.ops.simbot import T0, run_days
 from typer.testing import CliRunner
 
 from bastion.cli import app
 from bastion.retention.archive import write_archive
 from bastion.retention.prune import plan_prune, retention_cutoff
+from bastion.retention.verify import verify_archive
 
 DAY_MS = 86_400_000
 
@@ -176,3 +179,33 @@ def test_a_second_archive_in_the_same_second_is_refused_not_overwritten(bot, tmp
     with pytest.raises(ValueError, match="exists already"):
         write_archive(bot, tmp_path, now_ms=T0, bot="b")
     assert first.is_dir()
+
+
+@pytest.fixture(scope="module")
+def archived(bot, tmp_path_factory) -> Path:
+    return write_archive(bot, tmp_path_factory.mktemp("archives"), now_ms=T0, bot="prop")
+
+
+@settings(max_examples=25, deadline=None)
+@given(pick=st.integers(min_value=0), offset=st.integers(min_value=0), bit=st.integers(0, 7))
+def test_any_flipped_bit_of_any_file_is_named_and_only_that_file(archived, pick, offset, bit):
+    files = sorted(p for p in archived.rglob("*") if p.is_file())
+    victim = files[pick % len(files)]
+    original = victim.read_bytes()
+    data = bytearray(original)
+    data[offset % len(data)] ^= 1 << bit
+    victim.write_bytes(bytes(data))
+    try:
+        problems = verify_archive(archived).problems
+    finally:
+        victim.write_bytes(original)
+
+    rel = victim.relative_to(archived).as_posix()
+    assert problems, rel
+    if rel == "manifest.sha256":  # the manifest's own hash: the manifest no longer matches it
+        assert all("manifest" in p for p in problems)
+    elif rel == "manifest.json":
+        assert problems[0].startswith("manifest.json")
+    else:
+        assert problems == (problems[0],) and problems[0].startswith(f"{rel}: ")
+    assert verify_archive(archived).ok

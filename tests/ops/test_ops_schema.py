@@ -129,6 +129,8 @@ def test_a_newer_file_is_refused_naming_it_and_left_as_it_was(old_folder, name) 
     [
         ("latch.sqlite", ["halt", "--reason", "test", "--state", "{dir}"]),
         ("journal.sqlite", ["journal", "{dir}"]),
+        ("state.sqlite", ["fills", "export", "{dir}", "--out", "{dir}/fills.csv"]),
+        ("latch.sqlite", ["run", "--config", "{dir}/bot.toml", "--data-dir", "{dir}"]),
     ],
 )
 def test_the_cli_refuses_a_newer_folder_with_one_line(old_folder, name, argv) -> None:
@@ -136,6 +138,11 @@ def test_the_cli_refuses_a_newer_folder_with_one_line(old_folder, name, argv) ->
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
+
+    (old_folder / "bot.toml").write_text(
+        '[exchange]\nbase_url = "http://127.0.0.1:9"\n[[strategies]]\nname = "sma_cross"\n'
+        'symbols = ["SYN/USDT"]\n'
+    )  # `run` stops at the folder, before any connection
 
     result = CliRunner().invoke(app, [a.format(dir=old_folder) for a in argv])
 
