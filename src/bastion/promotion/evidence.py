@@ -26,6 +26,11 @@ from bastion.state.stage import STAGE_KIND, Stage
 
 RUN_STAGE_KIND = "run_stage"  # journaled at every start: stage, mode, size_scale
 DAY_MS = 86_400_000
+# The only kinds ``assess`` reads (a years-long journal is mostly others).
+KINDS = (
+    STAGE_KIND, "session_start", RUN_STAGE_KIND, "cycle_stats", "order_unresolved",
+    "recovered", "reconcile_delta", "latch", "flatten",
+)  # fmt: skip
 # The stage a promotion to ``target`` starts from, and the mode its runs had.
 FROM: dict[Stage, tuple[Stage, str]] = {
     Stage.LIVE_SMALL: (Stage.PAPER, "paper"),

@@ -16,7 +16,7 @@ from typing import Any
 
 from bastion.config import BotConfig
 from bastion.observe.journal import Journal, read_events
-from bastion.promotion.evidence import FROM, Evidence, Rules, assess
+from bastion.promotion.evidence import FROM, KINDS, Evidence, Rules, assess
 from bastion.state.folder import require_bot_folder
 from bastion.state.stage import STAGE_KIND, Stage, StageStore, read_stage
 
@@ -50,7 +50,8 @@ def check(folder: Path, target: Stage, rules: Rules) -> Evidence:
     if target not in FROM:
         raise ValueError(f"--to {target.value}: promote moves a bot to live-small or live")
     stage = read_stage(folder)
-    return assess(read_events(folder / JOURNAL_FILE), target, rules, stage)
+    events = read_events(folder / JOURNAL_FILE, kinds=KINDS)
+    return assess(events, target, rules, stage)
 
 
 def promote(
