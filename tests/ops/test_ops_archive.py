@@ -209,3 +209,52 @@ def test_any_flipped_bit_of_any_file_is_named_and_only_that_file(archived, pick,
     else:
         assert problems == (problems[0],) and problems[0].startswith(f"{rel}: ")
     assert verify_archive(archived).ok
+
+
+def test_a_running_bots_uncheckpointed_writes_are_archived(tmp_path):
+    from bastion.observe.journal import Journal
+
+    folder = tmp_path / "live"
+    journal = Journal(folder / "journal.sqlite")  # held open, as by a running bot
+    for i in range(100):
+        journal.append("cycle_stats", T0 + i, {"cycle": i})
+    journal.flush()
+    try:
+        assert (folder / "journal.sqlite-wal").stat().st_size > 0  # the rows are in the WAL
+        path = write_archive(folder, tmp_path / "out", now_ms=T0, bot="live")
+    finally:
+        journal.close()
+
+    assert pq.read_table(path / "tables/journal/events.parquet").num_rows == 100
+    assert verify_archive(path).ok
+
+
+def test_local_time_follows_the_zone_across_a_dst_change(tmp_path):
+    from bastion.model import Fill, Liquidity, OrderRequest, OrderStatus, OrderType, Side
+    from bastion.model.orders import StrategyRef
+    from bastion.state.orders import OrderStore
+
+    folder = tmp_path / "dst"
+    store = OrderStore(folder / "state.sqlite")
+    change = 1_772_953_200_000  # 2026-03-08T07:00:00Z: 02:00 EST becomes 03:00 EDT
+    for k, ts in enumerate((change - 60_000, change + 60_000)):
+        req = OrderRequest(
+            client_id=f"c{k}", strategy=StrategyRef(id="s", version="v1"), symbol="BTC/USD",
+            side=Side.BUY, qty=Decimal("0.1"), type=OrderType.MARKET, cycle=k,
+        )  # fmt: skip
+        store.save_order(req, OrderStatus.FILLED, ts)
+        store.record_fill(
+            Fill(trade_id=f"t{k}", client_id=f"c{k}", venue_order_id="", symbol="BTC/USD",
+                 side=Side.BUY, qty=Decimal("0.1"), price=Decimal("70000.01"),
+                 fee=Decimal("0.7"), fee_asset="USD", liquidity=Liquidity.TAKER, ts=ts)
+        )  # fmt: skip
+    store.close()
+
+    result = _cli("fills", "export", folder, "--out", "-", "--tz", "America/New_York")
+
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [r["time_local"] for r in rows] == [
+        "2026-03-08T01:59:00.000-05:00",
+        "2026-03-08T03:01:00.000-04:00",
+    ]
+    assert rows[0]["quote_value"] == "7000.001" and rows[0]["strategy"] == "s@v1"
