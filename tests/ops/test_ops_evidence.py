@@ -57,7 +57,9 @@ def test_an_unresolved_order_and_an_unexplained_delta_block_it() -> None:
 
 
 def test_paper_evidence_of_an_earlier_stage_period_does_not_count() -> None:
-    events = _run("paper", "paper", 60) + _run("paper", "paper", 5, start=T0 + 3 * DAY_MS)
+    back = T0 + 3 * DAY_MS
+    demoted = [{"kind": "stage_changed", "ts": back - 1, "stage": "live-small"}]
+    events = _run("paper", "paper", 60) + demoted + _run("paper", "paper", 5, start=back)
     ev = assess(events, Stage.LIVE_SMALL, PAPER_RULES, Stage.PAPER)
     assert not ev.ok and ev.running_days < 1  # the stage was re-entered: only the last period
 
@@ -110,3 +112,17 @@ def test_running_time_counts_only_the_gaps_up_to_the_limit(gaps: list[int]) -> N
     expected = sum(g for g in gaps if g <= PAPER_RULES.max_gap_ms)
     assert abs(ev.running_days * DAY_MS - expected) < 1e-6
     assert ev.running_days * DAY_MS <= ts - T0 + 1e-6
+
+
+def test_paper_running_from_before_the_ladder_counts_as_paper() -> None:
+    legacy = [
+        {"kind": "session_start", "ts": T0},
+        {"kind": "paper_book", "ts": T0, "continued": False},
+    ] + [{"kind": "cycle_stats", "ts": T0 + h * HOUR, "marks": {}} for h in range(49)]
+    upgraded = _run("paper", "paper", 2, start=T0 + 49 * HOUR)  # first start after the upgrade
+
+    ev = assess(legacy + upgraded, Stage.LIVE_SMALL, PAPER_RULES, Stage.PAPER)
+
+    assert ev.ok and ev.running_days == 49 / 24  # 48 hours before, 1 after the upgrade
+    live_then = [{"kind": "session_start", "ts": T0}] + legacy[2:]  # no paper_book: not paper
+    assert not assess(live_then, Stage.LIVE_SMALL, PAPER_RULES, Stage.PAPER).ok

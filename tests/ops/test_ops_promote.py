@@ -58,7 +58,7 @@ def test_three_days_of_paper_are_refused_with_the_missing_evidence(tmp_path) -> 
 
     assert result.exit_code == 1, result.output
     assert "promote refused" in result.output
-    assert "paper running time: 3.0 days of the 14 required (11.0 more)" in result.output
+    assert "paper running time: 3.0 days of the 14 required (11.0 more; " in result.output
     assert read_stage(folder) is Stage.PAPER  # nothing changed
     assert _stage_events(folder) == before
 

@@ -7,7 +7,9 @@ stage, in that stage's mode* counts: paper evidence is cycles of a paper run
 while the stage was paper; live-small evidence is cycles of a live run while
 it was live-small. The stage and the mode come from the journal itself
 (``stage_changed``, and ``run_stage`` journaled at every start), so the
-evidence cannot be claimed for a run that was something else.
+evidence cannot be claimed for a run that was something else. A journal of
+before the ladder has neither: its paper starts (``paper_book``) count as
+paper, and the first start that records the stage ``paper`` keeps them.
 
 Running time is measured from the live loop's ``cycle_stats`` samples (one per
 cycle, with marks and equity): each gap between two consecutive samples up to
@@ -132,9 +134,11 @@ def assess(
     for e in events:
         kind, ts = e["kind"], int(e["ts"])
         if kind == STAGE_KIND:
-            at_stage = Stage(e["stage"])
-            running_ms, cycles, prev_ts = 0, 0, None  # only the current stage counts
-            unresolved, unexplained, days = {}, [], {}
+            new = Stage(e["stage"])
+            if new is not _effective(at_stage, mode):  # only the current stage counts
+                running_ms, cycles, prev_ts = 0, 0, None
+                unresolved, unexplained, days = {}, [], {}
+            at_stage = new
             continue
         if kind == "session_start":
             mode, prev_ts = None, None
@@ -142,7 +146,10 @@ def assess(
         if kind == RUN_STAGE_KIND:
             mode = e.get("mode")
             continue
-        if at_stage is not need_stage or mode != need_mode:
+        if kind == "paper_book" and mode is None:
+            mode = "paper"  # a paper start journaled before run_stage existed
+            continue
+        if _effective(at_stage, mode) is not need_stage or mode != need_mode:
             continue
         if kind == "cycle_stats":
             cycles += 1
@@ -176,6 +183,14 @@ def assess(
     )
 
 
+def _effective(stage: Stage | None, mode: str | None) -> Stage | None:
+    """The stage a run counts at: before any stage was recorded (a folder of
+    before the ladder), a paper run is paper."""
+    if stage is None and mode == "paper":
+        return Stage.PAPER
+    return stage
+
+
 def _missing(
     target: Stage,
     stage: Stage | None,
@@ -195,7 +210,8 @@ def _missing(
     if running_days < rules.days:
         out.append(
             f"{label} running time: {running_days:.1f} days of the {rules.days:g} required "
-            f"({rules.days - running_days:.1f} more)"
+            f"({rules.days - running_days:.1f} more; cycles more than "
+            f"{rules.max_gap_ms / 60_000:g} min apart count as downtime)"
         )
     if unresolved:
         shown = ", ".join(list(unresolved)[:5]) + (" ..." if len(unresolved) > 5 else "")
