@@ -124,5 +124,5 @@ def test_paper_running_from_before_the_ladder_counts_as_paper() -> None:
     ev = assess(legacy + upgraded, Stage.LIVE_SMALL, PAPER_RULES, Stage.PAPER)
 
     assert ev.ok and ev.running_days == 49 / 24  # 48 hours before, 1 after the upgrade
-    live_then = [{"kind": "session_start", "ts": T0}] + legacy[2:]  # no paper_book: not paper
+    live_then = [{"kind": "session_start", "ts": T0}, *legacy[2:]]  # no paper_book: not paper
     assert not assess(live_then, Stage.LIVE_SMALL, PAPER_RULES, Stage.PAPER).ok
