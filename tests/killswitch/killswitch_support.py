@@ -25,6 +25,7 @@ from typing import Any
 
 from tests.stages import live_folder
 
+from bastion.config import load_config
 from bastion.emulator.server import (
     DEFAULT_INSTRUMENTS,
     TEST_API_KEY,
@@ -213,7 +214,6 @@ adopt = {json.dumps(adopted)}
 {extra}"""
     path = folder / "bot.toml"
     path.write_text(text, encoding="utf-8")
-    live_folder(folder / "data")  # live mode needs a promoted folder
     return path
 
 
@@ -231,6 +231,9 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def start_bot(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    # Live mode needs a promoted folder; staged here, not with the config: a kill
+    # of a bot that never ran must still find no folder (or a bot's).
+    live_folder(Path(load_config(config).data_dir))
     return spawn(["-m", "bastion.cli", "run", "--config", str(config)], log)
 
 
