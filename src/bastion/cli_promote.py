@@ -18,7 +18,7 @@ from bastion.clock import wall_ms
 from bastion.config import BotConfig, load_config
 from bastion.engine.service import stale_after_ms
 from bastion.promotion.evidence import Evidence
-from bastion.promotion.ladder import promote, rules_for
+from bastion.promotion.ladder import check, promote, rules_for
 from bastion.state.stage import Stage
 
 EXIT_REFUSED = 1
@@ -39,6 +39,10 @@ def promote_cmd(
         str,
         typer.Option("--force-reason", help="Promote without the evidence; journaled and alerted."),
     ] = "",
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="Only show the evidence (exit 1 if short); change nothing."),
+    ] = False,
 ) -> None:
     """Move the bot to the next stage when its journal holds the evidence:
     paper -> live-small (N days of paper, no unresolved order, no unexplained
@@ -50,6 +54,15 @@ def promote_cmd(
     cfg = load_config(config) if config is not None else BotConfig()
     target = Stage(to)
     rules = rules_for(target, cfg, stale_after_ms(cfg))
+    if check_only:
+        ev = check(folder, target, rules)
+        typer.echo(f"{folder} at {_stage(ev)}: evidence for {to}: {_found(ev)}")
+        for line in ev.missing:
+            typer.echo(f"  - missing: {line}")
+        if not ev.ok:
+            raise typer.Exit(code=EXIT_REFUSED)
+        typer.echo("the evidence holds: `bastion promote` without --check records the stage")
+        return
     outcome = promote(
         folder, target, rules, now=wall_ms(), by=_operator(), force_reason=force_reason.strip()
     )

@@ -54,8 +54,10 @@ def test_three_days_of_paper_are_refused_with_the_missing_evidence(tmp_path) -> 
     run_days(folder, 3, config=PAPER)
     before = _stage_events(folder)
 
+    checked = _promote(folder, "live-small", _config_file(tmp_path), "--check")
     result = _promote(folder, "live-small", _config_file(tmp_path))
 
+    assert checked.exit_code == 1 and "missing: paper running time: 3.0 days" in checked.output
     assert result.exit_code == 1, result.output
     assert "promote refused" in result.output
     assert "paper running time: 3.0 days of the 14 required (11.0 more; " in result.output
@@ -82,6 +84,8 @@ def test_the_ladder_paper_to_live_small_to_live_on_the_journal_evidence(tmp_path
     config = _config_file(tmp_path)
     end = run_days(folder, 14.5, config=PAPER, seed=3, record=False)
 
+    assert _promote(folder, "live-small", config, "--check").exit_code == 0
+    assert read_stage(folder) is Stage.PAPER  # --check changes nothing
     promoted = _promote(folder, "live-small", config)
 
     assert promoted.exit_code == 0, promoted.output
