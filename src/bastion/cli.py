@@ -501,8 +501,10 @@ def _register_others() -> None:
     """Commands that live with their own layer: halt/resume/risk report, and the
     kill switch (sentinel, kill), which must not depend on this module."""
     from bastion.cli_account import register as register_account
+    from bastion.cli_archive import register as register_archive
     from bastion.cli_data import register as register_data
     from bastion.cli_observe import register as register_observe
+    from bastion.cli_promote import register as register_promote
     from bastion.cli_risk import register as register_risk
     from bastion.cli_strategy import register as register_strategy
     from bastion.killswitch.cli import register as register_killswitch
@@ -513,6 +515,8 @@ def _register_others() -> None:
     register_killswitch(app)
     register_observe(app)
     register_strategy(app)
+    register_promote(app)
+    register_archive(app)
 
 
 _register_others()

@@ -26,7 +26,9 @@ from typer.core import TyperGroup
 
 from bastion.config import ConfigError
 from bastion.data.errors import DataError
+from bastion.dbschema import SchemaTooNew
 from bastion.engine.errors import LiveError
+from bastion.retention.errors import RetentionError
 from bastion.state.folder import FolderInUse, NotABotFolder
 from bastion.strategy.guard import StrategyViolation
 from bastion.venues import errors as venue_errors
@@ -84,6 +86,8 @@ TABLE: tuple[tuple[type[BaseException], Callable[[BaseException], str]], ...] = 
     (LiveError, _plain),
     (FolderInUse, _plain),
     (NotABotFolder, _plain),
+    (SchemaTooNew, _plain),
+    (RetentionError, _plain),
     (StrategyViolation, lambda exc: f"the purity guard refused the strategy: {exc}"),
     (venue_errors.VenueError, _venue),
     (UnicodeDecodeError, _unicode),

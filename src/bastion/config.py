@@ -24,6 +24,7 @@ from pydantic import (
 
 from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
+from bastion.config_ops import PromotionConfig, RetentionConfig
 
 
 class ConfigError(ValueError):
@@ -244,8 +245,10 @@ class ExchangeConfig(_Strict):
     """``[exchange]``: where a paper or live bot trades.
 
     ``mode = "paper"`` matches orders locally (the simulated venue) against the
-    exchange's live trades; ``"live"`` sends them to the exchange. ``size_scale``
-    multiplies every intent's size (0.01 for the first weeks of live trading).
+    exchange's live trades; ``"live"`` sends them to the exchange (once the data
+    folder is promoted: ``bastion promote``). ``size_scale`` multiplies every
+    intent's size; at the live-small stage it is at most ``[promotion]
+    live_small_scale``.
     Keys are read from ``{key_env}_API_KEY`` / ``{key_env}_API_SECRET``.
     ``base_url``/``ws_url`` point the client elsewhere (the emulator).
     """
@@ -392,6 +395,8 @@ class BotConfig(_Strict):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     killswitch: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)

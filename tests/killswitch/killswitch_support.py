@@ -23,6 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.stages import live_folder
+
+from bastion.config import load_config
 from bastion.emulator.server import (
     DEFAULT_INSTRUMENTS,
     TEST_API_KEY,
@@ -228,6 +231,9 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def start_bot(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    # Live mode needs a promoted folder; staged here, not with the config: a kill
+    # of a bot that never ran must still find no folder (or a bot's).
+    live_folder(Path(load_config(config).data_dir))
     return spawn(["-m", "bastion.cli", "run", "--config", str(config)], log)
 
 

@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.stages import live_folder
+
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, Emulator, EmulatorConfig, EmulatorThread
 from bastion.observe.journal import read_events
 
@@ -98,6 +100,7 @@ params = {{ {params} }}
 """
     path = folder / "bot.toml"
     path.write_text(text, encoding="utf-8")
+    live_folder(folder / "data")  # live mode needs a promoted folder
     return path
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from live_support import admin, start_emulator
+from tests.stages import live_folder
 
 from bastion.config import parse_config
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, EmulatorConfig
@@ -55,6 +56,7 @@ def test_the_bot_fails_over_keeps_deciding_and_quotes_on_its_book(
     lines: list[str] = []
     timer.start()
     try:
+        live_folder(tmp_path)  # live mode needs a promoted folder
         summary = asyncio.run(
             run_bot(config, duration_s=12, status=lines.append, status_every_s=1.0)
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from live_support import admin, start_emulator, wall_ms
+from tests.stages import live_folder
 
 from bastion.config import parse_config
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, EmulatorConfig
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 
 def _config(emu: Any, folder: Path, **exchange: Any):
+    live_folder(folder)  # live mode needs a promoted folder
     return parse_config(
         {
             "name": "live-test",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from live_support import admin, start_emulator
+from tests.stages import live_folder
 
 from bastion.config import parse_config
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, EmulatorConfig
@@ -59,6 +60,7 @@ def test_a_second_exchange_carries_the_bars_while_the_primary_stalls(
     lines: list[str] = []
     timer.start()
     try:
+        live_folder(tmp_path)  # live mode needs a promoted folder
         asyncio.run(run_bot(config, duration_s=11, status=lines.append, status_every_s=1.0))
         asked_ref = admin(ref, "/requests")
     finally:

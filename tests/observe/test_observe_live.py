@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from observe_support import CANARY_KEY, CANARY_SECRET, TOKEN, Receiver, free_port, wait_for
+from tests.stages import live_folder
 
 from bastion.config import parse_config
 from bastion.emulator import EmulatorConfig, EmulatorThread
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def _config(emu, folder, port, urls):
+    live_folder(folder)  # live mode needs a promoted folder
     return parse_config(
         {
             "name": "observed",

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from bastion.clock import wall_ms
 from bastion.config import parse_config
 from bastion.data.paths import shared_data_dir
 from bastion.emulator.faults import FaultKind, FaultSpec
 from bastion.emulator.server import EmulatorConfig, EmulatorThread
 from bastion.engine.live import LiveSummary, Status, run_bot
+from bastion.engine.stage import record_stage
+from bastion.state.stage import Stage
 
 EMULATOR_KEY = "bastion-emulator-key"  # the emulator's public test credentials, not secrets
 EMULATOR_SECRET = "bastion-emulator-secret"
@@ -141,6 +144,8 @@ def run_demo(
         "demo",
     )
     every = 5.0 if stall is not None else 10.0
+    # The emulator's account, not an exchange's: no ladder to climb.
+    record_stage(folder, Stage.LIVE, reason="demo: trades the emulator", by="demo", now=wall_ms())
     try:
         return asyncio.run(
             run_bot(config, duration_s=duration_s, status=status, status_every_s=every)

@@ -51,6 +51,7 @@ from bastion.engine.service import (
     turn_on_downtime_rule,
 )
 from bastion.engine.session import Session, open_session
+from bastion.engine.stage import stage_at_start
 from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
@@ -214,6 +215,8 @@ async def _start(
     def early_sink(kind: str, ts: int, payload: dict[str, Any]) -> None:
         early.append((kind, ts, payload))  # the journal does not exist yet
 
+    size_scale = stage_at_start(config, folder, early_sink, wall_ms())  # live needs promotion
+
     def retry(step: Callable[[], Any], what: str) -> Any:
         key_env = config.exchange.key_env
         return retry_startup(
@@ -231,7 +234,7 @@ async def _start(
             intervals=dict.fromkeys(symbols, interval),
             now=wall_ms(),
             refresh_ms=int(config.exchange.refresh_s * 1000),
-            size_scale=config.exchange.size_scale,
+            size_scale=size_scale,  # the stage's (bastion.engine.stage)
             clock=wall_ms,  # order_submitted carries the send time, not the cycle's start
         )
 

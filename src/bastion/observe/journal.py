@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from bastion.dbschema import Schema, check_readable, open_schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq      INTEGER PRIMARY KEY,
@@ -34,6 +36,8 @@ BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 """
+# v1: before versions (no user_version). v2: versioned, with ``schema_log``.
+JOURNAL_SCHEMA = Schema(name="journal", version=2, create=SCHEMA, tables=("events",), steps={2: ()})
 
 
 def _default(obj: Any) -> Any:
@@ -57,7 +61,7 @@ class Journal:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        open_schema(self._db, JOURNAL_SCHEMA, self.path)  # migrates an old one; refuses a newer
         self._buf: list[tuple[int, str, str | None, str | None, str]] = []
         # The live loop appends from the feed's loop, the cycle worker and the
         # venue's thread: one lock keeps appends and flushes from interleaving.
@@ -135,7 +139,7 @@ def read_events(
     limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Events in order as dicts: seq, ts, kind, strategy, symbol and the payload."""
-    db = sqlite3.connect(f"file:{find_journal(path)}?mode=ro", uri=True)
+    db = _read_only(path)
     try:
         sql = "SELECT seq, ts, kind, strategy, symbol, payload FROM events"
         where: list[str] = []
@@ -165,7 +169,7 @@ def read_events(
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    db = sqlite3.connect(f"file:{find_journal(path)}?mode=ro", uri=True)
+    db = _read_only(path)
     try:
         return {k: orjson.loads(v)["v"] for k, v in db.execute("SELECT key, value FROM meta")}
     finally:
@@ -175,9 +179,21 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 def kind_counts(path: str | Path) -> dict[str, int]:
     """How many events of each kind the journal holds (the journal is its own
     registry of kinds: every layer adds its own)."""
-    db = sqlite3.connect(f"file:{find_journal(path)}?mode=ro", uri=True)
+    db = _read_only(path)
     try:
         rows = db.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")
         return {kind: n for kind, n in rows}
     finally:
         db.close()
+
+
+def _read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the journal, refused when its schema is newer."""
+    found = find_journal(path)
+    db = sqlite3.connect(f"file:{found}?mode=ro", uri=True)
+    try:
+        check_readable(db, JOURNAL_SCHEMA, found)
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from bastion.dbschema import Schema, open_schema
 from bastion.model import (
     Fill,
     OrderRequest,
@@ -67,8 +68,18 @@ CREATE TABLE IF NOT EXISTS fills (
     liquidity TEXT NOT NULL,
     ts        INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS fills_client ON fills(client_id);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# v1: before versions. v2: versioned (``schema_log``); fills indexed by client id
+# (the fills export and ``explain`` look fills up by their order).
+ORDERS_SCHEMA = Schema(
+    name="order store",
+    version=2,
+    create=SCHEMA,
+    tables=("orders", "fills"),
+    steps={2: ("CREATE INDEX IF NOT EXISTS fills_client ON fills(client_id)",)},
+)
 
 _OPEN = tuple(s.value for s in OrderStatus if not s.terminal)
 IDENTITY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -100,7 +111,7 @@ class OrderStore:
         # Checkpoints copy the WAL back into the database: slow, and never
         # needed on the order path. The session runs them between cycles.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
-        self._db.executescript(SCHEMA)
+        open_schema(self._db, ORDERS_SCHEMA, path)  # migrates an old one; refuses a newer
         self._writes = 0
         self._closed = False
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bastion.dbschema import Schema, open_schema
+
 # Its own file, apart from the order store (``state.sqlite``): the latch is read
 # every cycle and written rarely, and SQLite's change counter is per file, so
 # sharing the busy order store would make every order look like a halt change.
@@ -41,6 +43,15 @@ CREATE TABLE IF NOT EXISTS halt_history (
     by       TEXT    NOT NULL
 );
 """
+# The whole file's version: the latch's tables and those other stores of this
+# file add (baseline, stage). v1: before versions. v2: versioned (``schema_log``).
+STATE_SCHEMA = Schema(
+    name="state store",
+    version=2,
+    create=SCHEMA,
+    tables=("halt", "halt_history", "baseline", "baseline_history"),
+    steps={2: ()},
+)
 
 
 class LatchLike(Protocol):
@@ -92,7 +103,7 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a halt must survive a power cut
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        open_schema(self._db, STATE_SCHEMA, self.path)  # migrates an old one; refuses a newer
         self._data_version = self._version()
 
     # ----------------------------------------------------------------- latch

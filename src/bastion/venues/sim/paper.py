@@ -43,6 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bastion.dbschema import Schema, open_schema
 from bastion.model import AccountSnapshot, Fill, Instrument, OrderReport, OrderRequest, OrderType
 from bastion.venues.errors import InvalidOrder, VenueUnavailable
 from bastion.venues.port import VenueEvent
@@ -68,6 +69,8 @@ CREATE TABLE IF NOT EXISTS fills (
     row TEXT    NOT NULL
 );
 """
+# v1: before versions. v2: versioned (``schema_log``).
+PAPER_SCHEMA = Schema(name="paper book", version=2, create=SCHEMA, tables=("book",), steps={2: ()})
 
 
 class PaperBookBusy(VenueUnavailable):
@@ -100,7 +103,7 @@ class PaperVenue:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        open_schema(self._db, PAPER_SCHEMA, self.path)  # migrates an old one; refuses a newer
         self.rev = -1
         self._data_version = -1
         self._fills_saved = 0
