@@ -217,3 +217,44 @@ def test_own_holdings_count_a_working_orders_fill_the_bot_has_not_recorded(tmp_p
     assert seen == {"BTC/USDT": Decimal("0.2")}
     assert unseen == {"BTC/USDT": Decimal(0)}
     assert own_holdings(tmp_path / "nobot", bases, lambda p: []) is None
+
+
+def test_own_holdings_deep_counts_the_fills_of_an_order_that_ended_unrecorded(tmp_path):
+    """Found by the SIGSTOP trials: a market sell's reply said "expired, 0.25
+    filled" and the bot froze before recording the fill. The order is terminal,
+    so the kill's rounds do not look it up, and the records own 0.25 too much;
+    the deep look (made only when records and account disagree) finds it."""
+    from decimal import Decimal
+
+    from bastion.killswitch.share import own_holdings
+    from bastion.model import Fill, Liquidity, OrderRequest, OrderStatus, OrderType, Side
+    from bastion.model.orders import StrategyRef
+    from bastion.state.orders import OrderStore
+
+    store = OrderStore(tmp_path / "state.sqlite")
+    ref = StrategyRef(id="s", version="1")
+    buy = OrderRequest(client_id="bnabcdefgh1-1-0-0", strategy=ref, symbol="BTC/USDT",
+                       side=Side.BUY, qty=Decimal(1), type=OrderType.MARKET)  # fmt: skip
+    sell = OrderRequest(client_id="bnabcdefgh1-2-0-0", strategy=ref, symbol="BTC/USDT",
+                        side=Side.SELL, qty=Decimal("0.5"), type=OrderType.MARKET)  # fmt: skip
+    store.save_order(buy, OrderStatus.FILLED, 1)
+    store.update_order(buy.client_id, status=OrderStatus.FILLED, filled=Decimal(1),
+                       venue_id="1", reason="", ts=1)  # fmt: skip
+    store.record_fill(
+        Fill(trade_id="T1", client_id=buy.client_id, venue_order_id="1", symbol="BTC/USDT",
+             side=Side.BUY, qty=Decimal(1), price=Decimal(60000), fee=Decimal(0),
+             fee_asset="USDT", liquidity=Liquidity.TAKER, ts=1)
+    )  # fmt: skip
+    store.save_order(sell, OrderStatus.CANCELLED, 2)
+    store.close()
+    bases = {"BTC/USDT": "BTC"}
+    asked: list[list[tuple[str, str]]] = []
+
+    def lookup(pairs):
+        asked.append(pairs)
+        return [Decimal("0.25") if cid == sell.client_id else None for _s, cid in pairs]
+
+    assert own_holdings(tmp_path, bases, lookup) == {"BTC/USDT": Decimal(1)}  # found: too much
+    assert asked == []  # nothing working: nothing looked up in a sizing round
+    assert own_holdings(tmp_path, bases, lookup, deep=True) == {"BTC/USDT": Decimal("0.75")}
+    assert [cid for _s, cid in asked[-1]] == [sell.client_id]

@@ -37,6 +37,7 @@ from bastion.state.store import state_path
 ORDERS_FILE = "state.sqlite"
 LOOKUPS_MAX = 50  # the newest candidates only: a kill has seconds, and each lookup costs weight
 _TERMINAL = tuple(s.value for s in OrderStatus if s.terminal)
+_ENDED = (OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value)  # may have filled in part
 
 Lookup = Callable[[list[tuple[str, str]]], list[Decimal | None]]
 
@@ -109,6 +110,7 @@ def own_holdings(
     *,
     exclude: Collection[str] = (),
     adopt: Collection[str] = (),
+    deep: bool = False,
 ) -> dict[str, Decimal] | None:
     """Per symbol in ``bases`` (symbol -> base asset), what the bot's records say
     it holds of the base asset. ``lookup`` fetches each (symbol, client id)'s
@@ -117,7 +119,11 @@ def own_holdings(
     left out: the caller subtracts them itself, whether the bot recorded them
     yet or not. None when the folder has no order store: no bot ran here. An
     asset of ``adopt`` (the config's) that no baseline was recorded for yet is
-    the bot's by the config's word: not capped.
+    the bot's by the config's word: not capped. ``deep`` also looks up orders
+    that ended cancelled or expired: one may have filled in part, its reply
+    said so, and the bot stopped before recording the fills (a market order
+    whose remainder expired); too many to look up every round, so only when
+    the records and the account disagree.
     """
     if not (Path(data_dir) / ORDERS_FILE).exists():
         return None  # no bot has run here: no records to cap by (the baseline alone bounds)
@@ -133,7 +139,9 @@ def own_holdings(
         if o.symbol in bases
         and o.client_id not in skip
         and (
-            o.status not in _TERMINAL or (o.status == OrderStatus.FILLED.value and o.filled < o.qty)
+            o.status not in _TERMINAL
+            or (o.status == OrderStatus.FILLED.value and o.filled < o.qty)
+            or (deep and o.status in _ENDED and o.filled < o.qty)
         )
     ][-LOOKUPS_MAX:]
     seen = lookup([(o.symbol, o.client_id) for o in unrecorded]) if unrecorded else []
@@ -172,13 +180,20 @@ class OwnShare:
         self._lookup = lookup
         self._closes: dict[str, Mapping[str, str]] = {}
 
-    def caps(self, closes: Iterable[Mapping[str, str]]) -> dict[str, Decimal] | None:
+    def caps(
+        self, closes: Iterable[Mapping[str, str]], *, deep: bool = False
+    ) -> dict[str, Decimal] | None:
         """Per symbol, the most a close may still sell; None when no bot has run
         in the folder (``BaselineUnreadable`` when its files cannot be read)."""
         for close in closes:
             self._closes[close["client_id"]] = close
         own = own_holdings(
-            self._dir, self._bases(), self._lookup, exclude=self._closes, adopt=self._adopt
+            self._dir,
+            self._bases(),
+            self._lookup,
+            exclude=self._closes,
+            adopt=self._adopt,
+            deep=deep,
         )
         if own is None:
             return None
