@@ -223,6 +223,7 @@ def run_backtest(
         "monthly_returns": monthly_returns(equity_ts, equity, cash, interval),
         **verdicts(bot.decisions, bot.resized),
         **breakdowns(trips, bot.orders.fills),
+        "regimes": _regimes(equity_ts, equity, benchmark, cash, interval, config, trips),
     }
     return BacktestResult(
         summary=summary,
@@ -232,6 +233,31 @@ def run_backtest(
         bot=bot,
         venue=venue,
         benchmark=benchmark,
+    )
+
+
+def _regimes(
+    equity_ts: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    market: npt.NDArray[np.float64],
+    cash: float,
+    interval: int,
+    config: BotConfig,
+    trips: Sequence[Any],
+) -> dict[str, Any]:
+    """The run broken down by market regime, the market being buy and hold."""
+    from bastion.research.regimes import RegimeRules, label_regimes, regime_breakdown
+
+    rules = RegimeRules.from_config(config.research.regimes)
+    return regime_breakdown(
+        equity_ts=equity_ts,
+        equity=equity,
+        initial_equity=cash,
+        market=market,
+        labels=label_regimes(equity_ts, market, interval, rules),
+        interval_ms=interval,
+        rules=rules,
+        trips=[(t.entry_ts, float(t.net_pnl)) for t in trips],
     )
 
 
