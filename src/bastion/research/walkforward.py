@@ -1,0 +1,311 @@
+"""``bastion walkforward``: choose parameters on each training window, run the
+choice on the unseen test window after it, and judge the lot.
+
+Per fold: every grid point is backtested on the training window (all folds'
+training runs go to the executor at once), the best by the metric is chosen
+(``select.choose``), and that point is backtested on the test window. Each
+run's indicators are warmed from the bars just before its window, exactly as
+a live bot warms up, and each window starts flat with the config's cash: a
+fold is judged on what the parameters do, not on a position inherited from
+the fold before. The bars a run saw (warm-up included) are recorded, so the
+report and the test can show no test bar reached a training run.
+
+Regimes in a walk-forward are labelled once over the whole data (the trend
+rule is trailing, and the volatility threshold is the whole file's quantile),
+so that every fold is labelled alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bastion.config import BotConfig
+from bastion.engine.inputs import window
+from bastion.observe.breakdown import buy_and_hold
+from bastion.observe.stats import summarize
+from bastion.research.cluster import Executor, Row
+from bastion.research.folds import Fold, make_folds, stitch
+from bastion.research.grid import Point, expand
+from bastion.research.regimes import Labels, RegimeRules, label_regimes, regime_breakdown
+from bastion.research.runner import DataSpec, Task, load_data
+from bastion.research.select import choose, judge, stability
+
+SHOWN = ("final_equity", "total_return", "sharpe", "max_drawdown", "win_rate", "round_trips")
+Status = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalkSpec:
+    config: BotConfig
+    data: DataSpec
+    grid: dict[str, list[Any]]
+    train_ms: int
+    test_ms: int
+    anchored: bool = False
+    metric: str = "sharpe"
+    strategy: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    base_dir: str | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+
+@dataclass(slots=True)
+class WalkResult:
+    report: dict[str, Any]  # JSON-ready: folds, stitched, stability, verdict
+    oos_ts: npt.NDArray[np.int64]
+    oos_equity: npt.NDArray[np.float64]
+    oos_fold: npt.NDArray[np.int64]
+
+
+def _market(spec: WalkSpec) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
+    """The whole data's timeline and its equal-weight buy-and-hold line."""
+    series = [window(s, spec.start_ms, spec.end_ms) for s in load_data(spec.data).values()]
+    if not series:
+        raise ValueError("--data: no bars")
+    timeline = np.unique(np.concatenate([s.ts for s in series]))
+    interval = min(s.interval_ms for s in series)
+    return timeline, buy_and_hold(series, timeline, 1.0), interval
+
+
+def _task(spec: WalkSpec, index: int, point: Point, start: int, end: int, keep: bool) -> Task:
+    return Task(
+        index=index,
+        point=point,
+        config=spec.config.model_dump(mode="json"),
+        data=spec.data,
+        strategy=spec.strategy,
+        params=spec.params,
+        base_dir=spec.base_dir,
+        start_ms=start,
+        end_ms=end,
+        keep_equity=keep,
+    )
+
+
+def _figures(row: Row | None) -> dict[str, Any] | None:
+    if row is None or row["status"] != "ok":
+        return None
+    s = row["summary"]
+    return {k: s.get(k) for k in SHOWN}
+
+
+def _subset(labels: Labels, idx: npt.NDArray[np.int64]) -> Labels:
+    return Labels(
+        labels.trend[idx],
+        labels.vol[idx],
+        labels.trend_return[idx],
+        labels.realised_vol[idx],
+        labels.vol_threshold,
+    )
+
+
+def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = None) -> WalkResult:
+    say = status or (lambda _text: None)
+    timeline, market, interval = _market(spec)
+    folds = make_folds(
+        int(timeline[0]),
+        int(timeline[-1]) + interval,
+        train_ms=spec.train_ms,
+        test_ms=spec.test_ms,
+        anchored=spec.anchored,
+    )
+    rules = RegimeRules.from_config(spec.config.research.regimes)
+    labels = label_regimes(timeline, market, interval, rules)
+    points = expand(spec.grid)
+    say(f"{len(folds)} folds × {len(points)} grid points: {len(folds) * len(points)} training runs")
+    train_tasks = [
+        _task(spec, f.index * len(points) + j, p, f.train_start, f.train_end, False)
+        for f in folds
+        for j, p in enumerate(points)
+    ]
+    train_rows = executor.run(train_tasks)
+    chosen: list[Point | None] = []
+    for f in folds:
+        rows = train_rows[f.index * len(points) : (f.index + 1) * len(points)]
+        values = [(r.get("summary") or {}).get(spec.metric) for r in rows]
+        best = choose(values)
+        chosen.append(None if best is None else points[best])
+    test_tasks = [
+        _task(spec, f.index, c, f.test_start, f.test_end, True)
+        for f, c in zip(folds, chosen, strict=True)
+        if c is not None
+    ]
+    say(f"{len(test_tasks)} out-of-sample runs with the chosen parameters")
+    test_rows = {r["index"]: r for r in executor.run(test_tasks)}
+    cash = float(spec.config.backtest.cash)
+    fold_reports = []
+    curves = []
+    fold_of: list[npt.NDArray[np.int64]] = []
+    all_trips: list[tuple[int, float]] = []
+    for f, c in zip(folds, chosen, strict=True):
+        rows = train_rows[f.index * len(points) : (f.index + 1) * len(points)]
+        best_row = rows[points.index(c)] if c is not None else None
+        test = test_rows.get(f.index)
+        fold_reports.append(
+            _fold_report(spec, f, c, rows, best_row, test, labels, timeline, market)
+        )
+        if test is not None and test["status"] == "ok":
+            curves.append((test["equity_ts"], test["equity"], cash))
+            fold_of.append(np.full(len(test["equity"]), f.index, dtype=np.int64))
+            all_trips.extend(test.get("trips", []))
+    oos_ts, oos_eq = stitch(curves, cash)
+    stitched = _stitched(oos_ts, oos_eq, cash, interval, all_trips, labels, timeline, market, rules)
+    verdict = judge(
+        spec.metric,
+        [(fr["in_sample"] or {}).get(spec.metric) for fr in fold_reports],
+        [(fr["out_of_sample"] or {}).get(spec.metric) for fr in fold_reports],
+        chosen,
+    )
+    report = {
+        "metric": spec.metric,
+        "train_ms": spec.train_ms,
+        "test_ms": spec.test_ms,
+        "anchored": spec.anchored,
+        "grid": spec.grid,
+        "folds": fold_reports,
+        "stitched": stitched,
+        "stability": stability([c for c in chosen if c is not None]),
+        "degradation_ratio": verdict.degradation_ratio,
+        "in_sample_mean": verdict.in_sample_mean,
+        "out_of_sample_mean": verdict.out_of_sample_mean,
+        "warnings": verdict.warnings,
+        "regime_rules": _rules(rules),
+    }
+    fold_ids = np.concatenate(fold_of) if fold_of else np.empty(0, dtype=np.int64)
+    return WalkResult(report, oos_ts, oos_eq, fold_ids)
+
+
+def _rules(rules: RegimeRules) -> dict[str, Any]:
+    return {
+        "trend_window_ms": rules.trend_window_ms,
+        "trend_threshold": rules.trend_threshold,
+        "vol_window_ms": rules.vol_window_ms,
+        "vol_quantile": rules.vol_quantile,
+    }
+
+
+def _breakdown(
+    ts: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    initial: float,
+    trips: Sequence[tuple[int, float]],
+    labels: Labels,
+    timeline: npt.NDArray[np.int64],
+    market: npt.NDArray[np.float64],
+    rules: RegimeRules,
+    interval: int,
+) -> dict[str, Any]:
+    idx = np.clip(np.searchsorted(timeline, ts), 0, timeline.size - 1).astype(np.int64)
+    return regime_breakdown(
+        equity_ts=ts,
+        equity=equity,
+        initial_equity=initial,
+        market=market[idx],
+        labels=_subset(labels, idx),
+        interval_ms=interval,
+        rules=rules,
+        trips=trips,
+    )
+
+
+def _fold_report(
+    spec: WalkSpec,
+    fold: Fold,
+    chosen: Point | None,
+    rows: Sequence[Row],
+    best: Row | None,
+    test: Row | None,
+    labels: Labels,
+    timeline: npt.NDArray[np.int64],
+    market: npt.NDArray[np.float64],
+) -> dict[str, Any]:
+    ins, oos = _figures(best), _figures(test)
+    a = (ins or {}).get(spec.metric)
+    b = (oos or {}).get(spec.metric)
+    ratio = b / a if isinstance(a, float) and isinstance(b, float) and a > 0 else None
+    seen_train = [r for r in rows if r["status"] == "ok"]
+    out: dict[str, Any] = {
+        "index": fold.index,
+        "train": [fold.train_start, fold.train_end],
+        "test": [fold.test_start, fold.test_end],
+        "chosen": chosen,
+        "in_sample": ins,
+        "out_of_sample": oos,
+        "ratio": ratio,
+        "train_seen": [
+            min((r["seen_start_ts"] for r in seen_train), default=None),
+            max((r["seen_end_ts"] for r in seen_train), default=None),
+        ],
+        "test_seen": None if test is None or test["status"] != "ok" else
+        [test["seen_start_ts"], test["seen_end_ts"]],
+        "grid": [
+            {"point": r["point"], spec.metric: (r.get("summary") or {}).get(spec.metric),
+             "status": r["status"], "error": r.get("error")}
+            for r in rows
+        ],
+        "failed": sum(r["status"] != "ok" for r in rows),
+        "test_error": None if test is None else test.get("error"),
+        "regimes": None,
+    }  # fmt: skip
+    if test is not None and test["status"] == "ok":
+        rules = RegimeRules.from_config(spec.config.research.regimes)
+        interval = int(test["summary"].get("interval_ms") or 1)
+        out["regimes"] = _breakdown(
+            test["equity_ts"],
+            test["equity"],
+            float(spec.config.backtest.cash),
+            test.get("trips", []),
+            labels,
+            timeline,
+            market,
+            rules,
+            interval,
+        )
+    return out
+
+
+def _stitched(
+    ts: npt.NDArray[np.int64],
+    eq: npt.NDArray[np.float64],
+    cash: float,
+    interval: int,
+    trips: Sequence[tuple[int, float]],
+    labels: Labels,
+    timeline: npt.NDArray[np.int64],
+    market: npt.NDArray[np.float64],
+    rules: RegimeRules,
+) -> dict[str, Any] | None:
+    if eq.size == 0:
+        return None
+    s = summarize(
+        equity_ts=ts,
+        equity=eq,
+        interval_ms=interval,
+        trips=[],
+        exposure_bars=0,
+        bars=int(eq.size),
+        initial_equity=cash,
+        fees=0.0,
+    )
+    pnl = [p for _t, p in trips]
+    return {
+        "final_equity": s["final_equity"],
+        "total_return": s["total_return"],
+        "sharpe": s["sharpe"],
+        "max_drawdown": s["max_drawdown"],
+        "round_trips": len(pnl),
+        "win_rate": sum(p > 0 for p in pnl) / len(pnl) if pnl else None,
+        "start_ts": s["start_ts"],
+        "end_ts": s["end_ts"],
+        "regimes": _breakdown(ts, eq, cash, trips, labels, timeline, market, rules, interval),
+    }
+
+
+def mapping_str(point: Mapping[str, Any] | None) -> str:
+    return "—" if point is None else " ".join(f"{k}={v}" for k, v in point.items())
