@@ -27,6 +27,10 @@ Row = dict[str, Any]
 Done = Callable[[Row], None]
 
 
+def _line(exc: BaseException | None) -> str:
+    return " ".join(str(exc).split())  # Dask's messages run over several lines
+
+
 class Executor(Protocol):
     workers: int
 
@@ -64,7 +68,9 @@ class DaskExecutor:
         dist: Any = distributed  # untyped: called through Any
         if not tasks:
             return []
-        futures = self.client.map(run_task, list(tasks), pure=False)
+        # One graph per task, not one ``map``: the scheduler unpacks a graph whole,
+        # so one task it cannot load would fail every task submitted with it.
+        futures = [self.client.submit(run_task, t, pure=False) for t in tasks]
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         rows: dict[int, Row] = {}
         for future in dist.as_completed(futures):
@@ -77,7 +83,7 @@ class DaskExecutor:
                     "index": task.index,
                     "point": dict(task.point),
                     "status": "failed",
-                    "error": f"{label(task.point)}: {type(exc).__name__}: {exc}",
+                    "error": f"{label(task.point)}: {type(exc).__name__}: {_line(exc)}",
                     "task_s": None,
                 }
             future.release()

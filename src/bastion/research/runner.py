@@ -170,6 +170,7 @@ def run_task(task: Task) -> dict[str, Any]:
         row.update(_backtest(task))
         row["error"] = None
     except Exception as exc:  # a user's strategy may raise anything; the sweep goes on
-        row.update(status="failed", error=f"{label(task.point)}: {type(exc).__name__}: {exc}")
+        text = " ".join(str(exc).split())
+        row.update(status="failed", error=f"{label(task.point)}: {type(exc).__name__}: {text}")
     row["task_s"] = time.perf_counter() - started
     return row
