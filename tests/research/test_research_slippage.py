@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.research.conftest import BTC_3M, real_file
 from typer.testing import CliRunner
 
 from bastion.cli import app
 from bastion.data.paths import shared_data_dir
 from bastion.research.calibrate import Ladder, Tape, calibrate, measure, measure_book
 from bastion.research.tape import read_tape
-from tests.research.conftest import BTC_3M, real_file
 
 
 def _arr(*xs: float) -> np.ndarray:

@@ -106,8 +106,9 @@ class _Unloadable:
         return "unloadable"
 
 
+@pytest.mark.parametrize("chunk", [1, 3])  # alone, and in a batch that is then split
 def test_a_task_dask_cannot_run_is_reported_with_its_parameters(
-    scheduler: str, synthetic_file: Path
+    scheduler: str, synthetic_file: Path, chunk: int
 ) -> None:
     from distributed import Client
 
@@ -122,7 +123,7 @@ def test_a_task_dask_cannot_run_is_reported_with_its_parameters(
              strategy="sma_cross"),
     ]  # fmt: skip
     with Client(scheduler) as client:
-        rows = DaskExecutor(client).run(tasks)
+        rows = DaskExecutor(client, chunk=chunk).run(tasks)
 
     assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
     assert rows[1]["error"].startswith("fast=unloadable: RuntimeError: Error during deserial")

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from bastion.research.grid import label
-from bastion.research.runner import Task, run_task
+from bastion.research.runner import Task, run_batch, run_task
 
 Row = dict[str, Any]
 Done = Callable[[Row], None]
@@ -56,11 +56,24 @@ class InProcess:
 
 
 class DaskExecutor:
-    """Tasks on the cluster behind ``client``, as they complete."""
+    """Tasks on the cluster behind ``client``, as they complete.
 
-    def __init__(self, client: Any) -> None:
+    Tasks travel in batches (``chunk`` tasks per Dask task; by default enough
+    batches for eight per worker, at most 16 tasks each), so the scheduler's
+    round trip is paid once per batch, not once per backtest. Each batch is its
+    own graph: the scheduler unpacks a graph whole, and one task it cannot load
+    would fail every task submitted with it. A batch that fails in Dask is
+    resubmitted task by task, so only the task that cannot run is reported."""
+
+    def __init__(self, client: Any, chunk: int | None = None) -> None:
         self.client = client
+        self.chunk = chunk
         self.workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+
+    def _size(self, n: int) -> int:
+        if self.chunk is not None:
+            return max(1, self.chunk)
+        return max(1, min(16, n // (self.workers * 8)))
 
     def run(self, tasks: Sequence[Task], done: Done | None = None) -> list[Row]:
         import distributed
@@ -68,29 +81,43 @@ class DaskExecutor:
         dist: Any = distributed  # untyped: called through Any
         if not tasks:
             return []
-        # One graph per task, not one ``map``: the scheduler unpacks a graph whole,
-        # so one task it cannot load would fail every task submitted with it.
-        futures = [self.client.submit(run_task, t, pure=False) for t in tasks]
-        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        size = self._size(len(tasks))
+        pending: dict[Any, list[Task]] = {}
+
+        def submit(batch: list[Task]) -> Any:
+            future = self.client.submit(run_batch, batch, pure=False)
+            pending[future] = batch
+            return future
+
+        queue = dist.as_completed([submit(list(tasks[i : i + size])) for i in
+                                   range(0, len(tasks), size)])  # fmt: skip
         rows: dict[int, Row] = {}
-        for future in dist.as_completed(futures):
-            task = by_key[future.key]
+        for future in queue:
+            batch = pending.pop(future)
             if future.status == "finished":
-                row = future.result()
+                got = future.result()
+            elif len(batch) > 1:
+                for task in batch:
+                    queue.add(submit([task]))
+                got = []
             else:
-                exc = future.exception()
-                row = {
-                    "index": task.index,
-                    "point": dict(task.point),
-                    "status": "failed",
-                    "error": f"{label(task.point)}: {type(exc).__name__}: {_line(exc)}",
-                    "task_s": None,
-                }
+                got = [_failed(batch[0], future.exception())]
             future.release()
-            rows[task.index] = row
-            if done is not None:
-                done(row)
+            for row in got:
+                rows[row["index"]] = row
+                if done is not None:
+                    done(row)
         return [rows[t.index] for t in tasks]
+
+
+def _failed(task: Task, exc: BaseException | None) -> Row:
+    return {
+        "index": task.index,
+        "point": dict(task.point),
+        "status": "failed",
+        "error": f"{label(task.point)}: {type(exc).__name__}: {_line(exc)}",
+        "task_s": None,
+    }
 
 
 @contextmanager

@@ -174,3 +174,8 @@ def run_task(task: Task) -> dict[str, Any]:
         row.update(status="failed", error=f"{label(task.point)}: {type(exc).__name__}: {text}")
     row["task_s"] = time.perf_counter() - started
     return row
+
+
+def run_batch(tasks: list[Task]) -> list[dict[str, Any]]:
+    """Several tasks in one go (one Dask task carries a batch of them)."""
+    return [run_task(t) for t in tasks]
