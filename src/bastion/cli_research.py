@@ -156,6 +156,16 @@ def walkforward_cmd(
     metric: Annotated[
         str | None, typer.Option(help="What training maximises [default: research.metric]")
     ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help="grid (every point) or optuna (--trials sampled points per fold) "
+            "[default: research.search]"
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Optuna points per fold [default: research.trials]", min=1)
+    ] = None,
     strategy: StrategyOpt = None,
     param: ParamOpt = None,
     symbol: SymbolOpt = None,
@@ -188,6 +198,9 @@ def walkforward_cmd(
                 f"--metric {chosen_metric!r}: expected sharpe, total_return, sortino, cagr, "
                 "profit_factor or win_rate"
             )
+        how = search or r.search
+        if how not in ("grid", "optuna"):
+            raise ValueError(f"--search {how!r}: expected grid or optuna")
         walk = WalkSpec(
             config=cfg,
             data=spec,
@@ -196,6 +209,9 @@ def walkforward_cmd(
             test_ms=_duration("--test", test or r.test),
             anchored=r.anchored if anchored is None else anchored,
             metric=chosen_metric,
+            search=how,
+            trials=trials or r.trials,
+            seed=cfg.backtest.seed,
             strategy=strategy,
             params=_kv(param),
             base_dir=base,

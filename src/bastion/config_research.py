@@ -53,13 +53,17 @@ class ResearchConfig(_Section):
     and ``bastion sweep`` (``grid = { fast = [10, 20], slow = [50, 100] }``; with
     several strategies, keys are ``ID.PARAM``); ``metric`` is what a training
     window maximises; ``train`` and ``test`` are the fold lengths, ``anchored``
-    keeps every training window starting at the first bar."""
+    keeps every training window starting at the first bar. ``search = "optuna"``
+    samples ``trials`` points of the grid per training window with Optuna's
+    TPE sampler (seeded by ``[backtest] seed``) instead of running them all."""
 
     grid: dict[str, list[GridValue]] = Field(default_factory=dict)
     metric: Metric = "sharpe"
     train: str = "60d"
     test: str = "15d"
     anchored: bool = False
+    search: Literal["grid", "optuna"] = "grid"
+    trials: int = Field(100, ge=1, le=100_000)
     regimes: RegimeConfig = Field(default_factory=RegimeConfig)
 
     @field_validator("train", "test")

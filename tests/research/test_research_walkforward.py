@@ -164,3 +164,32 @@ def test_the_command_writes_its_report_and_refuses_bad_input(
     missing = runner.invoke(app, ["walkforward", "--data", str(tmp_path / "nope.parquet"),
                                   "--grid", "fast=5"])  # fmt: skip
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_optuna_samples_the_grid_and_the_choice_is_the_best_it_saw(synthetic_file: Path) -> None:
+    grid = {"fast": [str(v) for v in range(4, 16, 2)], "slow": [str(v) for v in range(20, 80, 10)]}
+    spec = WalkSpec(
+        config=BotConfig(),
+        data=DataSpec(sources=(str(synthetic_file),), symbol="SYN/USDT"),
+        grid=grid,
+        train_ms=30 * DAY,
+        test_ms=30 * DAY,
+        search="optuna",
+        trials=8,
+        seed=3,
+        strategy="sma_cross",
+    )
+
+    first = run_walkforward(spec, InProcess()).report
+    again = run_walkforward(spec, InProcess()).report
+
+    assert first["folds"] == again["folds"]  # seeded: the same trials, the same choice
+    space = {tuple(p.values()) for p in expand(grid)}
+    for f in first["folds"]:
+        tried = f["grid"]
+        assert 1 <= len(tried) <= 8  # a repeated proposal is not run twice
+        assert all(tuple(t["point"].values()) in space for t in tried)
+        values = [t["sharpe"] for t in tried]
+        best = max((v for v in values if v is not None), default=None)
+        assert f["chosen"] == tried[values.index(best)]["point"]
+        assert f["train_seen"][1] < f["test"][0]

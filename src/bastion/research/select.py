@@ -29,7 +29,7 @@ from typing import Any
 DEGRADED_BELOW = 0.5
 
 
-def _defined(value: Any) -> bool:
+def defined(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -37,7 +37,7 @@ def choose(values: Sequence[float | None]) -> int | None:
     """Index of the best value (first on a tie); None when none is defined."""
     best: int | None = None
     for i, v in enumerate(values):
-        if _defined(v) and (best is None or float(v) > float(values[best])):  # type: ignore[arg-type]
+        if defined(v) and (best is None or float(v) > float(values[best])):  # type: ignore[arg-type]
             best = i
     return best
 
@@ -79,7 +79,7 @@ def judge(
     pairs = [
         (float(i), float(o))  # type: ignore[arg-type]
         for i, o in zip(in_sample, out_of_sample, strict=True)
-        if _defined(i) and _defined(o)
+        if defined(i) and defined(o)
     ]
     warnings: list[dict[str, str]] = []
     is_mean = sum(i for i, _ in pairs) / len(pairs) if pairs else None

@@ -1,9 +1,11 @@
 """``bastion walkforward``: choose parameters on each training window, run the
 choice on the unseen test window after it, and judge the lot.
 
-Per fold: every grid point is backtested on the training window (all folds'
-training runs go to the executor at once), the best by the metric is chosen
-(``select.choose``), and that point is backtested on the test window. Each
+Per fold: every grid point (or, with ``search = "optuna"``, the points
+Optuna's sampler proposes; see ``search``) is backtested on the training
+window (all folds' training runs go to the executor at once), the best by the
+metric is chosen (``select.choose``), and that point is backtested on the
+test window. Each
 run's indicators are warmed from the bars just before its window, exactly as
 a live bot warms up, and each window starts flat with the config's cash: a
 fold is judged on what the parameters do, not on a position inherited from
@@ -33,6 +35,7 @@ from bastion.research.folds import Fold, make_folds, stitch
 from bastion.research.grid import Point, expand
 from bastion.research.regimes import Labels, RegimeRules, label_regimes, regime_breakdown
 from bastion.research.runner import DataSpec, Task, load_data
+from bastion.research.search import Evaluated, grid_search, optuna_search
 from bastion.research.select import choose, judge, stability
 
 SHOWN = ("final_equity", "total_return", "sharpe", "max_drawdown", "win_rate", "round_trips")
@@ -48,6 +51,9 @@ class WalkSpec:
     test_ms: int
     anchored: bool = False
     metric: str = "sharpe"
+    search: str = "grid"  # or "optuna": ``trials`` sampled points per fold
+    trials: int = 100
+    seed: int = 0
     strategy: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     base_dir: str | None = None
@@ -117,20 +123,13 @@ def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = 
     )
     rules = RegimeRules.from_config(spec.config.research.regimes)
     labels = label_regimes(timeline, market, interval, rules)
-    points = expand(spec.grid)
-    say(f"{len(folds)} folds × {len(points)} grid points: {len(folds) * len(points)} training runs")
-    train_tasks = [
-        _task(spec, f.index * len(points) + j, p, f.train_start, f.train_end, False)
-        for f in folds
-        for j, p in enumerate(points)
-    ]
-    train_rows = executor.run(train_tasks)
+    evaluated = _train(spec, folds, executor, say)
     chosen: list[Point | None] = []
-    for f in folds:
-        rows = train_rows[f.index * len(points) : (f.index + 1) * len(points)]
-        values = [(r.get("summary") or {}).get(spec.metric) for r in rows]
-        best = choose(values)
-        chosen.append(None if best is None else points[best])
+    best_rows: list[Row | None] = []
+    for pairs in evaluated:
+        best = choose([(r.get("summary") or {}).get(spec.metric) for _p, r in pairs])
+        chosen.append(None if best is None else pairs[best][0])
+        best_rows.append(None if best is None else pairs[best][1])
     test_tasks = [
         _task(spec, f.index, c, f.test_start, f.test_end, True)
         for f, c in zip(folds, chosen, strict=True)
@@ -143,10 +142,9 @@ def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = 
     curves = []
     fold_of: list[npt.NDArray[np.int64]] = []
     all_trips: list[tuple[int, float]] = []
-    for f, c in zip(folds, chosen, strict=True):
-        rows = train_rows[f.index * len(points) : (f.index + 1) * len(points)]
-        best_row = rows[points.index(c)] if c is not None else None
+    for f, c, best_row, pairs in zip(folds, chosen, best_rows, evaluated, strict=True):
         test = test_rows.get(f.index)
+        rows = [r for _p, r in pairs]
         fold_reports.append(
             _fold_report(spec, f, c, rows, best_row, test, labels, timeline, market)
         )
@@ -164,6 +162,8 @@ def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = 
     )
     report = {
         "metric": spec.metric,
+        "search": spec.search,
+        "trials": spec.trials if spec.search == "optuna" else None,
         "train_ms": spec.train_ms,
         "test_ms": spec.test_ms,
         "anchored": spec.anchored,
@@ -179,6 +179,23 @@ def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = 
     }
     fold_ids = np.concatenate(fold_of) if fold_of else np.empty(0, dtype=np.int64)
     return WalkResult(report, oos_ts, oos_eq, fold_ids)
+
+
+def _train(spec: WalkSpec, folds: list[Fold], executor: Executor, say: Status) -> list[Evaluated]:
+    """The training runs of every fold: the whole grid, or Optuna's trials."""
+
+    def make(fold: Fold, index: int, point: Point) -> Task:
+        return _task(spec, index, point, fold.train_start, fold.train_end, False)
+
+    size = len(expand(spec.grid))
+    if spec.search == "optuna":
+        say(f"{len(folds)} folds × {spec.trials} Optuna trials over {size:,} grid points")
+        return optuna_search(
+            spec.grid, folds, executor, make, metric=spec.metric, trials=spec.trials,
+            seed=spec.seed,
+        )  # fmt: skip
+    say(f"{len(folds)} folds × {size:,} grid points: {len(folds) * size:,} training runs")
+    return grid_search(spec.grid, folds, executor, make)
 
 
 def _rules(rules: RegimeRules) -> dict[str, Any]:
