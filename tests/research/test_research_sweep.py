@@ -128,3 +128,28 @@ def test_a_task_dask_cannot_run_is_reported_with_its_parameters(
     assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
     assert rows[1]["error"].startswith("fast=unloadable: RuntimeError: Error during deserial")
     assert "\n" not in rows[1]["error"]
+
+
+def test_a_walkforward_on_the_cluster_equals_one_in_process(
+    scheduler: str, synthetic_file: Path
+) -> None:
+    from distributed import Client
+
+    from bastion.research.walkforward import WalkSpec, run_walkforward
+
+    spec = WalkSpec(
+        config=BotConfig(),
+        data=DataSpec(sources=(str(synthetic_file),), symbol="SYN/USDT"),
+        grid={"fast": ["4", "6", "8", "10"], "slow": ["20", "30", "40"]},
+        train_ms=30 * 86_400_000,
+        test_ms=30 * 86_400_000,
+        search="optuna",
+        trials=6,
+        strategy="sma_cross",
+    )
+    with Client(scheduler) as client:
+        remote = run_walkforward(spec, DaskExecutor(client))
+    local = run_walkforward(spec, InProcess())
+
+    assert remote.report["folds"] == local.report["folds"]
+    assert remote.oos_equity.tolist() == local.oos_equity.tolist()

@@ -21,14 +21,15 @@ import numpy.typing as npt
 from bastion.research.table import Heat
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px;
        padding: 0 1rem; color: #222; }
 h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; }
 table { border-collapse: collapse; font-size: .85rem; margin: .4rem 0 1rem; }
 th, td { padding: 3px 9px; text-align: right; font-variant-numeric: tabular-nums;
          border: 1px solid #e4e4e4; }
 th:first-child, td:first-child { text-align: left; }
-td.fail { background: #555; color: #fff; } .meta, .note { color: #555; font-size: .85rem; }
+td.fail { background: #555; color: #fff; } td.when { white-space: nowrap; }
+.meta, .note { color: #555; font-size: .85rem; }
 .warn { background: #fff3cd; border: 1px solid #e0c36a; padding: .5rem .8rem; margin: .4rem 0; }
 .ok { background: #e8f5e9; border: 1px solid #9ccc9c; padding: .5rem .8rem; }
 """
@@ -57,9 +58,11 @@ def fmt(key: str, value: object) -> str:
 
 
 def day(ts_ms: object) -> str:
+    """A UTC date, with the time only when it is not midnight."""
     if not isinstance(ts_ms, int):
         return "n/a"
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    when = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    return when.strftime("%Y-%m-%d" if ts_ms % 86_400_000 == 0 else "%Y-%m-%d %H:%M")
 
 
 def _colour(value: float | None, scale: float) -> str:
@@ -145,8 +148,14 @@ def sweep_page(
     return _page(title, body)
 
 
-def equity_svg(ts: npt.NDArray[np.int64], eq: npt.NDArray[np.float64], width: int = 1100) -> str:
-    """The stitched equity as an SVG polyline (at most ~2 points per pixel)."""
+def equity_svg(
+    ts: npt.NDArray[np.int64],
+    eq: npt.NDArray[np.float64],
+    width: int = 1100,
+    starts: Sequence[tuple[int, int]] = (),
+) -> str:
+    """The stitched equity as an SVG polyline (at most ~2 points per pixel), a
+    dashed line where each test window starts (``starts``: fold, ts)."""
     if eq.size < 2:
         return "<p>No out-of-sample equity.</p>"
     step = max(1, eq.size // (2 * width))
@@ -160,9 +169,16 @@ def equity_svg(ts: npt.NDArray[np.int64], eq: npt.NDArray[np.float64], width: in
         f"{(xi - x[0]) / span_x * width:.1f},{height - (yi - lo) / span_y * height:.1f}"
         for xi, yi in zip(x.tolist(), y.tolist(), strict=True)
     )
+    marks = "".join(
+        f'<line x1="{(t - x[0]) / span_x * width:.1f}" x2="{(t - x[0]) / span_x * width:.1f}" '
+        f'y1="0" y2="{height}" stroke="#bbb" stroke-dasharray="4 3"/>'
+        f'<text x="{(t - x[0]) / span_x * width + 3:.1f}" y="{height + 8}" font-size="10" '
+        f'fill="#777">fold {i}</text>'
+        for i, t in starts
+    )
     return (
         f'<svg id="oos-equity" width="{width}" height="{height + 20}" '
-        f'viewBox="0 -10 {width} {height + 20}" role="img">'
+        f'viewBox="0 -10 {width} {height + 20}" role="img">{marks}'
         f'<polyline fill="none" stroke="#2166ac" stroke-width="1.5" points="{pts}"/>'
         f'<text x="4" y="4" font-size="11">{hi:,.2f}</text>'
         f'<text x="4" y="{height}" font-size="11">{lo:,.2f}</text></svg>'
@@ -200,8 +216,10 @@ def walkforward_page(
         if warnings
         else "<div class='ok'>No warning: out of sample held up against in sample.</div>"
     )  # fmt: skip
-    shown = ("total_return", "sharpe", "max_drawdown", "win_rate", "round_trips")
-    head = "".join(f"<th>IS {k}</th><th>OOS {k}</th>" for k in shown)
+    names = {"total_return": "return", "sharpe": "Sharpe", "max_drawdown": "max DD",
+             "win_rate": "win rate", "round_trips": "trips"}  # fmt: skip
+    shown = tuple(names)
+    head = "".join(f"<th>IS {names[k]}</th><th>OOS {names[k]}</th>" for k in shown)
     rows = []
     for f in report["folds"]:
         ins, oos = f.get("in_sample") or {}, f.get("out_of_sample") or {}
@@ -209,8 +227,8 @@ def walkforward_page(
             f"<td>{_esc(fmt(k, ins.get(k)))}</td><td>{_esc(fmt(k, oos.get(k)))}</td>" for k in shown
         )
         rows.append(
-            f"<tr><td>{f['index']}</td><td>{_esc(day(f['train'][0]))} → "
-            f"{_esc(day(f['train'][1]))}</td><td>{_esc(day(f['test'][0]))} → "
+            f"<tr><td>{f['index']}</td><td class='when'>{_esc(day(f['train'][0]))} → "
+            f"{_esc(day(f['train'][1]))}</td><td class='when'>{_esc(day(f['test'][0]))} → "
             f"{_esc(day(f['test'][1]))}</td><td>{_esc(_point(f.get('chosen')))}</td>{cells}"
             f"<td>{_esc(fmt('ratio', f.get('ratio')))}</td></tr>"
         )
@@ -224,6 +242,7 @@ def walkforward_page(
         f"{k}: {fmt(k, st.get(k))}"
         for k in ("final_equity", "total_return", "sharpe", "max_drawdown", "win_rate")
     )
+    starts = [(f["index"], f["test"][0]) for f in report["folds"] if f.get("out_of_sample")]
     fold_regimes = "".join(
         f"<h3>Fold {f['index']} (test {_esc(day(f['test'][0]))})</h3>"
         + regimes_table(f.get("regimes"), f"fold-{f['index']}-regimes")
@@ -241,7 +260,7 @@ def walkforward_page(
         f"<th>fold</th><th>train (UTC)</th><th>test (UTC)</th><th>chosen</th>{head}"
         f"<th>OOS/IS {_esc(metric)}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<h2>Stitched out-of-sample equity</h2><p class='meta'>{_esc(summary)}</p>"
-        f"{equity_svg(oos_ts, oos_equity)}"
+        f"{equity_svg(oos_ts, oos_equity, starts=starts)}"
         f"<h2>Parameter stability</h2><table id='stability'><thead><tr><th>parameter</th>"
         f"<th>chosen per fold</th><th>distinct</th><th>most common</th><th>changes</th></tr>"
         f"</thead><tbody>{stab}</tbody></table>"

@@ -2,9 +2,10 @@
 of the grid, or, for a grid too large to run whole, Optuna's TPE sampler over
 the same space for ``trials`` points per fold.
 
-With Optuna, each fold has its own study (seeded ``seed + fold``, so a run
-repeats exactly), asked for as many points at a time as there are workers;
-all folds' points of a round go to the executor together. A point the sampler
+With Optuna, each fold has its own study (seeded ``seed + fold``), asked for
+``BATCH`` points at a time whatever the cluster's size, so a run repeats
+exactly on one worker or fifty; all folds' points of a round go to the
+executor together. A point the sampler
 proposes again is not run again: its first result is told once more. A point
 whose metric is undefined, or that failed, is told as a failed trial. The
 choice is then made as for the grid (``select.choose``) over the points
@@ -23,6 +24,7 @@ from bastion.research.grid import Point, expand
 from bastion.research.runner import Task
 from bastion.research.select import defined
 
+BATCH = 8  # trials asked per study per round: enough to keep a cluster busy across folds
 MakeTask = Callable[[Fold, int, Point], Task]
 Evaluated = list[tuple[Point, Row]]  # per fold, in the order first evaluated
 
@@ -80,7 +82,7 @@ def optuna_search(
     ]
     seen: list[dict[tuple[Any, ...], Row]] = [{} for _ in folds]
     order: list[Evaluated] = [[] for _ in folds]
-    batch = max(1, executor.workers)
+    batch = BATCH
     asked, index = 0, 0
     while asked < trials:
         k = min(batch, trials - asked)
