@@ -19,8 +19,8 @@ so that every fold is labelled alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,14 +69,50 @@ class WalkResult:
     oos_fold: npt.NDArray[np.int64]
 
 
-def _market(spec: WalkSpec) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
-    """The whole data's timeline and its equal-weight buy-and-hold line."""
-    series = [window(s, spec.start_ms, spec.end_ms) for s in load_data(spec.data).values()]
-    if not series:
-        raise ValueError("--data: no bars")
-    timeline = np.unique(np.concatenate([s.ts for s in series]))
-    interval = min(s.interval_ms for s in series)
-    return timeline, buy_and_hold(series, timeline, 1.0), interval
+@dataclass(frozen=True, slots=True)
+class _Market:
+    """The whole data's timeline, its equal-weight buy-and-hold line, and the
+    regime labels of every bar on it (labelled once, so folds agree)."""
+
+    timeline: npt.NDArray[np.int64]
+    line: npt.NDArray[np.float64]
+    interval: int
+    rules: RegimeRules
+    labels: Labels
+
+    @classmethod
+    def of(cls, spec: WalkSpec) -> _Market:
+        series = [window(s, spec.start_ms, spec.end_ms) for s in load_data(spec.data).values()]
+        if not series:
+            raise ValueError("--data: no bars")
+        timeline = np.unique(np.concatenate([s.ts for s in series]))
+        interval = min(s.interval_ms for s in series)
+        line = buy_and_hold(series, timeline, 1.0)
+        rules = RegimeRules.from_config(spec.config.research.regimes)
+        return cls(timeline, line, interval, rules, label_regimes(timeline, line, interval, rules))
+
+    def breakdown(
+        self,
+        ts: npt.NDArray[np.int64],
+        equity: npt.NDArray[np.float64],
+        initial: float,
+        trips: Sequence[tuple[int, float]],
+    ) -> dict[str, Any]:
+        """A curve on (part of) the timeline, broken down by the whole data's labels."""
+        idx = np.clip(np.searchsorted(self.timeline, ts), 0, self.timeline.size - 1)
+        idx = idx.astype(np.int64)
+        lab = self.labels
+        return regime_breakdown(
+            equity_ts=ts,
+            equity=equity,
+            initial_equity=initial,
+            market=self.line[idx],
+            labels=Labels(lab.trend[idx], lab.vol[idx], lab.trend_return[idx],
+                          lab.realised_vol[idx], lab.vol_threshold),
+            interval_ms=self.interval,
+            rules=self.rules,
+            trips=trips,
+        )  # fmt: skip
 
 
 def _task(spec: WalkSpec, index: int, point: Point, start: int, end: int, keep: bool) -> Task:
@@ -101,28 +137,16 @@ def _figures(row: Row | None) -> dict[str, Any] | None:
     return {k: s.get(k) for k in SHOWN}
 
 
-def _subset(labels: Labels, idx: npt.NDArray[np.int64]) -> Labels:
-    return Labels(
-        labels.trend[idx],
-        labels.vol[idx],
-        labels.trend_return[idx],
-        labels.realised_vol[idx],
-        labels.vol_threshold,
-    )
-
-
 def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = None) -> WalkResult:
     say = status or (lambda _text: None)
-    timeline, market, interval = _market(spec)
+    market = _Market.of(spec)
     folds = make_folds(
-        int(timeline[0]),
-        int(timeline[-1]) + interval,
+        int(market.timeline[0]),
+        int(market.timeline[-1]) + market.interval,
         train_ms=spec.train_ms,
         test_ms=spec.test_ms,
         anchored=spec.anchored,
     )
-    rules = RegimeRules.from_config(spec.config.research.regimes)
-    labels = label_regimes(timeline, market, interval, rules)
     evaluated = _train(spec, folds, executor, say)
     chosen: list[Point | None] = []
     best_rows: list[Row | None] = []
@@ -145,15 +169,13 @@ def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = 
     for f, c, best_row, pairs in zip(folds, chosen, best_rows, evaluated, strict=True):
         test = test_rows.get(f.index)
         rows = [r for _p, r in pairs]
-        fold_reports.append(
-            _fold_report(spec, f, c, rows, best_row, test, labels, timeline, market)
-        )
+        fold_reports.append(_fold_report(spec, f, c, rows, best_row, test, market))
         if test is not None and test["status"] == "ok":
             curves.append((test["equity_ts"], test["equity"], cash))
             fold_of.append(np.full(len(test["equity"]), f.index, dtype=np.int64))
             all_trips.extend(test.get("trips", []))
     oos_ts, oos_eq = stitch(curves, cash)
-    stitched = _stitched(oos_ts, oos_eq, cash, interval, all_trips, labels, timeline, market, rules)
+    stitched = _stitched(oos_ts, oos_eq, cash, all_trips, market)
     verdict = judge(
         spec.metric,
         [(fr["in_sample"] or {}).get(spec.metric) for fr in fold_reports],
@@ -175,7 +197,7 @@ def run_walkforward(spec: WalkSpec, executor: Executor, status: Status | None = 
         "in_sample_mean": verdict.in_sample_mean,
         "out_of_sample_mean": verdict.out_of_sample_mean,
         "warnings": verdict.warnings,
-        "regime_rules": _rules(rules),
+        "regime_rules": asdict(market.rules),
     }
     fold_ids = np.concatenate(fold_of) if fold_of else np.empty(0, dtype=np.int64)
     return WalkResult(report, oos_ts, oos_eq, fold_ids)
@@ -198,39 +220,6 @@ def _train(spec: WalkSpec, folds: list[Fold], executor: Executor, say: Status) -
     return grid_search(spec.grid, folds, executor, make)
 
 
-def _rules(rules: RegimeRules) -> dict[str, Any]:
-    return {
-        "trend_window_ms": rules.trend_window_ms,
-        "trend_threshold": rules.trend_threshold,
-        "vol_window_ms": rules.vol_window_ms,
-        "vol_quantile": rules.vol_quantile,
-    }
-
-
-def _breakdown(
-    ts: npt.NDArray[np.int64],
-    equity: npt.NDArray[np.float64],
-    initial: float,
-    trips: Sequence[tuple[int, float]],
-    labels: Labels,
-    timeline: npt.NDArray[np.int64],
-    market: npt.NDArray[np.float64],
-    rules: RegimeRules,
-    interval: int,
-) -> dict[str, Any]:
-    idx = np.clip(np.searchsorted(timeline, ts), 0, timeline.size - 1).astype(np.int64)
-    return regime_breakdown(
-        equity_ts=ts,
-        equity=equity,
-        initial_equity=initial,
-        market=market[idx],
-        labels=_subset(labels, idx),
-        interval_ms=interval,
-        rules=rules,
-        trips=trips,
-    )
-
-
 def _fold_report(
     spec: WalkSpec,
     fold: Fold,
@@ -238,9 +227,7 @@ def _fold_report(
     rows: Sequence[Row],
     best: Row | None,
     test: Row | None,
-    labels: Labels,
-    timeline: npt.NDArray[np.int64],
-    market: npt.NDArray[np.float64],
+    market: _Market,
 ) -> dict[str, Any]:
     ins, oos = _figures(best), _figures(test)
     a = (ins or {}).get(spec.metric)
@@ -271,19 +258,10 @@ def _fold_report(
         "regimes": None,
     }  # fmt: skip
     if test is not None and test["status"] == "ok":
-        rules = RegimeRules.from_config(spec.config.research.regimes)
-        interval = int(test["summary"].get("interval_ms") or 1)
-        out["regimes"] = _breakdown(
-            test["equity_ts"],
-            test["equity"],
-            float(spec.config.backtest.cash),
+        out["regimes"] = market.breakdown(
+            test["equity_ts"], test["equity"], float(spec.config.backtest.cash),
             test.get("trips", []),
-            labels,
-            timeline,
-            market,
-            rules,
-            interval,
-        )
+        )  # fmt: skip
     return out
 
 
@@ -291,19 +269,15 @@ def _stitched(
     ts: npt.NDArray[np.int64],
     eq: npt.NDArray[np.float64],
     cash: float,
-    interval: int,
     trips: Sequence[tuple[int, float]],
-    labels: Labels,
-    timeline: npt.NDArray[np.int64],
-    market: npt.NDArray[np.float64],
-    rules: RegimeRules,
+    market: _Market,
 ) -> dict[str, Any] | None:
     if eq.size == 0:
         return None
     s = summarize(
         equity_ts=ts,
         equity=eq,
-        interval_ms=interval,
+        interval_ms=market.interval,
         trips=[],
         exposure_bars=0,
         bars=int(eq.size),
@@ -320,9 +294,5 @@ def _stitched(
         "win_rate": sum(p > 0 for p in pnl) / len(pnl) if pnl else None,
         "start_ts": s["start_ts"],
         "end_ts": s["end_ts"],
-        "regimes": _breakdown(ts, eq, cash, trips, labels, timeline, market, rules, interval),
+        "regimes": market.breakdown(ts, eq, cash, trips),
     }
-
-
-def mapping_str(point: Mapping[str, Any] | None) -> str:
-    return "—" if point is None else " ".join(f"{k}={v}" for k, v in point.items())
