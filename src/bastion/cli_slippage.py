@@ -33,6 +33,7 @@ from bastion.cli_research import (
 )
 
 FIXED = ("none", "fixed:5", "fixed:10", "fixed:20")
+SENSITIVITY_KEYS = ("final_equity", "total_return", "sharpe", "fills", "max_drawdown", "halt_state")
 
 
 def slippage_cmd(
@@ -121,10 +122,7 @@ def _report(cal: Any, models: tuple[str, ...], rows: list[dict[str, Any]]) -> di
                 "slippage": m,
                 "status": r["status"],
                 "error": r.get("error"),
-                **{
-                    k: (r.get("summary") or {}).get(k)
-                    for k in ("final_equity", "total_return", "sharpe", "fills", "max_drawdown")
-                },
+                **{k: (r.get("summary") or {}).get(k) for k in SENSITIVITY_KEYS},
             }
             for m, r in zip(models, rows, strict=True)
         ],
@@ -157,12 +155,12 @@ def _print(cal: Any, models: tuple[str, ...], rows: list[dict[str, Any]]) -> Non
     spread = "n/a" if cal.half_spread_bps is None else f"{cal.half_spread_bps:.4f}"
     console.print(f"calibrated: {cal.spec} (half spread {spread} bps)", highlight=False)
     s = Table(title="sensitivity", title_justify="left")
-    for col in ("slippage", "final equity", "total return", "sharpe", "fills"):
+    for col in ("slippage", "final equity", "total return", "sharpe", "fills", "halt latch"):
         s.add_column(col, justify="right")
     for m, r in zip(models, rows, strict=True):
         sm = r.get("summary") or {}
         if r["status"] != "ok":
-            s.add_row(m, "failed", str(r.get("error")), "", "")
+            s.add_row(m, "failed", str(r.get("error")), "", "", "")
             continue
         sharpe = sm.get("sharpe")
         s.add_row(
@@ -171,5 +169,6 @@ def _print(cal: Any, models: tuple[str, ...], rows: list[dict[str, Any]]) -> Non
             f"{sm['total_return']:.2%}",
             "—" if sharpe is None else f"{sharpe:.3f}",
             f"{sm['fills']:,}",
+            str(sm.get("halt_state")),
         )
     console.print(s)
