@@ -18,7 +18,7 @@ from bastion.config import BotConfig, load_config
 from bastion.model.timeframe import parse_interval
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option(help="bot.toml: strategies, risk, venue and [research].")
+    Path | None, typer.Option(help="bot.toml: strategies, risk, venue and \\[research].")
 ]
 DataOpt = Annotated[
     list[str],
@@ -31,13 +31,13 @@ GridOpt = Annotated[
     list[str] | None,
     typer.Option(
         help="KEY=V1,V2,... or KEY=START:STOP:STEP (repeatable; ID.KEY with several "
-        "strategies). Default: [research] grid of the config.",
+        "strategies). Default: \\[research] grid of the config.",
         show_default=False,
     ),
 ]
 StrategyOpt = Annotated[
     str | None,
-    typer.Option(help="Instead of the config's [[strategies]]: a built-in or file.py:Class."),
+    typer.Option(help="Instead of the config's \\[\\[strategies]]: a built-in or file.py:Class."),
 ]
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", help="With --strategy: KEY=VALUE (repeatable).")
@@ -143,10 +143,10 @@ def walkforward_cmd(
     data: DataOpt,
     config: ConfigOpt = None,
     train: Annotated[
-        str | None, typer.Option(help="Training window, e.g. 60d [default: research.train]")
+        str | None, typer.Option(help="Training window, e.g. 60d \\[default: research.train]")
     ] = None,
     test: Annotated[
-        str | None, typer.Option(help="Test window, e.g. 15d [default: research.test]")
+        str | None, typer.Option(help="Test window, e.g. 15d \\[default: research.test]")
     ] = None,
     anchored: Annotated[
         bool | None,
@@ -154,17 +154,17 @@ def walkforward_cmd(
     ] = None,
     grid: GridOpt = None,
     metric: Annotated[
-        str | None, typer.Option(help="What training maximises [default: research.metric]")
+        str | None, typer.Option(help="What training maximises \\[default: research.metric]")
     ] = None,
     search: Annotated[
         str | None,
         typer.Option(
             help="grid (every point) or optuna (--trials sampled points per fold) "
-            "[default: research.search]"
+            "\\[default: research.search]"
         ),
     ] = None,
     trials: Annotated[
-        int | None, typer.Option(help="Optuna points per fold [default: research.trials]", min=1)
+        int | None, typer.Option(help="Optuna points per fold \\[default: research.trials]", min=1)
     ] = None,
     strategy: StrategyOpt = None,
     param: ParamOpt = None,
@@ -177,11 +177,10 @@ def walkforward_cmd(
     store: StoreOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/walkforward"),
 ) -> None:
-    """Walk-forward validation: parameters chosen on each training window, run on
-    the unseen test window after it; in-sample against out-of-sample per fold,
-    stitched out-of-sample equity, parameter stability, regimes and warnings.
+    """Walk-forward: choose parameters on each training window, test them on the next.
 
-    Writes walkforward.json, oos_equity.csv and walkforward.html to --out."""
+    In-sample against out-of-sample per fold, stitched out-of-sample equity,
+    parameter stability, regimes and warnings. Writes walkforward.json, oos_equity.csv and walkforward.html to --out."""
     from bastion.research.cluster import open_executor
     from bastion.research.output import write_walkforward
     from bastion.research.walkforward import WalkSpec, run_walkforward
@@ -244,11 +243,10 @@ def sweep_cmd(
     store: StoreOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/sweep"),
 ) -> None:
-    """Backtest every point of a parameter grid in parallel (all local cores, or
-    a Dask cluster with --scheduler). A failed point is reported with its
-    parameters; the others finish.
+    """Backtest every point of a parameter grid in parallel, locally or on Dask.
 
-    Writes sweep.parquet (one row per point), sweep.html (heatmaps) and
+    All local cores by default, a Dask cluster with --scheduler. A failed
+    point is reported with its parameters; the others finish. Writes sweep.parquet (one row per point), sweep.html (heatmaps) and
     sweep.json to --out."""
     from bastion.research.cluster import open_executor
     from bastion.research.sweep import SweepSpec, best_rows, run_sweep, write_sweep

@@ -45,7 +45,7 @@ def slippage_cmd(
     share: Annotated[
         float | None,
         typer.Option(
-            help="Share of a bar's volume an order may take [default: the config's "
+            help="Share of a bar's volume an order may take \\[default: the config's "
             "volume:SHARE, else 0.1]"
         ),
     ] = None,
@@ -62,8 +62,10 @@ def slippage_cmd(
     store: StoreOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/slippage"),
 ) -> None:
-    """Calibrate slippage from the tape; final equity and Sharpe at 0, 5, 10, 20
-    bps and at the calibrated volume-participation model."""
+    """Calibrate slippage from a recorded tape and show the backtest's sensitivity.
+
+    Final equity and Sharpe at 0, 5, 10 and 20 bps and at the calibrated
+    volume-participation model. Writes slippage.json to --out."""
     from bastion.research.calibrate import calibrate
     from bastion.research.cluster import open_executor
     from bastion.research.runner import Task, load_data
