@@ -180,7 +180,8 @@ def walkforward_cmd(
     """Walk-forward: choose parameters on each training window, test them on the next.
 
     In-sample against out-of-sample per fold, stitched out-of-sample equity,
-    parameter stability, regimes and warnings. Writes walkforward.json, oos_equity.csv and walkforward.html to --out."""
+    parameter stability, regimes and warnings. Writes walkforward.json,
+    oos_equity.csv and walkforward.html to --out."""
     from bastion.research.cluster import open_executor
     from bastion.research.output import write_walkforward
     from bastion.research.walkforward import WalkSpec, run_walkforward
@@ -246,8 +247,9 @@ def sweep_cmd(
     """Backtest every point of a parameter grid in parallel, locally or on Dask.
 
     All local cores by default, a Dask cluster with --scheduler. A failed
-    point is reported with its parameters; the others finish. Writes sweep.parquet (one row per point), sweep.html (heatmaps) and
-    sweep.json to --out."""
+    point is reported with its parameters; the others finish. Writes
+    sweep.parquet (one row per point), sweep.html (heatmaps) and sweep.json
+    to --out."""
     from bastion.research.cluster import open_executor
     from bastion.research.sweep import SweepSpec, best_rows, run_sweep, write_sweep
     from bastion.research.table import METRICS
