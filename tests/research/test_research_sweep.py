@@ -70,6 +70,8 @@ def test_a_sweep_on_two_workers_equals_the_backtests_run_one_by_one(
             want = summary.get(m)
             want = None if want is None or not math.isfinite(want) else float(want)
             assert row[m] == want, m
+        assert row["return.trend_up"] == summary["regimes"]["by_trend"]["up"]["return"]
+        assert row["return.vol_low"] == summary["regimes"]["by_volatility"]["low"]["return"]
     page = (tmp_path / "sweep.html").read_text()
     assert page.count('class="fail"') == 1 and "fast=40 slow=20" in page
 

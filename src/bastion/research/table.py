@@ -4,7 +4,8 @@ the heatmap.
 
 Parameter columns are ``param.KEY`` strings, as the grid gave them (so a
 value reads back exactly as written); figures are float64 with nulls where a
-run had none (a flat run has no Sharpe) or failed. Pure: rows in, an Arrow
+run had none (a flat run has no Sharpe) or failed; ``return.trend_up`` and
+its siblings are the run's return over each market regime's bars. Pure: rows in, an Arrow
 table or a matrix out; writing the file is the shell's.
 """
 
@@ -33,12 +34,25 @@ METRICS = (
     "exposure",
 )
 PARAM_PREFIX = "param."
+# The run's return over each regime's bars (docs/research.md), one column each.
+REGIMES = (
+    ("return.trend_up", "by_trend", "up"),
+    ("return.trend_down", "by_trend", "down"),
+    ("return.trend_range", "by_trend", "range"),
+    ("return.vol_high", "by_volatility", "high"),
+    ("return.vol_low", "by_volatility", "low"),
+)
 
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def _regime(row: Mapping[str, Any], group: str, label: str) -> float | None:
+    regimes = (row.get("summary") or {}).get("regimes") or {}
+    return _number(((regimes.get(group) or {}).get(label) or {}).get("return"))
 
 
 def to_table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> pa.Table:
@@ -52,12 +66,15 @@ def to_table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> pa.Table
         columns[PARAM_PREFIX + key] = [str(r["point"].get(key)) for r in rows]
     for m in METRICS:
         columns[m] = [_number((r.get("summary") or {}).get(m)) for r in rows]
+    for name, group, label in REGIMES:
+        columns[name] = [_regime(r, group, label) for r in rows]
     columns["task_s"] = [_number(r.get("task_s")) for r in rows]
     columns["backtest_s"] = [_number((r.get("timing") or {}).get("elapsed_s")) for r in rows]
     schema = pa.schema(
         [("index", pa.int64()), ("status", pa.string()), ("error", pa.string())]
         + [(PARAM_PREFIX + k, pa.string()) for k in keys]
-        + [(m, pa.float64()) for m in (*METRICS, "task_s", "backtest_s")]
+        + [(m, pa.float64()) for m in (*METRICS, *(n for n, _g, _l in REGIMES))]
+        + [(m, pa.float64()) for m in ("task_s", "backtest_s")]
     )
     return pa.table(columns, schema=schema)
 
