@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bastion.cli_output import console
@@ -51,7 +52,7 @@ SchedulerOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option(help="Local worker processes (default: one per core; 0: in this process)."),
+    typer.Option(help="Local worker processes (default: one per core; 0: in this process).", min=0),
 ]
 StoreOpt = Annotated[
     Path | None, typer.Option(help="Market-data store (default $BASTION_STORE or ./market-data).")
@@ -119,6 +120,17 @@ def setup(
     end_ms = parse_when(end, end=True) if end else None
     base = str(config.parent.resolve()) if config is not None else str(Path.cwd())
     return cfg, where, base, start_ms, end_ms
+
+
+def absolute_strategy(strategy: str | None) -> str | None:
+    """``--strategy mine.py:Mine`` as an absolute path: a worker may run
+    elsewhere, and reads the file by the path it is given."""
+    if strategy is None or ":" not in strategy:
+        return strategy
+    target, _, cls = strategy.rpartition(":")
+    if target.endswith(".py") and not Path(target).expanduser().is_absolute():
+        return f"{Path(target).expanduser().resolve()}:{cls}"
+    return strategy
 
 
 def grid_of(cfg: BotConfig, raw: list[str] | None) -> dict[str, list[Any]]:
@@ -212,7 +224,7 @@ def walkforward_cmd(
             search=how,
             trials=trials or r.trials,
             seed=cfg.backtest.seed,
-            strategy=strategy,
+            strategy=absolute_strategy(strategy),
             params=_kv(param),
             base_dir=base,
             start_ms=start_ms,
@@ -265,7 +277,7 @@ def sweep_cmd(
             config=cfg,
             data=spec,
             grid=the_grid,
-            strategy=strategy,
+            strategy=absolute_strategy(strategy),
             params=_kv(param),
             base_dir=base,
             start_ms=start_ms,
@@ -274,7 +286,7 @@ def sweep_cmd(
 
         def done(row: dict[str, Any]) -> None:
             if row["status"] != "ok":
-                console.print(f"[red]failed[/] {row['error']}", highlight=False, markup=True)
+                console.print(f"[red]failed[/] {escape(str(row['error']))}", highlight=False)
 
         with open_executor(scheduler, workers) as executor:
             n_workers = executor.workers
@@ -293,14 +305,13 @@ def sweep_cmd(
     table = Table(title=f"best by {metric}", title_justify="left")
     for col in ("parameters", metric, "total_return", "max_drawdown", "round_trips"):
         table.add_column(col, justify="right")
+    from bastion.research.pages import fmt
+
     for r in best_rows(rows, metric, 5):
         s = r["summary"]
         table.add_row(
             " ".join(f"{k}={v}" for k, v in r["point"].items()),
-            *(
-                str(None if s.get(k) is None else round(float(s[k]), 4))
-                for k in (metric, "total_return", "max_drawdown", "round_trips")
-            ),
+            *(fmt(k, s.get(k)) for k in (metric, "total_return", "max_drawdown", "round_trips")),
         )
     console.print(table)
     failed = sum(r["status"] != "ok" for r in rows)
@@ -340,4 +351,4 @@ def _print_walkforward(report: dict[str, Any]) -> None:
         highlight=False,
     )
     for w in report.get("warnings") or []:
-        console.print(f"[yellow]warning[/] {w['code']}: {w['text']}", highlight=False)
+        console.print(f"[yellow]warning[/] {w['code']}: {escape(w['text'])}", highlight=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bastion.cli_output import console
@@ -28,6 +29,7 @@ from bastion.cli_research import (
     ToOpt,
     WorkersOpt,
     _kv,
+    absolute_strategy,
     fail,
     setup,
 )
@@ -86,7 +88,7 @@ def slippage_cmd(
                 point={},
                 config=cfg.model_dump(mode="json"),
                 data=spec,
-                strategy=strategy,
+                strategy=absolute_strategy(strategy),
                 params=_kv(param),
                 base_dir=base,
                 start_ms=start_ms,
@@ -162,7 +164,7 @@ def _print(cal: Any, models: tuple[str, ...], rows: list[dict[str, Any]]) -> Non
     for m, r in zip(models, rows, strict=True):
         sm = r.get("summary") or {}
         if r["status"] != "ok":
-            s.add_row(m, "failed", str(r.get("error")), "", "", "")
+            s.add_row(m, "failed", escape(str(r.get("error"))), "", "", "")
             continue
         sharpe = sm.get("sharpe")
         s.add_row(

@@ -155,3 +155,29 @@ def test_a_walkforward_on_the_cluster_equals_one_in_process(
 
     assert remote.report["folds"] == local.report["folds"]
     assert remote.oos_equity.tolist() == local.oos_equity.tolist()
+
+
+def test_a_strategy_from_a_file_runs_on_the_workers(
+    scheduler: str, synthetic_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mine.py").write_text(
+        "from bastion.strategy.examples.sma_cross import SmaCross\n\n\n"
+        "class Mine(SmaCross):\n    name = 'mine'\n"
+    )
+    monkeypatch.chdir(tmp_path)  # the path is relative here; workers get it absolute
+
+    result = CliRunner().invoke(
+        app,
+        ["sweep", "--data", str(synthetic_file), "--symbol", "SYN/USDT", "--strategy",
+         "mine.py:Mine", "--grid", "fast=5,10", "--grid", "slow=20", "--scheduler", scheduler,
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "out" / "sweep.parquet").to_pylist()
+    assert [r["status"] for r in table] == ["ok", "ok"]
+    reference = one_by_one(synthetic_file)  # GRID's points 0 and 2: fast=5 and 10, slow=20
+    assert [r["final_equity"] for r in table] == [
+        reference[0]["final_equity"],
+        reference[2]["final_equity"],
+    ]
