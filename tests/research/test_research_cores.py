@@ -116,3 +116,25 @@ def test_the_verdict_warns_as_documented() -> None:
     moving = [{"fast": v} for v in ("1", "2", "3", "4")]
     skipped = judge("sharpe", [1.0, 1.0, 1.0, 1.0, None], [1.0] * 4 + [None], [*moving, None])
     assert {w["code"] for w in skipped.warnings} == {"UNSTABLE", "SKIPPED"}
+
+
+def test_a_grid_point_lands_in_the_strategy_its_key_names() -> None:
+    from bastion.config import parse_config
+    from bastion.research.runner import apply_point
+
+    two = parse_config(
+        {
+            "strategies": [
+                {"name": "sma_cross", "id": "fastma", "symbols": ["BTC/USDT"]},
+                {"name": "bollinger", "symbols": ["ETH/USDT"], "params": {"k": "2"}},
+            ]
+        }
+    )
+
+    out = apply_point(two, {"fastma.fast": "7", "bollinger.period": "30"}, from_cli=False)
+
+    assert out.strategies[0].params == {"fast": "7"}
+    assert out.strategies[1].params == {"k": "2", "period": "30"}
+    assert two.strategies[0].params == {}  # the config itself is left alone
+    with pytest.raises(ValueError, match="runs 2 strategies"):
+        apply_point(two, {"fast": "7"}, from_cli=False)
