@@ -112,6 +112,7 @@ def test_the_verdict_warns_as_documented() -> None:
 
     no_edge = judge("sharpe", [-1.0], [-2.0], [p])
     assert [w["code"] for w in no_edge.warnings] == ["NO_EDGE_IN_SAMPLE"]
+    assert no_edge.degradation_ratio is None  # -2 over -1 would read as "twice as good"
 
     moving = [{"fast": v} for v in ("1", "2", "3", "4")]
     skipped = judge("sharpe", [1.0, 1.0, 1.0, 1.0, None], [1.0] * 4 + [None], [*moving, None])

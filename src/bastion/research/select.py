@@ -6,8 +6,9 @@ test windows.
   ranks below every defined one; a tie goes to the earlier point in grid
   order. No defined value at all: no choice (the fold is skipped, and said).
 - **Degradation ratio**: the mean out-of-sample metric over the mean
-  in-sample one, over the folds that have both. 1 means the test windows did
-  as well as training promised; near 0 or negative, they did not.
+  in-sample one, over the folds that have both, when the in-sample mean is
+  positive (None otherwise: there was no promise to keep). 1 means the test
+  windows did as well as training promised; near 0 or negative, they did not.
 - **Warnings** (each a sentence in the report and the JSON):
   ``DEGRADED`` when the ratio is below ``DEGRADED_BELOW`` with a positive
   in-sample mean; ``NO_EDGE_IN_SAMPLE`` when the in-sample mean is not
@@ -84,7 +85,10 @@ def judge(
     warnings: list[dict[str, str]] = []
     is_mean = sum(i for i, _ in pairs) / len(pairs) if pairs else None
     oos_mean = sum(o for _, o in pairs) / len(pairs) if pairs else None
-    ratio = oos_mean / is_mean if is_mean is not None and oos_mean is not None and is_mean else None
+    # Only against a positive in-sample mean: -3 over -2 is 1.5, and worse, not better.
+    ratio = (
+        oos_mean / is_mean if is_mean is not None and oos_mean is not None and is_mean > 0 else None
+    )
     if is_mean is not None and is_mean <= 0:
         warnings.append(
             {
