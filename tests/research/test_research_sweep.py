@@ -26,7 +26,8 @@ from bastion.strategy import build_strategy
 
 GRID = {"fast": ["5", "10", "40"], "slow": ["20", "60"]}  # fast=40 slow=20 is refused
 
-pytestmark = pytest.mark.slow  # a cluster takes seconds to start
+# A cluster takes seconds to start: one per test process, and the tests on one process.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask")]
 
 
 def one_by_one(path: Path) -> list[dict[str, Any] | None]:
