@@ -83,6 +83,7 @@ def _ticks() -> list[Path]:
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_the_recorded_stream_calibrates_a_model_that_charges_what_the_book_did() -> None:
     tape = read_tape(_ticks())
 
@@ -108,6 +109,7 @@ def test_a_damaged_tape_line_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_the_command_prints_the_sensitivity_table(tmp_path: Path) -> None:
     ticks = _ticks()
     result = CliRunner().invoke(

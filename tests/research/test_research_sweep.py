@@ -6,6 +6,8 @@ the Parquet table and the heatmap page say the same."""
 from __future__ import annotations
 
 import math
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,7 @@ def test_a_sweep_on_two_workers_equals_the_backtests_run_one_by_one(
         assert row["return.vol_low"] == summary["regimes"]["by_volatility"]["low"]["return"]
     page = (tmp_path / "sweep.html").read_text()
     assert page.count('class="fail"') == 1 and "fast=40 slow=20" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # opens offline
 
 
 def test_whole_summaries_from_the_cluster_equal_those_run_in_process(
@@ -90,6 +93,7 @@ def test_whole_summaries_from_the_cluster_equal_those_run_in_process(
         start_ms=None,
     )
     tasks = sweep_tasks(spec)
+    assert all(len(pickle.dumps(t)) < 20_000 for t in tasks)  # a path travels, never the bars
     with Client(scheduler) as client:
         remote = DaskExecutor(client).run(tasks)
     local = InProcess().run(tasks)

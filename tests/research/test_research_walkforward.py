@@ -7,6 +7,7 @@ synthetic market that is always there."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,7 @@ def test_the_command_writes_its_report_and_refuses_bad_input(
     assert "in sample against out of sample" in ok.output
     page = (tmp_path / "walkforward.html").read_text()
     assert '<svg id="oos-equity"' in page and "id='folds'" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # opens offline
     assert (tmp_path / "oos_equity.csv").read_text().startswith("ts,fold,equity")
 
     for extra, says in (
