@@ -86,9 +86,19 @@ class Labels:
         ]
 
 
-def trend_returns(ts: IntArray, price: FloatArray, window_ms: int) -> FloatArray:
+def back_index(ts: IntArray, window_ms: int, interval_ms: int) -> IntArray:
+    """Per bar, the index of the last bar opening at or before ``ts - window``
+    (-1 when there is none). Arithmetic when the bars have no gap, a search
+    when they do: the same answer, a tenth of the time on a million bars."""
+    n = ts.size
+    if n and int(ts[-1] - ts[0]) == (n - 1) * interval_ms:
+        return np.arange(n, dtype=np.int64) - (-(-window_ms // interval_ms))
+    return np.searchsorted(ts, ts - window_ms, side="right").astype(np.int64) - 1
+
+
+def trend_returns(ts: IntArray, price: FloatArray, window_ms: int, interval_ms: int) -> FloatArray:
     """Return over the trailing window at every bar; NaN before a full window."""
-    back = np.searchsorted(ts, ts - window_ms, side="right") - 1
+    back = back_index(ts, window_ms, interval_ms)
     out = np.full(ts.size, np.nan)
     ok = (ts - window_ms >= ts[0]) & (back >= 0) if ts.size else np.zeros(0, dtype=bool)
     out[ok] = price[ok] / price[back[ok]] - 1.0
@@ -108,12 +118,11 @@ def realised_vol(ts: IntArray, price: FloatArray, window_ms: int, interval_ms: i
     centred[0] = 0.0
     p1 = np.concatenate(([0.0], np.cumsum(centred)))
     p2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
-    first = np.maximum(np.searchsorted(ts, ts - window_ms, side="right"), 1)
-    last = np.arange(n)
-    count = last - first + 1
+    first = np.maximum(back_index(ts, window_ms, interval_ms) + 1, 1)  # first bar in the window
+    count = np.arange(1, n + 1) - first
     ok = (ts - window_ms >= ts[0]) & (count >= 2)
-    s1 = p1[last + 1] - p1[first]
-    s2 = p2[last + 1] - p2[first]
+    s1 = p1[1:] - p1[first]
+    s2 = p2[1:] - p2[first]
     with np.errstate(invalid="ignore", divide="ignore"):
         var = (s2 - s1 * s1 / count) / (count - 1)
     out[ok] = np.sqrt(np.maximum(var[ok], 0.0) * (YEAR_MS / interval_ms))
@@ -131,7 +140,7 @@ def label_regimes(
     """Trend and volatility label of every bar (see the module's rules)."""
     ts = np.asarray(ts, dtype=np.int64)
     price = np.asarray(price, dtype=np.float64)
-    r = trend_returns(ts, price, rules.trend_window_ms)
+    r = trend_returns(ts, price, rules.trend_window_ms, interval_ms)
     trend = np.full(ts.size, UNLABELLED, dtype=np.int8)
     has = ~np.isnan(r)
     trend[has] = 0
@@ -149,51 +158,77 @@ def label_regimes(
     return Labels(trend, vol, r, sigma, threshold)
 
 
-def _compound(returns: FloatArray) -> float:
-    return float(np.prod(1.0 + returns) - 1.0) if returns.size else 0.0
+TREND_ORDER = (1, -1, 0, UNLABELLED)  # the order the tables list them in
+VOL_ORDER = (1, 0, UNLABELLED)
 
 
-def _daily_sharpe(returns: FloatArray, days: IntArray) -> float | None:
-    if returns.size == 0:
-        return None
-    _, inverse = np.unique(days, return_inverse=True)
-    per_day = np.expm1(np.bincount(inverse, weights=np.log1p(returns)))
+def _lookup(order: Sequence[int]) -> npt.NDArray[np.int64]:
+    """Label code (-2..1) + 2 → its position in ``order``."""
+    lut = np.zeros(4, dtype=np.int64)
+    for i, code in enumerate(order):
+        lut[code + 2] = i
+    return lut
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One run's per-bar log returns, the market's, the UTC day of each bar
+    (from 0) and its round trips (bar of entry, net PnL)."""
+
+    lr: FloatArray
+    mlr: FloatArray
+    day: IntArray
+    trip_bars: IntArray
+    trip_pnl: FloatArray
+
+    def table(self, group: IntArray, names: Sequence[str], keep: Sequence[bool]) -> dict[str, Any]:
+        """Figures per group (``group`` holds each bar's position in ``names``),
+        every group in one pass of ``bincount`` but the drawdown."""
+        n = self.lr.size
+        k = max(len(names), int(group.max()) + 1 if n else 0)  # positions past names: left out
+        ndays = int(self.day[-1]) + 1 if n else 0
+        bars = np.bincount(group, minlength=k)
+        ret = np.expm1(np.bincount(group, weights=self.lr, minlength=k))
+        mret = np.expm1(np.bincount(group, weights=self.mlr, minlength=k))
+        cell = self.day * k + group
+        day_lr = np.bincount(cell, weights=self.lr, minlength=ndays * k).reshape(ndays, k)
+        day_n = np.bincount(cell, minlength=ndays * k).reshape(ndays, k)
+        tg = group[self.trip_bars] if self.trip_bars.size else np.zeros(0, dtype=np.int64)
+        trips = np.bincount(tg, minlength=k)
+        wins = np.bincount(tg, weights=(self.trip_pnl > 0).astype(float), minlength=k)
+        pnl = np.bincount(tg, weights=self.trip_pnl, minlength=k)
+        out: dict[str, Any] = {}
+        for c, name in enumerate(names):
+            if not (keep[c] or bars[c]):
+                continue
+            out[name] = {
+                "bars": int(bars[c]),
+                "share": float(bars[c] / n) if n else 0.0,
+                "return": float(ret[c]),
+                "market_return": float(mret[c]),
+                "sharpe": _sharpe(np.expm1(day_lr[day_n[:, c] > 0, c])),
+                "max_drawdown": _max_drawdown(self.lr[group == c]),
+                "round_trips": int(trips[c]),
+                "win_rate": float(wins[c] / trips[c]) if trips[c] else None,
+                "net_pnl": float(pnl[c]),
+            }
+        return out
+
+
+def _sharpe(per_day: FloatArray) -> float | None:
     if per_day.size < 2:
         return None
     std = float(per_day.std(ddof=1))
     return float(per_day.mean()) / std * math.sqrt(365.0) if std > _MIN_STD else None
 
 
-def _max_drawdown(returns: FloatArray) -> float:
-    if returns.size == 0:
+def _max_drawdown(lr: FloatArray) -> float:
+    """Deepest fall from a running peak (starting at 1) of the bars strung together."""
+    if lr.size == 0:
         return 0.0
-    curve = np.cumprod(1.0 + returns)
-    peak = np.maximum(np.maximum.accumulate(curve), 1.0)
-    return float((1.0 - curve / peak).max())
-
-
-def _group(
-    mask: npt.NDArray[np.bool_],
-    returns: FloatArray,
-    market: FloatArray,
-    days: IntArray,
-    trip_bars: IntArray,
-    trip_pnl: FloatArray,
-) -> dict[str, Any]:
-    n = mask.size
-    mine = mask[trip_bars] if trip_bars.size else np.zeros(0, dtype=bool)
-    pnl = trip_pnl[mine]
-    return {
-        "bars": int(mask.sum()),
-        "share": float(mask.sum() / n) if n else 0.0,
-        "return": _compound(returns[mask]),
-        "market_return": _compound(market[mask]),
-        "sharpe": _daily_sharpe(returns[mask], days[mask]),
-        "max_drawdown": _max_drawdown(returns[mask]),
-        "round_trips": int(mine.sum()),
-        "win_rate": float((pnl > 0).mean()) if pnl.size else None,
-        "net_pnl": float(pnl.sum()),
-    }
+    level = np.cumsum(lr)
+    peak = np.maximum(np.maximum.accumulate(level), 0.0)
+    return float(-np.expm1((level - peak).min()))
 
 
 def regime_breakdown(
@@ -219,38 +254,30 @@ def regime_breakdown(
     ts = np.asarray(equity_ts, dtype=np.int64)
     eq = np.asarray(equity, dtype=np.float64)
     prev = np.concatenate(([initial_equity], eq[:-1]))
-    returns = np.divide(eq, prev, out=np.ones_like(eq), where=prev > 0) - 1.0
+    lr = np.zeros_like(eq)
+    ok = (prev > 0) & (eq > 0)
+    lr[ok] = np.log(eq[ok] / prev[ok])  # a bust bar (equity to 0) has no log return
     mk = np.asarray(market, dtype=np.float64)
-    market_ret = np.zeros_like(mk)
-    market_ret[1:] = mk[1:] / mk[:-1] - 1.0
-    days = (ts + interval_ms - 1) // DAY_MS
+    mlr = np.zeros_like(mk)
+    mlr[1:] = np.log(mk[1:] / mk[:-1])
+    day = (ts + interval_ms - 1) // DAY_MS
     entry = np.array([t for t, _ in trips], dtype=np.int64)
-    trip_bars = np.clip(np.searchsorted(ts, entry, side="right") - 1, 0, max(ts.size - 1, 0))
-    trip_pnl = np.array([p for _, p in trips], dtype=np.float64)
-
-    def table(codes: CodeArray, names: dict[int, str]) -> dict[str, Any]:
-        return {
-            name: _group(codes == code, returns, market_ret, days, trip_bars, trip_pnl)
-            for code, name in names.items()
-            if code != UNLABELLED or bool((codes == code).any())
-        }
-
-    combined = labels.trend.astype(np.int16) * 10 + labels.vol
-    combos = {
-        t * 10 + v: f"{tn}/{vn}"
-        for t, tn in TREND_NAMES.items()
-        for v, vn in VOL_NAMES.items()
-        if UNLABELLED not in (t, v)
-    }
-    by_regime = {
-        name: _group(combined == code, returns, market_ret, days, trip_bars, trip_pnl)
-        for code, name in combos.items()
-        if bool((combined == code).any())
-    }
+    run = _Run(
+        lr=lr,
+        mlr=mlr,
+        day=day - day[0] if day.size else day,
+        trip_bars=np.clip(np.searchsorted(ts, entry, side="right") - 1, 0, max(ts.size - 1, 0)),
+        trip_pnl=np.array([p for _, p in trips], dtype=np.float64),
+    )
+    t = _lookup(TREND_ORDER)[labels.trend.astype(np.int64) + 2]
+    v = _lookup(VOL_ORDER)[labels.vol.astype(np.int64) + 2]
+    labelled = (t < 3) & (v < 2)
+    combined = np.where(labelled, t * 2 + v, 6)  # up/high, up/low, down/high, ...; 6: unlabelled
+    combos = [f"{TREND_NAMES[a]}/{VOL_NAMES[b]}" for a in TREND_ORDER[:3] for b in VOL_ORDER[:2]]
     return {
         "rules": asdict(rules),
         "vol_threshold": labels.vol_threshold,
-        "by_trend": table(labels.trend, TREND_NAMES),
-        "by_volatility": table(labels.vol, VOL_NAMES),
-        "by_regime": by_regime,
+        "by_trend": run.table(t, [TREND_NAMES[c] for c in TREND_ORDER], [True] * 3 + [False]),
+        "by_volatility": run.table(v, [VOL_NAMES[c] for c in VOL_ORDER], [True] * 2 + [False]),
+        "by_regime": run.table(combined, combos, [False] * 6),
     }
