@@ -158,3 +158,21 @@ def test_every_backtest_summary_and_report_carry_the_regime_breakdown(tmp_path) 
     assert table is not None
     for name, row in regimes["by_trend"].items():
         assert f"<td>{name}</td><td>{row['bars']:,}</td>" in table.group(1)
+
+
+@given(
+    n=st.integers(1, 300),
+    window=st.integers(1, 50_000),
+    drop=st.lists(st.integers(0, 299), max_size=20),
+)
+def test_the_window_start_by_arithmetic_equals_the_search(
+    n: int, window: int, drop: list[int]
+) -> None:
+    from bastion.research.regimes import back_index
+
+    ts = np.arange(n, dtype=np.int64) * 1_000
+    gappy = np.delete(ts, [d for d in set(drop) if d < n - 1]) if drop else ts
+
+    for t in (ts, gappy):
+        expected = np.searchsorted(t, t - window, side="right") - 1
+        assert back_index(t, window, 1_000).tolist() == expected.tolist()
