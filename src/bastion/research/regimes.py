@@ -92,7 +92,7 @@ def back_index(ts: IntArray, window_ms: int, interval_ms: int) -> IntArray:
     when they do: the same answer, a tenth of the time on a million bars."""
     n = ts.size
     if n and int(ts[-1] - ts[0]) == (n - 1) * interval_ms:
-        return np.arange(n, dtype=np.int64) - (-(-window_ms // interval_ms))
+        return np.maximum(np.arange(n, dtype=np.int64) - (-(-window_ms // interval_ms)), -1)
     return np.searchsorted(ts, ts - window_ms, side="right").astype(np.int64) - 1
 
 
