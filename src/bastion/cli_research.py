@@ -262,7 +262,16 @@ def sweep_cmd(
     point is reported with its parameters; the others finish. Writes
     sweep.parquet (one row per point), sweep.html (heatmaps) and sweep.json
     to --out."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     from bastion.research.cluster import open_executor
+    from bastion.research.grid import expand
     from bastion.research.sweep import SweepSpec, best_rows, run_sweep, write_sweep
     from bastion.research.table import METRICS
 
@@ -284,11 +293,18 @@ def sweep_cmd(
             end_ms=end_ms,
         )
 
+        progress = Progress(
+            TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        bar = progress.add_task("sweep", total=len(expand(the_grid)))
+
         def done(row: dict[str, Any]) -> None:
+            progress.advance(bar)
             if row["status"] != "ok":
                 console.print(f"[red]failed[/] {escape(str(row['error']))}", highlight=False)
 
-        with open_executor(scheduler, workers) as executor:
+        with open_executor(scheduler, workers) as executor, progress:
             n_workers = executor.workers
             rows = run_sweep(sweep, executor, done)
     except ValueError as exc:
