@@ -1,5 +1,5 @@
-"""Factories for the research tests: bars written to a Parquet file (the
-workers read bars by path), the shared real data, a two-worker Dask cluster."""
+"""Fixtures for the research tests: a synthetic market in a Parquet file and a
+two-worker Dask cluster on loopback."""
 
 from __future__ import annotations
 
@@ -7,31 +7,10 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from tests.research.support import HOUR, write_bars
 
-from bastion.data.paths import shared_data_dir
 from bastion.data.synthetic import regime_bars
-from bastion.model import BarSeries
-
-HOUR = 3_600_000
-BTC_3M = "binance_BTC_USDT_1m_2025-05-20_2025-08-18.parquet"
-
-
-def write_bars(path: Path, series: BarSeries) -> Path:
-    table = pa.table(
-        {
-            "ts": series.ts,
-            "open": series.open,
-            "high": series.high,
-            "low": series.low,
-            "close": series.close,
-            "volume": series.volume,
-        }
-    )
-    pq.write_table(table, path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +18,6 @@ def synthetic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """120 days of hourly bars through trend, range, high-volatility and crash regimes."""
     series = regime_bars(24 * 120, seed=11, symbol="SYN/USDT", interval_ms=HOUR, segment_bars=240)
     return write_bars(tmp_path_factory.mktemp("bars") / "SYN_USDT_1h.parquet", series)
-
-
-def real_file(name: str) -> Path:
-    d = shared_data_dir()
-    path = None if d is None else d / "ohlcv" / name
-    if path is None or not path.is_file():
-        pytest.skip(f"real market data {name} not found (../shared/data or $BASTION_DATA_DIR)")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.research.conftest import real_file
+from tests.research.support import real_file
 
 from bastion.config import BotConfig
 from bastion.data.loaders import load_bars

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.research.conftest import BTC_3M, real_file
+from tests.research.support import BTC_3M, real_file
 from typer.testing import CliRunner
 
 from bastion.cli import app
