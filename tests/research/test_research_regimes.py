@@ -154,7 +154,7 @@ def test_every_backtest_summary_and_report_carry_the_regime_breakdown(tmp_path) 
         sum(r["round_trips"] for r in regimes["by_trend"].values()) == result.summary["round_trips"]
     )
     page = files["report"].read_text()
-    table = re.search(r'<table id="regimes-trend">(.*?)</table>', page, re.S)
+    table = re.search(r'<table id="regimes-trend"[^>]*>(.*?)</table>', page, re.S)
     assert table is not None
     for name, row in regimes["by_trend"].items():
         assert f"<td>{name}</td><td>{row['bars']:,}</td>" in table.group(1)

@@ -169,8 +169,8 @@ def regime_tables(regimes: Mapping[str, Any] | None) -> str:
             for name, r in rows.items()
         )
         tables.append(
-            f'<table id="regimes-{group.removeprefix("by_")}"><thead><tr><th>{_esc(title)}</th>'
-            f"{head}</tr></thead><tbody>{body}</tbody></table>"
+            f'<table id="regimes-{group.removeprefix("by_")}" style="margin-bottom:.8rem">'
+            f"<thead><tr><th>{_esc(title)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
     rules = regimes.get("rules") or {}
     basis = (
