@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from bastion.cli import app
@@ -76,3 +77,24 @@ def test_bad_input_is_one_line_and_exit_2(synthetic_file: Path, tmp_path: Path) 
         assert says in result.output, (args, result.output)
         assert "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_an_unreachable_scheduler_is_one_line(
+    synthetic_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from bastion.research import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    result = runner.invoke(app, ["sweep", "--data", str(synthetic_file), "--symbol", "SYN/USDT",
+                                 "--grid", "fast=5", "--scheduler", f"tcp://127.0.0.1:{port}",
+                                 "--out", str(tmp_path)])  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler tcp://127.0.0.1:{port}: cannot reach it" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from bastion.research.grid import label
 from bastion.research.runner import Task, run_batch, run_task
 
+CONNECT_TIMEOUT = "10s"  # how long --scheduler may take to answer before the command gives up
 Row = dict[str, Any]
 Done = Callable[[Row], None]
 
@@ -135,7 +136,7 @@ def open_executor(scheduler: str | None = None, workers: int | None = None) -> I
         if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
             raise ValueError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT")
         try:
-            client = dist.Client(scheduler, timeout="10s")
+            client = dist.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise ValueError(f"--scheduler {scheduler}: cannot reach it ({exc})") from None
         try:
