@@ -98,3 +98,26 @@ def test_an_unreachable_scheduler_is_one_line(
     assert result.exit_code == 2, result.output
     assert f"--scheduler tcp://127.0.0.1:{port}: cannot reach it" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_sweep_over_a_window_sees_only_its_bars(synthetic_file: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    first = pq.read_table(synthetic_file).column("ts")[0].as_py()
+    start = datetime.fromtimestamp(first / 1000, tz=UTC).date() + timedelta(days=10)
+    end = start + timedelta(days=19)  # --to is inclusive: 20 days
+
+    result = runner.invoke(app, ["sweep", "--data", str(synthetic_file), "--symbol", "SYN/USDT",
+                                 "--strategy", "sma_cross", "--grid", "fast=5", "--grid",
+                                 "slow=20", "--from", start.isoformat(), "--to", end.isoformat(),
+                                 "--workers", "0", "--out", str(tmp_path)])  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    row = pq.read_table(tmp_path / "sweep.parquet").to_pylist()[0]
+    assert row["status"] == "ok"
+    day0 = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
+    assert row["start_ts"] == day0
+    assert row["end_ts"] == day0 + 20 * 86_400_000 - 3_600_000  # the last hourly bar's open
+    assert row["bars"] == 20 * 24
+    meta = json.loads((tmp_path / "sweep.json").read_text())
+    assert meta["tasks"] == 1

@@ -34,6 +34,7 @@ METRICS = (
     "exposure",
 )
 PARAM_PREFIX = "param."
+SPAN = ("bars", "start_ts", "end_ts")  # what the run covered (bar open times, ms UTC)
 # The run's return over each regime's bars (docs/research.md), one column each.
 REGIMES = (
     ("return.trend_up", "by_trend", "up"),
@@ -55,6 +56,10 @@ def _regime(row: Mapping[str, Any], group: str, label: str) -> float | None:
     return _number(((regimes.get(group) or {}).get(label) or {}).get("return"))
 
 
+def _integer(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def to_table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> pa.Table:
     """The rows (as ``run_task`` returns them) as an Arrow table, in row order."""
     columns: dict[str, list[Any]] = {
@@ -64,6 +69,8 @@ def to_table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> pa.Table
     }
     for key in keys:
         columns[PARAM_PREFIX + key] = [str(r["point"].get(key)) for r in rows]
+    for m in SPAN:
+        columns[m] = [_integer((r.get("summary") or {}).get(m)) for r in rows]
     for m in METRICS:
         columns[m] = [_number((r.get("summary") or {}).get(m)) for r in rows]
     for name, group, label in REGIMES:
@@ -73,6 +80,7 @@ def to_table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> pa.Table
     schema = pa.schema(
         [("index", pa.int64()), ("status", pa.string()), ("error", pa.string())]
         + [(PARAM_PREFIX + k, pa.string()) for k in keys]
+        + [(m, pa.int64()) for m in SPAN]
         + [(m, pa.float64()) for m in (*METRICS, *(n for n, _g, _l in REGIMES))]
         + [(m, pa.float64()) for m in ("task_s", "backtest_s")]
     )
