@@ -366,5 +366,10 @@ def _print_walkforward(report: dict[str, Any]) -> None:
         + f"; degradation ratio {fmt('ratio', report.get('degradation_ratio'))}",
         highlight=False,
     )
+    for label, group in (("by trend", "by_trend"), ("by volatility", "by_volatility")):
+        rows = (st.get("regimes") or {}).get(group) or {}
+        if rows:  # the stitched out-of-sample return over each regime's bars
+            text = ", ".join(f"{k} {fmt('total_return', r['return'])}" for k, r in rows.items())
+            console.print(f"  out of sample {label}: {text}", highlight=False)
     for w in report.get("warnings") or []:
         console.print(f"[yellow]warning[/] {w['code']}: {escape(w['text'])}", highlight=False)
