@@ -505,6 +505,7 @@ def _register_others() -> None:
     from bastion.cli_data import register as register_data
     from bastion.cli_observe import register as register_observe
     from bastion.cli_promote import register as register_promote
+    from bastion.cli_research import register as register_research
     from bastion.cli_risk import register as register_risk
     from bastion.cli_strategy import register as register_strategy
     from bastion.killswitch.cli import register as register_killswitch
@@ -517,6 +518,7 @@ def _register_others() -> None:
     register_strategy(app)
     register_promote(app)
     register_archive(app)
+    register_research(app)
 
 
 _register_others()

@@ -60,6 +60,10 @@ def print_summary(result: BacktestResult, title: str) -> None:
             table.add_row(label, ", ".join(f"{k}={v}" for k, v in counts.items()))
     if s.get("buy_and_hold_return") is not None:
         table.add_row("buy and hold", f"{s['buy_and_hold_return']:.2%}")
+    for label, group in (("by trend", "by_trend"), ("by volatility", "by_volatility")):
+        rows = (s.get("regimes") or {}).get(group) or {}
+        if rows:  # the run's return over each regime's bars (docs/research.md)
+            table.add_row(label, ", ".join(f"{k} {r['return']:.2%}" for k, r in rows.items()))
     console.print(table)
     if s.get("ratio_basis"):
         console.print(f"  sharpe/sortino: {s['ratio_basis']}", highlight=False)

@@ -25,6 +25,7 @@ from pydantic import (
 from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
 from bastion.config_ops import PromotionConfig, RetentionConfig
+from bastion.config_research import ResearchConfig
 
 
 class ConfigError(ValueError):
@@ -401,6 +402,7 @@ class BotConfig(_Strict):
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     observe: ObserveConfig = Field(default_factory=ObserveConfig)
+    research: ResearchConfig = Field(default_factory=ResearchConfig)
     data_dir: str = "runs/bot"
 
 

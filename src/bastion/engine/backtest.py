@@ -127,13 +127,22 @@ def run_backtest(
     journal_path: Path | None = None,
     progress: Progress | None = None,
     guard: bool = False,
+    warmup: Sequence[BarSeries] = (),
 ) -> BacktestResult:
-    """Run ``strategies`` over ``series`` and return equity, fills and the summary."""
+    """Run ``strategies`` over ``series`` and return equity, fills and the summary.
+
+    ``warmup``: bars before the first of ``series``, passed through the data
+    gate before the first cycle (as a live bot's warm-up), so the indicators
+    are full from the first bar; no decision is taken on them."""
     if not series or any(len(s) == 0 for s in series):
         raise ValueError("a backtest needs at least one non-empty bar series")
     started = time.perf_counter()  # wall time for the bars/s figure only; never seen by the cycle
     journal = Journal(journal_path if journal_path else ":memory:", flush_every=5000)
     bot, venue = build_bot(series, strategies, config, journal, guard=guard)
+    if warmup:
+        from bastion.engine.warmup import apply
+
+        apply(bot, {s.symbol: [s.bar(i) for i in range(len(s))] for s in warmup})
     journal.set_meta("run_id", bot.run_id)
     journal.set_meta(
         "strategies",
@@ -223,6 +232,7 @@ def run_backtest(
         "monthly_returns": monthly_returns(equity_ts, equity, cash, interval),
         **verdicts(bot.decisions, bot.resized),
         **breakdowns(trips, bot.orders.fills),
+        "regimes": _regimes(equity_ts, equity, benchmark, cash, interval, config, trips),
     }
     return BacktestResult(
         summary=summary,
@@ -232,6 +242,31 @@ def run_backtest(
         bot=bot,
         venue=venue,
         benchmark=benchmark,
+    )
+
+
+def _regimes(
+    equity_ts: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    market: npt.NDArray[np.float64],
+    cash: float,
+    interval: int,
+    config: BotConfig,
+    trips: Sequence[Any],
+) -> dict[str, Any]:
+    """The run broken down by market regime, the market being buy and hold."""
+    from bastion.research.regimes import RegimeRules, label_regimes, regime_breakdown
+
+    rules = RegimeRules.from_config(config.research.regimes)
+    return regime_breakdown(
+        equity_ts=equity_ts,
+        equity=equity,
+        initial_equity=cash,
+        market=market,
+        labels=label_regimes(equity_ts, market, interval, rules),
+        interval_ms=interval,
+        rules=rules,
+        trips=[(t.entry_ts, float(t.net_pnl)) for t in trips],
     )
 
 

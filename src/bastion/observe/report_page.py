@@ -128,6 +128,61 @@ def _counts(table_id: str, title: str, counts: Mapping[str, int]) -> str:
     )
 
 
+_REGIME_COLUMNS = (
+    ("bars", "bars"),
+    ("share", "share of run"),
+    ("return", "return"),
+    ("market_return", "market"),
+    ("sharpe", "Sharpe (daily)"),
+    ("max_drawdown", "max drawdown"),
+    ("round_trips", "trips entered"),
+    ("win_rate", "win rate"),
+    ("net_pnl", "net PnL (closed)"),
+)
+_REGIME_PERCENT = frozenset({"share", "return", "market_return", "max_drawdown", "win_rate"})
+
+
+def _regime_cell(key: str, value: object) -> str:
+    shown = "total_return" if key in _REGIME_PERCENT else key  # a fraction, as a percentage
+    if key in ("return", "market_return", "net_pnl"):
+        return _signed(shown, value)
+    return f"<td>{_esc(_fmt(shown, value))}</td>"
+
+
+def regime_tables(regimes: Mapping[str, Any] | None) -> str:
+    """The run by market regime (rules in docs/research.md): one table per
+    grouping, every figure from summary.json's ``regimes``."""
+    if not regimes:
+        return '<p id="regimes">No regime breakdown.</p>'
+    head = "".join(f"<th>{_esc(label)}</th>" for _key, label in _REGIME_COLUMNS)
+    tables = []
+    for group, title in (
+        ("by_trend", "trend"),
+        ("by_volatility", "volatility"),
+        ("by_regime", "trend/volatility"),
+    ):
+        rows = regimes.get(group) or {}
+        body = "".join(
+            f"<tr><td>{_esc(name)}</td>"
+            + "".join(_regime_cell(key, r.get(key)) for key, _label in _REGIME_COLUMNS)
+            + "</tr>"
+            for name, r in rows.items()
+        )
+        tables.append(
+            f'<table id="regimes-{group.removeprefix("by_")}" style="margin-bottom:.8rem">'
+            f"<thead><tr><th>{_esc(title)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    rules = regimes.get("rules") or {}
+    basis = (
+        f"Trend: the market's return over {rules.get('trend_window_ms', 0) / 86_400_000:g} days "
+        f"beyond ±{rules.get('trend_threshold', 0):.2%}; volatility: realised volatility over "
+        f"{rules.get('vol_window_ms', 0) / 86_400_000:g} days above its "
+        f"{rules.get('vol_quantile', 0):.0%} quantile "
+        f"({_esc(_fmt('volatility', regimes.get('vol_threshold')))} annualised) is high."
+    )
+    return f'<div id="regimes">{"".join(tables)}<p class="basis">{basis}</p></div>'
+
+
 def _halts(halts: Sequence[Mapping[str, Any]]) -> str:
     if not halts:
         return "<p>The halt latch never moved: no halt, no flatten.</p>"
@@ -217,6 +272,8 @@ and are counted apart.</p>
 {_breakdown("strategy", summary.get("by_strategy") or {}, "by-strategy")}
 <h2>Per symbol</h2>
 {_breakdown("symbol", summary.get("by_symbol") or {}, "by-symbol")}
+<h2>By market regime</h2>
+{regime_tables(summary.get("regimes"))}
 <h2>Monthly returns</h2>
 {_monthly(summary.get("monthly_returns") or {})}
 <h2>Risk verdicts</h2>
