@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -46,6 +47,7 @@ _STATUS = {
     OrderStatus.EXPIRED: "EXPIRED",
     OrderStatus.REJECTED: "REJECTED",
 }
+_AVG_WINDOW_MS = fmt.AVG_PRICE_MINS * 60_000
 _EXTERNAL = StrategyRef(id="emulator", version="0")
 _Row = TypeVar("_Row", OrderRecord, FillRecord)
 
@@ -66,8 +68,9 @@ class _NewOrder:
 class Exchange:
     """Binance's order endpoints, backed by a ``SimVenue``."""
 
-    def __init__(self, venue: SimVenue) -> None:
+    def __init__(self, venue: SimVenue, *, max_num_orders: int = fmt.MAX_NUM_ORDERS) -> None:
         self.venue = venue
+        self.max_num_orders = max_num_orders
         self.instruments = {fmt.exchange_symbol(s): i for s, i in venue.instruments().items()}
         self.records: dict[int, OrderRecord] = {}
         self._by_venue: dict[str, OrderRecord] = {}
@@ -77,12 +80,17 @@ class Exchange:
         self.outbox: list[fmt.Json] = []  # user-stream events not yet sent
         self._quotes: dict[str, tuple[Decimal, Decimal]] = {}
         self._last: dict[str, Decimal] = {}
+        self._recent: dict[str, deque[tuple[int, Decimal, Decimal]]] = {}  # for avgPrice
         self._next_order = 1
         self._next_trade = 1
 
     # ---------------------------------------------------------------- market
     def on_trade(self, ev: TradeEvent, now_ms: int) -> None:
         self._last[ev.symbol] = ev.price
+        recent = self._recent.setdefault(ev.symbol, deque())
+        recent.append((now_ms, ev.price, ev.qty))
+        while recent and recent[0][0] < now_ms - _AVG_WINDOW_MS:
+            recent.popleft()
         inst = self.instruments.get(ev.symbol)
         if inst is not None:
             self.venue.on_trade(inst.symbol, ev.ts, float(ev.price), float(ev.qty))
@@ -118,7 +126,7 @@ class Exchange:
         if not _CLIENT_ID.match(client_id):
             raise errors.bad_param("newClientOrderId")
         order = self._parse(p, inst, sym)
-        self._check_filters(inst, sym, order)
+        self._check_filters(inst, sym, order, now_ms)
         prev = self._by_client.get(client_id)
         if prev is not None and prev.is_open:
             raise errors.duplicate_order()
@@ -140,7 +148,7 @@ class Exchange:
             order_id=self._next_order, client_id=client_id, symbol=sym, unified=inst.symbol,
             venue_id=report.venue_order_id, side=order.side, type_name=order.type_name,
             tif_name=order.tif_name, qty=order.qty, price=order.price, created_ms=now_ms,
-            updated_ms=now_ms, orig_quote_qty=order.quote_qty,
+            updated_ms=now_ms, orig_quote_qty=order.quote_qty, working_ms=now_ms,
         )  # fmt: skip
         self._next_order += 1
         self.records[rec.order_id] = rec
@@ -283,22 +291,56 @@ class Exchange:
             raise errors.ApiError(400, -1013, "Filter failure: NOTIONAL")
         return inst.round_qty(quote / ref)
 
+    def avg_price(self, sym: str, now_ms: int) -> Decimal | None:
+        """Binance's ``avgPrice``: volume-weighted over the last five minutes of
+        trades; the last trade (or the mid) when the window is empty."""
+        rows = [r for r in self._recent.get(sym, ()) if r[0] >= now_ms - _AVG_WINDOW_MS]
+        volume = sum((q for _, _, q in rows), ZERO)
+        if volume > 0:
+            return sum((p * q for _, p, q in rows), ZERO) / volume
+        if sym in self._last:
+            return self._last[sym]
+        q = self._quotes.get(sym)
+        return (q[0] + q[1]) / 2 if q is not None else None
+
     def _refuse_taking(self, sym: str, side: Side, price: Decimal) -> None:
         q = self._quotes.get(sym)
         if q is not None and (price >= q[1] if side is Side.BUY else price <= q[0]):
             raise errors.would_take()
 
-    def _check_filters(self, inst: Instrument, sym: str, order: _NewOrder) -> None:
-        """PRICE_FILTER, (MARKET_)LOT_SIZE and NOTIONAL, in Binance's order and words."""
+    def _check_filters(self, inst: Instrument, sym: str, order: _NewOrder, now_ms: int) -> None:
+        """PRICE_FILTER, (MARKET_)LOT_SIZE, PERCENT_PRICE_BY_SIDE, NOTIONAL and
+        MAX_NUM_ORDERS, in the order exchangeInfo lists them and in Binance's words."""
         price, qty = order.price, order.qty
         lot = "MARKET_LOT_SIZE" if order.type is OrderType.MARKET else "LOT_SIZE"
         if price is not None and (price < inst.tick_size or price % inst.tick_size != 0):
             raise errors.filter_failure("PRICE_FILTER")
         if qty < max(inst.min_qty, inst.lot_size) or qty % inst.lot_size != 0:
             raise errors.filter_failure(lot)
+        if price is not None and not self._within_percent(sym, order.side, price, now_ms):
+            raise errors.filter_failure("PERCENT_PRICE_BY_SIDE")
         ref = price if price is not None else self._ref_price(sym, order.side)
         if ref is not None and qty * ref < inst.min_notional:
             raise errors.filter_failure("NOTIONAL")
+        if sum(1 for r in self.records.values() if r.is_open and r.symbol == sym) >= (
+            self.max_num_orders
+        ):
+            raise errors.filter_failure("MAX_NUM_ORDERS")
+
+    def _within_percent(self, sym: str, side: Side, price: Decimal, now_ms: int) -> bool:
+        avg = self.avg_price(sym, now_ms)
+        if avg is None:
+            return True  # nothing traded or quoted yet: nothing to stray from
+        band = fmt.PERCENT_PRICE_BY_SIDE
+        up, down = (
+            ("bidMultiplierUp", "bidMultiplierDown")
+            if side is Side.BUY
+            else (
+                "askMultiplierUp",
+                "askMultiplierDown",
+            )
+        )
+        return avg * band[down] <= price <= avg * band[up]
 
     def _log(
         self, p: Mapping[str, str], client_id: str, now_ms: int, outcome: str, oid: int | None

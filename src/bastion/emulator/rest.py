@@ -79,6 +79,7 @@ class RestApi:
             ("GET", "/api/v3/ticker/bookTicker"): Route(PUBLIC, self.book_ticker),
             ("GET", "/api/v3/ticker/24hr"): Route(PUBLIC, self.ticker_24h),
             ("GET", "/api/v3/ticker/price"): Route(PUBLIC, self.ticker_price),
+            ("GET", "/api/v3/avgPrice"): Route(PUBLIC, self.avg_price),
             ("GET", "/api/v3/klines"): Route(PUBLIC, self.klines),
             ("GET", "/api/v3/trades"): Route(PUBLIC, self.trades),
             ("GET", "/api/v3/aggTrades"): Route(PUBLIC, self.agg_trades),
@@ -235,7 +236,9 @@ class RestApi:
 
     def exchange_info(self, p: Params, _: str | None) -> Any:
         insts = [self.exchange.instruments[s] for s in self._symbols(p)]
-        return fmt.exchange_info(insts, self.server_ms(), self.weights.limit)
+        return fmt.exchange_info(
+            insts, self.server_ms(), self.weights.limit, self.exchange.max_num_orders
+        )
 
     def depth(self, p: Params, _: str | None) -> Any:
         sym = self._symbol(p)
@@ -260,6 +263,11 @@ class RestApi:
             return {"symbol": s, "price": fmt.fmt(t[-1][1] if t else None)}
 
         return self._each(p, one)
+
+    def avg_price(self, p: Params, _: str | None) -> Any:
+        sym, now = self._symbol(p), self.server_ms()
+        avg = self.exchange.avg_price(sym, now)
+        return {"mins": fmt.AVG_PRICE_MINS, "price": fmt.fmt(avg), "closeTime": now}
 
     def klines(self, p: Params, _: str | None) -> Any:
         sym = self._symbol(p)

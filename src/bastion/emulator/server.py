@@ -92,6 +92,7 @@ class EmulatorConfig:
     start_paused: bool = False  # the market waits for ``resume_market()``
     rebase_time: bool = True  # replayed timestamps start at the emulator's "now"
     weight_limit: int = 6_000
+    max_num_orders: int = 200  # Binance's MAX_NUM_ORDERS filter per symbol
     ban_s: float = 120.0
     venue_latency_ms: int = 0
     faults: tuple[FaultSpec, ...] = ()
@@ -119,7 +120,7 @@ class Emulator:
         self.rest: RestApi | None = None  # set by start()
         cfg = self.config
         self.venue = SimVenue(cfg.instruments, cfg.balances, latency_ms=cfg.venue_latency_ms)
-        self.exchange = Exchange(self.venue)
+        self.exchange = Exchange(self.venue, max_num_orders=cfg.max_num_orders)
         self.market = MarketState([exchange_symbol(i.symbol) for i in cfg.instruments])
         self.weights = WeightMeter(limit=cfg.weight_limit, ban_s=cfg.ban_s)
         self.listen_keys = ListenKeys()
@@ -244,6 +245,7 @@ class Emulator:
         now = self.server_ms()
         if isinstance(event, TradeEvent):
             _, msgs = self.market.apply_trade(event, now)
+            msgs += self.market.ticker_messages(event.symbol, now, self.hub.wants)
         elif isinstance(event, QuoteEvent):
             msgs = self.market.apply_quote(event)
         else:

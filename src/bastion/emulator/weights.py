@@ -25,6 +25,7 @@ _FIXED: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/trades"): 25,
     ("GET", "/api/v3/aggTrades"): 4,
     ("GET", "/api/v3/ticker/price"): 2,
+    ("GET", "/api/v3/avgPrice"): 2,
     ("POST", "/api/v3/order"): 1,
     ("GET", "/api/v3/order"): 4,
     ("DELETE", "/api/v3/order"): 1,
