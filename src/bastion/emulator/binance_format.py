@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bastion.emulator.records import FillRecord, OrderRecord
+from bastion.emulator.records import FillRecord, OrderList, OrderRecord
 from bastion.model import Balance, Instrument, Side
 
 Json = dict[str, Any]
@@ -239,6 +239,61 @@ def order_canceled(rec: OrderRecord) -> Json:
         **_amounts(rec),
         **_stop(rec),
         "selfTradePreventionMode": "EXPIRE_MAKER",
+    }
+
+
+def _list_head(lst: OrderList, recs: Sequence[OrderRecord], at_ms: int) -> Json:
+    status = "ALL_DONE" if lst.done else "EXEC_STARTED"
+    return {
+        "orderListId": lst.list_id,
+        "contingencyType": "OCO",
+        "listStatusType": status,
+        "listOrderStatus": "ALL_DONE" if lst.done else "EXECUTING",
+        "listClientOrderId": lst.list_client_id,
+        "transactionTime": at_ms,
+        "symbol": lst.symbol,
+        "orders": [
+            {"symbol": r.symbol, "orderId": r.order_id, "clientOrderId": r.client_id} for r in recs
+        ],
+    }
+
+
+def order_list(lst: OrderList, recs: Sequence[OrderRecord], resp_type: str, at_ms: int) -> Json:
+    """``POST /api/v3/orderList/oco``: the list and a report per leg in ``resp_type``."""
+
+    def report(rec: OrderRecord) -> Json:
+        if resp_type == "ACK":
+            return order_ack(rec)
+        return order_result(rec) if resp_type == "RESULT" else order_full(rec, rec.fills)
+
+    return {**_list_head(lst, recs, at_ms), "orderReports": [report(r) for r in recs]}
+
+
+def order_list_canceled(lst: OrderList, recs: Sequence[OrderRecord], at_ms: int) -> Json:
+    """``DELETE /api/v3/orderList``: the list with each leg's cancel reply."""
+    return {**_list_head(lst, recs, at_ms), "orderReports": [order_canceled(r) for r in recs]}
+
+
+def order_list_query(lst: OrderList, recs: Sequence[OrderRecord]) -> Json:
+    """``GET /api/v3/orderList`` and ``openOrderList`` entries."""
+    return _list_head(lst, recs, lst.created_ms)
+
+
+def list_status(lst: OrderList, recs: Sequence[OrderRecord], event_ms: int) -> Json:
+    """The user stream's ``listStatus``, sent beside each leg's executionReport."""
+    head = _list_head(lst, recs, event_ms)
+    return {
+        "e": "listStatus",
+        "E": event_ms,
+        "s": lst.symbol,
+        "g": lst.list_id,
+        "c": "OCO",
+        "l": head["listStatusType"],
+        "L": head["listOrderStatus"],
+        "r": "NONE",
+        "C": lst.list_client_id,
+        "T": event_ms,
+        "O": [{"s": r.symbol, "i": r.order_id, "c": r.client_id} for r in recs],
     }
 
 

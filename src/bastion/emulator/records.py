@@ -71,6 +71,18 @@ class OrderRecord:
         return self.working_ms is not None
 
 
+@dataclass(slots=True, kw_only=True)
+class OrderList:
+    """An OCO: two orders of which the first to work or fill ends the other."""
+
+    list_id: int
+    list_client_id: str
+    symbol: str
+    order_ids: tuple[int, int]  # (above, below), as Binance lists them
+    created_ms: int
+    done: bool = False  # ALL_DONE: a leg filled or worked, or the list was cancelled
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReceivedOrder:
     """One order request that reached the emulator, whatever became of it.

@@ -224,6 +224,19 @@ class SimVenue:
             self._cost.pop(symbol, None)
         self.version += 1
 
+    def hold(self, asset: str, qty: Decimal) -> None:
+        """Reserve funds for an order an exchange keeps off the book (a stop not
+        yet triggered): they show as locked and no other order may spend them."""
+        if self._free(asset) < qty:
+            raise InsufficientFunds(f"hold {qty} {asset}, free {self._free(asset)}")
+        self._locked[asset] = self._locked.get(asset, ZERO) + qty
+        self.version += 1
+
+    def release(self, asset: str, qty: Decimal) -> None:
+        """Give back what ``hold`` reserved."""
+        self._locked[asset] = self._locked.get(asset, ZERO) - qty
+        self.version += 1
+
     # ------------------------------------------------------------- validation
     def _validate(self, inst: Instrument, req: OrderRequest) -> None:
         if req.qty <= 0:
