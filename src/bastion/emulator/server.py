@@ -31,6 +31,7 @@ from aiohttp import web
 from bastion.data.loaders import load_bars
 from bastion.emulator import admin
 from bastion.emulator.binance_format import exchange_symbol
+from bastion.emulator.btcmarkets import BTCM_API_KEY, BTCM_API_SECRET, BtcMarketsApi
 from bastion.emulator.exchange import Exchange
 from bastion.emulator.faults import FaultPlan, FaultSpec
 from bastion.emulator.history import KlineHistory, synthetic_history
@@ -84,6 +85,9 @@ class EmulatorConfig:
     instruments: tuple[Instrument, ...] = DEFAULT_INSTRUMENTS
     balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
     api_keys: Mapping[str, str] = field(default_factory=lambda: {TEST_API_KEY: TEST_API_SECRET})
+    btcm_api_keys: Mapping[str, str] = field(
+        default_factory=lambda: {BTCM_API_KEY: BTCM_API_SECRET}
+    )
     source: str = "synthetic"
     source_paths: tuple[Path, ...] = ()
     speed: float = 1.0  # replay speed; 0 = as fast as possible
@@ -101,7 +105,8 @@ class EmulatorConfig:
 
 
 class Emulator:
-    """A Binance-spot-speaking loopback exchange backed by ``SimVenue``."""
+    """A loopback exchange backed by ``SimVenue``: Binance spot (``/api/v3``,
+    streams) and BTC Markets REST v3 (``/v3``) over one order desk."""
 
     def __init__(
         self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] = time.time
@@ -148,7 +153,12 @@ class Emulator:
         )  # fmt: skip
         self.rest = rest
         app = web.Application()
-        app.add_routes(rest.routes() + self.hub.routes())
+        btcm = BtcMarketsApi(
+            exchange=self.exchange, market=self.market, faults=self.faults,
+            api_keys=self.config.btcm_api_keys, server_ms=self.server_ms,
+            after_change=self.flush_user,
+        )  # fmt: skip
+        app.add_routes(rest.routes() + btcm.routes() + self.hub.routes())
         self.port = await self._serve(app, self.config.port)
         if self.config.admin_port is not None:
             self.admin_port = await self._serve(admin.make_app(self), self.config.admin_port)

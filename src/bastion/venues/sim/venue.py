@@ -239,6 +239,8 @@ class SimVenue:
 
     # ------------------------------------------------------------- validation
     def _validate(self, inst: Instrument, req: OrderRequest) -> None:
+        if req.stop_price is not None:  # a stop taken as a plain limit would fill at once
+            raise InvalidOrder(f"{req.client_id}: the simulated venue takes no stop orders")
         if req.qty <= 0:
             raise InvalidOrder(f"{req.client_id}: quantity must be positive, got {req.qty}")
         if inst.round_qty(req.qty) != req.qty:
