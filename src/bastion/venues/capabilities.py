@@ -38,6 +38,7 @@ class Capabilities:
     private_stream: bool
     history_days: int | None  # None: no limit the venue needs to respect
     order_types: frozenset[str]
+    trades_since: bool = True  # our trades can be asked for from a time (else: page, filter)
 
     def client_id_ok(self, client_id: str) -> bool:
         return re.fullmatch(self.client_id_pattern, client_id) is not None
@@ -70,6 +71,7 @@ BTCMARKETS = Capabilities(
     private_stream=False,
     history_days=90,
     order_types=frozenset({"market", "limit", POST_ONLY}),
+    trades_since=False,  # its "after" is a trade-id cursor, not a time
 )
 # An exchange not in the table is assumed to do nothing beyond the basics:
 # no private stream (poll), no lookup by client id (so: no live trading).

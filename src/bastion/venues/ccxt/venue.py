@@ -234,7 +234,9 @@ class CcxtVenue:
             found = await self._scan(symbol, client_id)
             if found is None or found.status.terminal:
                 raise ccxt.OrderNotFound(f"no open order {client_id} on {symbol}")
-            order = await self._ex.cancel_order(found.venue_order_id, symbol)
+            await self._ex.cancel_order(found.venue_order_id, symbol)
+            # the reply names the order and nothing else: read what it became
+            order = await self._ex.fetch_order(found.venue_order_id, symbol)
         return self._noted(self._report(order, client_id))
 
     def submit_oco(self, take_profit: OrderRequest, stop: OrderRequest) -> list[OrderReport]:
@@ -258,7 +260,8 @@ class CcxtVenue:
     async def _scan(self, symbol: str, client_id: str) -> OrderReport | None:
         """The documented fallback where an exchange cannot fetch by client id:
         its open orders, then its recent ones (``history_days`` deep)."""
-        for fetch in (self._ex.fetch_open_orders, self._ex.fetch_closed_orders):
+        history = self._ex.fetch_orders if self._ex.has.get("fetchOrders") else None
+        for fetch in (self._ex.fetch_open_orders, history or self._ex.fetch_closed_orders):
             for o in await fetch(symbol):
                 if str(o.get("clientOrderId") or "") == client_id:
                     return self._report(o, client_id)
@@ -293,7 +296,10 @@ class CcxtVenue:
     async def _fills(self, since_ts: int, symbol: str | None) -> list[Fill]:
         out: list[Fill] = []
         for sym in (symbol,) if symbol else self.symbols:
-            for t in await self._ex.fetch_my_trades(sym, since_ts or None):
+            since = (since_ts or None) if self.caps.trades_since else None
+            for t in await self._ex.fetch_my_trades(sym, since):
+                if since_ts and int(t.get("timestamp") or 0) < since_ts:
+                    continue
                 fill = await self._fill(t)
                 if fill is not None:
                     out.append(fill)
