@@ -137,8 +137,10 @@ class BtcMarketsApi:
         api_keys: Mapping[str, str],
         server_ms: Callable[[], int],
         after_change: Callable[[], None],
+        limits: tuple[int, int] = (_LIMIT, _ORDER_LIMIT),
     ) -> None:
         self.exchange = exchange
+        self.limit, self.order_limit = limits  # calls, order placements per 10 s
         self.market = market
         self.faults = faults
         self.api_keys = api_keys
@@ -196,7 +198,7 @@ class BtcMarketsApi:
             while q and q[0] <= now - _WINDOW_MS:
                 q.popleft()
         placing = (method, path) == ("POST", "/v3/orders")
-        if len(self._calls) >= _LIMIT or (placing and len(self._orders) >= _ORDER_LIMIT):
+        if len(self._calls) >= self.limit or (placing and len(self._orders) >= self.order_limit):
             raise BtcMarketsError(429, "TooManyRequests", "too many requests")
         self._calls.append(now)
         if placing:

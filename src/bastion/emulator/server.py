@@ -88,6 +88,7 @@ class EmulatorConfig:
     btcm_api_keys: Mapping[str, str] = field(
         default_factory=lambda: {BTCM_API_KEY: BTCM_API_SECRET}
     )
+    btcm_limits: tuple[int, int] = (50, 30)  # BTC Markets: calls, order placements per 10 s
     source: str = "synthetic"
     source_paths: tuple[Path, ...] = ()
     speed: float = 1.0  # replay speed; 0 = as fast as possible
@@ -156,7 +157,7 @@ class Emulator:
         btcm = BtcMarketsApi(
             exchange=self.exchange, market=self.market, faults=self.faults,
             api_keys=self.config.btcm_api_keys, server_ms=self.server_ms,
-            after_change=self.flush_user,
+            after_change=self.flush_user, limits=self.config.btcm_limits,
         )  # fmt: skip
         app.add_routes(rest.routes() + btcm.routes() + self.hub.routes())
         self.port = await self._serve(app, self.config.port)
