@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.execution.manager import OrderManager
@@ -32,6 +32,7 @@ def position(reference: Decimal, side: Side = Side.SELL) -> Protecting:
     )
 
 
+@settings(max_examples=60, deadline=None)
 @given(
     reference=st.decimals(min_value=Decimal("1"), max_value=Decimal("1000000"), places=3),
     side=st.sampled_from([Side.SELL, Side.BUY]),
@@ -111,3 +112,28 @@ def test_a_rate_limited_list_ends_rejected_rather_than_retrying_a_leg_alone(tmp_
 
     assert [m.status for m in mos] == [OrderStatus.REJECTED] * 2
     assert calls == [1]
+
+
+def test_a_stop_survives_the_store_and_an_older_store_file_is_extended(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bastion.state.orders import SCHEMA
+
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as db:  # a file written before stops existed
+        db.executescript(SCHEMA)
+        db.execute(
+            "INSERT INTO orders(client_id, strategy, version, symbol, side, qty, type, price, tif,"
+            " reduces, cycle, status, created_ts, updated_ts) VALUES"
+            " ('bn-old', 's', '1', 'BTC/USDT', 'buy', '1', 'limit', '10', 'gtc', 0, 0, 'open',"
+            " 1, 1)"
+        )
+    stop = position(Decimal("60000")).stop("bp-sl")
+
+    store = OrderStore(old)
+    store.save_order(stop, OrderStatus.NEW, 2)
+    back, before = store.get("bp-sl"), store.get("bn-old")
+    store.close()
+
+    assert back is not None and back.request == stop
+    assert before is not None and before.request.stop_price is None

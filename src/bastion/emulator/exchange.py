@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +23,7 @@ from bastion.emulator.contingent import STOP_TYPES
 from bastion.emulator.contingent_desk import ContingentDesk
 from bastion.emulator.market import QuoteEvent, TradeEvent
 from bastion.emulator.params import optional_int, positive_decimal, required
+from bastion.emulator.prices import PriceBook
 from bastion.emulator.records import FillRecord, OrderList, OrderRecord, ReceivedOrder
 from bastion.model import (
     Balance,
@@ -51,7 +51,6 @@ _STATUS = {
     OrderStatus.EXPIRED: "EXPIRED",
     OrderStatus.REJECTED: "REJECTED",
 }
-_AVG_WINDOW_MS = fmt.AVG_PRICE_MINS * 60_000
 _EXTERNAL = StrategyRef(id="emulator", version="0")
 _Row = TypeVar("_Row", OrderRecord, FillRecord)
 
@@ -83,20 +82,14 @@ class Exchange:
         self.fills: list[FillRecord] = []
         self.received: list[ReceivedOrder] = []
         self.outbox: list[fmt.Json] = []  # user-stream events not yet sent
-        self._quotes: dict[str, tuple[Decimal, Decimal]] = {}
-        self._last: dict[str, Decimal] = {}
-        self._recent: dict[str, deque[tuple[int, Decimal, Decimal]]] = {}  # for avgPrice
+        self.prices = PriceBook()
         self._next_order = 1
         self._next_trade = 1
         self.contingent = ContingentDesk(self)
 
     # ---------------------------------------------------------------- market
     def on_trade(self, ev: TradeEvent, now_ms: int) -> None:
-        self._last[ev.symbol] = ev.price
-        recent = self._recent.setdefault(ev.symbol, deque())
-        recent.append((now_ms, ev.price, ev.qty))
-        while recent and recent[0][0] < now_ms - _AVG_WINDOW_MS:
-            recent.popleft()
+        self.prices.on_trade(ev.symbol, ev.price, ev.qty, now_ms)
         inst = self.instruments.get(ev.symbol)
         if inst is not None:
             self.venue.on_trade(inst.symbol, ev.ts, float(ev.price), float(ev.qty))
@@ -107,7 +100,7 @@ class Exchange:
         inst = self.instruments.get(ev.symbol)
         if inst is None or not ev.matches:
             return
-        self._quotes[ev.symbol] = (ev.bid, ev.ask)
+        self.prices.on_quote(ev.symbol, ev.bid, ev.ask)
         self.venue.on_quote(
             inst.symbol, ev.ts, float(ev.bid), float(ev.ask), float(ev.bid_qty), float(ev.ask_qty)
         )
@@ -192,7 +185,7 @@ class Exchange:
         return prev is not None and prev.is_open
 
     def last_price(self, sym: str) -> Decimal | None:
-        return self._last.get(sym)
+        return self.prices.last(sym)
 
     def record(
         self, client_id: str, inst: Instrument, order: NewOrder, now_ms: int, *, venue_id: str
@@ -350,32 +343,17 @@ class Exchange:
             )
         return rec if rec is not None and rec.symbol == sym else None
 
-    def _ref_price(self, sym: str, side: Side) -> Decimal | None:
-        q = self._quotes.get(sym)
-        if q is not None:
-            return q[1] if side is Side.BUY else q[0]
-        return self._last.get(sym)
-
     def _qty_for_quote(self, inst: Instrument, sym: str, side: Side, quote: Decimal) -> Decimal:
-        ref = self._ref_price(sym, side)
+        ref = self.prices.reference(sym, side)
         if ref is None or ref <= 0:
             raise errors.ApiError(400, -1013, "Filter failure: NOTIONAL")
         return inst.round_qty(quote / ref)
 
     def avg_price(self, sym: str, now_ms: int) -> Decimal | None:
-        """Binance's ``avgPrice``: volume-weighted over the last five minutes of
-        trades; the last trade (or the mid) when the window is empty."""
-        rows = [r for r in self._recent.get(sym, ()) if r[0] >= now_ms - _AVG_WINDOW_MS]
-        volume = sum((q for _, _, q in rows), ZERO)
-        if volume > 0:
-            return sum((p * q for _, p, q in rows), ZERO) / volume
-        if sym in self._last:
-            return self._last[sym]
-        q = self._quotes.get(sym)
-        return (q[0] + q[1]) / 2 if q is not None else None
+        return self.prices.average(sym, now_ms)
 
     def refuse_taking(self, sym: str, side: Side, price: Decimal) -> None:
-        q = self._quotes.get(sym)
+        q = self.prices.quote(sym)
         if q is not None and (price >= q[1] if side is Side.BUY else price <= q[0]):
             raise errors.would_take()
 
@@ -388,9 +366,9 @@ class Exchange:
             raise errors.filter_failure("PRICE_FILTER")
         if qty < max(inst.min_qty, inst.lot_size) or qty % inst.lot_size != 0:
             raise errors.filter_failure(lot)
-        if price is not None and not self._within_percent(sym, order.side, price, now_ms):
+        if price is not None and not self.prices.within_percent(sym, order.side, price, now_ms):
             raise errors.filter_failure("PERCENT_PRICE_BY_SIDE")
-        ref = price if price is not None else self._ref_price(sym, order.side)
+        ref = price if price is not None else self.prices.reference(sym, order.side)
         if ref is not None and qty * ref < inst.min_notional:
             raise errors.filter_failure("NOTIONAL")
         if sum(1 for r in self.records.values() if r.is_open and r.symbol == sym) >= (
@@ -402,21 +380,6 @@ class Exchange:
             and self.contingent.open_stops(sym) >= fmt.MAX_NUM_ALGO_ORDERS
         ):
             raise errors.filter_failure("MAX_NUM_ALGO_ORDERS")
-
-    def _within_percent(self, sym: str, side: Side, price: Decimal, now_ms: int) -> bool:
-        avg = self.avg_price(sym, now_ms)
-        if avg is None:
-            return True  # nothing traded or quoted yet: nothing to stray from
-        band = fmt.PERCENT_PRICE_BY_SIDE
-        up, down = (
-            ("bidMultiplierUp", "bidMultiplierDown")
-            if side is Side.BUY
-            else (
-                "askMultiplierUp",
-                "askMultiplierDown",
-            )
-        )
-        return avg * band[down] <= price <= avg * band[up]
 
     def _log(
         self, p: Mapping[str, str], client_id: str, now_ms: int, outcome: str, oid: int | None

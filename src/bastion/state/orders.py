@@ -30,6 +30,7 @@ from bastion.model import (
     OrderStatus,
     OrderType,
     Side,
+    StopKind,
     StrategyRef,
     TimeInForce,
 )
@@ -69,6 +70,9 @@ CREATE TABLE IF NOT EXISTS fills (
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release, appended (ALTER TABLE) to older files:
+# an exchange-side stop's trigger (bastion.execution.protect).
+_ADDED_COLUMNS = (("stop_price", "TEXT"), ("stop_kind", "TEXT NOT NULL DEFAULT 'stop_loss'"))
 
 _OPEN = tuple(s.value for s in OrderStatus if not s.terminal)
 IDENTITY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -101,6 +105,10 @@ class OrderStore:
         # needed on the order path. The session runs them between cycles.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
+        for name, decl in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE orders ADD COLUMN {name} {decl}")
         self._writes = 0
         self._closed = False
 
@@ -125,8 +133,8 @@ class OrderStore:
         r = request
         self._db.execute(
             "INSERT INTO orders(client_id, strategy, version, symbol, side, qty, type, price, tif,"
-            " reduces, cycle, status, created_ts, updated_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reduces, cycle, status, created_ts, updated_ts, stop_price, stop_kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.client_id,
                 r.strategy.id,
@@ -142,6 +150,8 @@ class OrderStore:
                 status.value,
                 ts,
                 ts,
+                None if r.stop_price is None else str(r.stop_price),
+                r.stop_kind.value,
             ),
         )
         self._writes += 1
@@ -280,6 +290,8 @@ def _row_to_order(row: tuple[object, ...]) -> StoredOrder:
         reason,
         created,
         updated,
+        stop_price,
+        stop_kind,
     ) = row
     request = OrderRequest(
         client_id=str(cid),
@@ -292,6 +304,8 @@ def _row_to_order(row: tuple[object, ...]) -> StoredOrder:
         tif=TimeInForce(str(tif)),
         reduces_exposure=bool(reduces),
         cycle=int(str(cycle)),
+        stop_price=None if stop_price is None else Decimal(str(stop_price)),
+        stop_kind=StopKind(str(stop_kind)),
     )
     return StoredOrder(
         request=request,
