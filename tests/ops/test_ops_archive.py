@@ -24,6 +24,7 @@ from bastion.cli import app
 from bastion.retention.archive import write_archive
 from bastion.retention.prune import plan_prune, retention_cutoff
 from bastion.retention.verify import verify_archive
+from bastion.state.orders import ORDERS_SCHEMA
 
 DAY_MS = 86_400_000
 
@@ -72,7 +73,7 @@ def test_an_archive_holds_every_table_the_recorded_data_configs_and_sources(bot,
     assert table.num_rows == events == tables["events"]["rows"]
     orders = pq.ParquetFile(path / "tables/state/orders.parquet").metadata
     assert orders.row_group(0).column(0).compression == "ZSTD"
-    assert manifest["databases"]["state.sqlite"]["user_version"] == 2
+    assert manifest["databases"]["state.sqlite"]["user_version"] == ORDERS_SCHEMA.version
     for rel in ("recorded/2026-01-01", "recorded/2026-01-02"):
         assert any(f.startswith(rel) for f in manifest["files"])
     assert manifest["configs"] == ["bot.toml"]

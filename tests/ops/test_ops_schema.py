@@ -85,7 +85,8 @@ def test_a_bot_opening_an_old_folder_migrates_every_file_and_loses_nothing(old_f
     assert events_after[: len(events_before)] == events_before
     assert len(events_after) > len(events_before)
     orders_after = _query(old_folder / "state.sqlite", "SELECT * FROM orders ORDER BY client_id")
-    assert set(orders_before) <= set(orders_after)
+    width = len(orders_before[0])  # later versions append columns (v3: a stop's trigger)
+    assert set(orders_before) <= {row[:width] for row in orders_after}
     assert set(fills_before) <= set(
         _query(old_folder / "state.sqlite", "SELECT * FROM fills ORDER BY trade_id")
     )

@@ -11,13 +11,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bastion.emulator.records import FillRecord, OrderRecord
+from bastion.emulator.records import FillRecord, OrderList, OrderRecord
 from bastion.model import Balance, Instrument, Side
 
 Json = dict[str, Any]
 
 _MAX_PRICE = Decimal("1000000")
 _MAX_QTY = Decimal("9000")
+# BTCUSDT's values on the real exchange (exchangeInfo, 2025): how far a limit
+# price may stray from the 5-minute average, and how many orders may rest.
+PERCENT_PRICE_BY_SIDE = {
+    "bidMultiplierUp": Decimal("5"),
+    "bidMultiplierDown": Decimal("0.2"),
+    "askMultiplierUp": Decimal("5"),
+    "askMultiplierDown": Decimal("0.2"),
+}
+AVG_PRICE_MINS = 5
+MAX_NUM_ORDERS = 200
+MAX_NUM_ALGO_ORDERS = 5
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
 
 
 def exchange_symbol(symbol: str) -> str:
@@ -34,8 +46,11 @@ def side_name(side: Side) -> str:
     return "BUY" if side is Side.BUY else "SELL"
 
 
-def symbol_info(inst: Instrument) -> Json:
-    """One ``exchangeInfo`` symbol: the filters ccxt derives precision and limits from."""
+def symbol_info(
+    inst: Instrument, max_orders: int = MAX_NUM_ORDERS, max_algo: int = MAX_NUM_ALGO_ORDERS
+) -> Json:
+    """One ``exchangeInfo`` symbol: the filters ccxt derives precision and limits
+    from, in the real exchange's order, with the flags it sends today."""
     tick = inst.tick_size
     lot = inst.lot_size
     return {
@@ -48,13 +63,16 @@ def symbol_info(inst: Instrument) -> Json:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "orderTypes": list(ORDER_TYPES),
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
+        "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
         "cancelReplaceAllowed": False,
+        "amendAllowed": False,
+        "pegInstructionsAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
         "filters": [
@@ -77,13 +95,20 @@ def symbol_info(inst: Instrument) -> Json:
                 "stepSize": fmt(lot),
             },
             {
+                "filterType": "PERCENT_PRICE_BY_SIDE",
+                **{k: str(v) for k, v in PERCENT_PRICE_BY_SIDE.items()},
+                "avgPriceMins": AVG_PRICE_MINS,
+            },
+            {
                 "filterType": "NOTIONAL",
                 "minNotional": fmt(inst.min_notional),
                 "applyMinToMarket": True,
                 "maxNotional": fmt(Decimal("9000000")),
                 "applyMaxToMarket": False,
-                "avgPriceMins": 5,
+                "avgPriceMins": AVG_PRICE_MINS,
             },
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": max_orders},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": max_algo},
         ],
         "permissions": [],
         "permissionSets": [["SPOT"]],
@@ -92,7 +117,12 @@ def symbol_info(inst: Instrument) -> Json:
     }
 
 
-def exchange_info(instruments: Iterable[Instrument], server_ms: int, weight_limit: int) -> Json:
+def exchange_info(
+    instruments: Iterable[Instrument],
+    server_ms: int,
+    weight_limit: int,
+    max_orders: int = MAX_NUM_ORDERS,
+) -> Json:
     return {
         "timezone": "UTC",
         "serverTime": server_ms,
@@ -107,46 +137,61 @@ def exchange_info(instruments: Iterable[Instrument], server_ms: int, weight_limi
             {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
         ],
         "exchangeFilters": [],
-        "symbols": [symbol_info(i) for i in instruments],
+        "symbols": [symbol_info(i, max_orders) for i in instruments],
     }
 
 
 # ------------------------------------------------------------------------ orders
-def _order_common(rec: OrderRecord) -> Json:
-    return {
-        "symbol": rec.symbol,
-        "orderId": rec.order_id,
-        "orderListId": -1,
-        "clientOrderId": rec.client_id,
-        "price": fmt(rec.price),
-        "origQty": fmt(rec.qty),
-        "executedQty": fmt(rec.executed),
-        "cummulativeQuoteQty": fmt(rec.cum_quote),
-        "status": rec.status,
-        "timeInForce": rec.tif_name or "GTC",
-        "type": rec.type_name,
-        "side": side_name(rec.side),
-        "workingTime": rec.created_ms,
-        "selfTradePreventionMode": "EXPIRE_MAKER",
-    }
+# Field order follows the replies recorded from the real exchange in ccxt's
+# ts/src/test/static/response/binance.json (createOrder, fetchOrder,
+# fetchOpenOrders) and Binance's spot API docs (cancel, orderList/oco).
+def _working_time(rec: OrderRecord) -> int:
+    """When the order reached the book; -1 for a stop still waiting to trigger."""
+    return rec.working_ms if rec.working_ms is not None else -1
 
 
 def order_ack(rec: OrderRecord) -> Json:
     return {
         "symbol": rec.symbol,
         "orderId": rec.order_id,
-        "orderListId": -1,
+        "orderListId": rec.order_list_id,
         "clientOrderId": rec.client_id,
         "transactTime": rec.created_ms,
     }
 
 
+def _amounts(rec: OrderRecord) -> Json:
+    return {
+        "price": fmt(rec.price),
+        "origQty": fmt(rec.qty),
+        "executedQty": fmt(rec.executed),
+        "origQuoteOrderQty": fmt(rec.orig_quote_qty),
+        "cummulativeQuoteQty": fmt(rec.cum_quote),
+        "status": rec.status,
+        "timeInForce": rec.tif_name or "GTC",
+        "type": rec.type_name,
+        "side": side_name(rec.side),
+    }
+
+
+def _stop(rec: OrderRecord) -> Json:
+    return {"stopPrice": fmt(rec.stop_price)} if rec.stop_price is not None else {}
+
+
 def order_result(rec: OrderRecord) -> Json:
-    return {**order_ack(rec), **_order_common(rec)}
+    """``newOrderRespType=RESULT``: the ACK plus the order's amounts and state."""
+    return {
+        **order_ack(rec),
+        **_amounts(rec),
+        **_stop(rec),
+        "workingTime": _working_time(rec),
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+    }
 
 
 def order_full(rec: OrderRecord, fills: Sequence[FillRecord]) -> Json:
     out = order_result(rec)
+    stp = out.pop("selfTradePreventionMode")
     out["fills"] = [
         {
             "price": fmt(f.price),
@@ -157,27 +202,99 @@ def order_full(rec: OrderRecord, fills: Sequence[FillRecord]) -> Json:
         }
         for f in fills
     ]
+    out["selfTradePreventionMode"] = stp
     return out
 
 
 def order_query(rec: OrderRecord) -> Json:
     """``GET /api/v3/order``, ``openOrders`` and ``allOrders`` entries."""
+    amounts = _amounts(rec)
+    orig_quote = amounts.pop("origQuoteOrderQty")
     return {
-        **_order_common(rec),
-        "stopPrice": fmt(None),
+        "symbol": rec.symbol,
+        "orderId": rec.order_id,
+        "orderListId": rec.order_list_id,
+        "clientOrderId": rec.client_id,
+        **amounts,
+        "stopPrice": fmt(rec.stop_price),
         "icebergQty": fmt(None),
         "time": rec.created_ms,
         "updateTime": rec.updated_ms,
-        "isWorking": True,
-        "origQuoteOrderQty": fmt(rec.orig_quote_qty),
+        "isWorking": rec.is_working,
+        "workingTime": _working_time(rec),
+        "origQuoteOrderQty": orig_quote,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
     }
 
 
 def order_canceled(rec: OrderRecord) -> Json:
-    out = _order_common(rec)
-    out["origClientOrderId"] = rec.client_id
-    out["transactTime"] = rec.updated_ms
-    return out
+    """``DELETE /api/v3/order``: Binance sends no ``workingTime`` here."""
+    return {
+        "symbol": rec.symbol,
+        "origClientOrderId": rec.client_id,
+        "orderId": rec.order_id,
+        "orderListId": rec.order_list_id,
+        "clientOrderId": rec.client_id,
+        "transactTime": rec.updated_ms,
+        **_amounts(rec),
+        **_stop(rec),
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+    }
+
+
+def _list_head(lst: OrderList, recs: Sequence[OrderRecord], at_ms: int) -> Json:
+    status = "ALL_DONE" if lst.done else "EXEC_STARTED"
+    return {
+        "orderListId": lst.list_id,
+        "contingencyType": "OCO",
+        "listStatusType": status,
+        "listOrderStatus": "ALL_DONE" if lst.done else "EXECUTING",
+        "listClientOrderId": lst.list_client_id,
+        "transactionTime": at_ms,
+        "symbol": lst.symbol,
+        "orders": [
+            {"symbol": r.symbol, "orderId": r.order_id, "clientOrderId": r.client_id} for r in recs
+        ],
+    }
+
+
+def order_list(lst: OrderList, recs: Sequence[OrderRecord], resp_type: str, at_ms: int) -> Json:
+    """``POST /api/v3/orderList/oco``: the list and a report per leg in ``resp_type``."""
+
+    def report(rec: OrderRecord) -> Json:
+        if resp_type == "ACK":
+            return order_ack(rec)
+        return order_result(rec) if resp_type == "RESULT" else order_full(rec, rec.fills)
+
+    return {**_list_head(lst, recs, at_ms), "orderReports": [report(r) for r in recs]}
+
+
+def order_list_canceled(lst: OrderList, recs: Sequence[OrderRecord], at_ms: int) -> Json:
+    """``DELETE /api/v3/orderList``: the list with each leg's cancel reply."""
+    return {**_list_head(lst, recs, at_ms), "orderReports": [order_canceled(r) for r in recs]}
+
+
+def order_list_query(lst: OrderList, recs: Sequence[OrderRecord]) -> Json:
+    """``GET /api/v3/orderList`` and ``openOrderList`` entries."""
+    return _list_head(lst, recs, lst.created_ms)
+
+
+def list_status(lst: OrderList, recs: Sequence[OrderRecord], event_ms: int) -> Json:
+    """The user stream's ``listStatus``, sent beside each leg's executionReport."""
+    head = _list_head(lst, recs, event_ms)
+    return {
+        "e": "listStatus",
+        "E": event_ms,
+        "s": lst.symbol,
+        "g": lst.list_id,
+        "c": "OCO",
+        "l": head["listStatusType"],
+        "L": head["listOrderStatus"],
+        "r": "NONE",
+        "C": lst.list_client_id,
+        "T": event_ms,
+        "O": [{"s": r.symbol, "i": r.order_id, "c": r.client_id} for r in recs],
+    }
 
 
 def my_trade(f: FillRecord) -> Json:
@@ -242,9 +359,9 @@ def execution_report(
         "f": rec.tif_name or "GTC",
         "q": fmt(rec.qty),
         "p": fmt(rec.price),
-        "P": fmt(None),
+        "P": fmt(rec.stop_price),
         "F": fmt(None),
-        "g": -1,
+        "g": rec.order_list_id,
         "C": rec.client_id if exec_type == "CANCELED" else "",
         "x": exec_type,
         "X": rec.status,
@@ -258,14 +375,14 @@ def execution_report(
         "T": fill.time if fill else rec.updated_ms,
         "t": fill.trade_id if fill else -1,
         "I": rec.order_id * 10 + len(rec.fills),
-        "w": rec.is_open,
+        "w": rec.is_open and rec.is_working,
         "m": bool(fill and fill.is_maker),
         "M": False,
         "O": rec.created_ms,
         "Z": fmt(rec.cum_quote),
         "Y": fmt(fill.quote_qty if fill else None),
         "Q": fmt(rec.orig_quote_qty),
-        "W": rec.created_ms,
+        **({"W": rec.working_ms} if rec.working_ms is not None else {}),
         "V": "EXPIRE_MAKER",
     }
 

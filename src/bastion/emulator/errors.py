@@ -25,6 +25,13 @@ def timestamp_outside() -> ApiError:
     return ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
 
+def timestamp_ahead(ahead_ms: int) -> ApiError:
+    """A timestamp beyond the server's clock by more than Binance allows."""
+    return ApiError(
+        400, -1021, f"Timestamp for this request was {ahead_ms}ms ahead of the server's time."
+    )
+
+
 def bad_signature() -> ApiError:
     return ApiError(400, -1022, "Signature for this request is not valid.")
 

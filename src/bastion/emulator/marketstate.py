@@ -9,6 +9,7 @@ so what a client polls and what it streams never disagree.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,8 @@ INTERVALS_MS = {
     "30m": 30 * MINUTE_MS, "1h": 60 * MINUTE_MS, "2h": 120 * MINUTE_MS, "4h": 240 * MINUTE_MS,
 }  # fmt: skip
 
-Message = tuple[tuple[str, ...], Json]  # (stream names it goes out on, payload)
+# (stream names it goes out on, payload); the all-market arrays carry a list
+Message = tuple[tuple[str, ...], Any]
 
 
 @dataclass(slots=True)
@@ -198,6 +200,27 @@ class SymbolMarket:
             "count": sum(k.trades for k in ks),
         }  # fmt: skip
 
+    def mini_ticker(self, event_ms: int) -> Json:
+        """``<symbol>@miniTicker``: the 24h window in Binance's short form."""
+        t = self.ticker_24h(event_ms)
+        return {
+            "e": "24hrMiniTicker", "E": event_ms, "s": self.symbol, "c": t["lastPrice"],
+            "o": t["openPrice"], "h": t["highPrice"], "l": t["lowPrice"], "v": t["volume"],
+            "q": t["quoteVolume"],
+        }  # fmt: skip
+
+    def full_ticker(self, event_ms: int) -> Json:
+        """``<symbol>@ticker``: the 24h window with the best bid and ask."""
+        t = self.ticker_24h(event_ms)
+        return {
+            "e": "24hrTicker", "E": event_ms, "s": self.symbol, "p": t["priceChange"],
+            "P": t["priceChangePercent"], "w": t["weightedAvgPrice"], "x": t["prevClosePrice"],
+            "c": t["lastPrice"], "Q": t["lastQty"], "b": t["bidPrice"], "B": t["bidQty"],
+            "a": t["askPrice"], "A": t["askQty"], "o": t["openPrice"], "h": t["highPrice"],
+            "l": t["lowPrice"], "v": t["volume"], "q": t["quoteVolume"], "O": t["openTime"],
+            "C": t["closeTime"], "F": t["firstId"], "L": t["lastId"], "n": t["count"],
+        }  # fmt: skip
+
 
 class MarketState:
     """Every symbol's public market; ``apply_*`` return the messages to stream."""
@@ -251,6 +274,26 @@ class MarketState:
         kline.add(ev.price, ev.qty, tid, taker_buy=not ev.buyer_maker)
         out.append(((f"{low}@kline_1m",), kline.stream(ev.symbol, False, event_ms)))
         return tid, out
+
+    def ticker_messages(
+        self, symbol: str, event_ms: int, wanted: Callable[[tuple[str, ...]], bool]
+    ) -> list[Message]:
+        """The 24h ticker streams after a trade, built only for streams someone
+        is subscribed to (each is a pass over a day of klines). Binance pushes
+        these once a second; one per trade is what a client sees, only sooner."""
+        m = self.symbol_market(symbol)
+        low = symbol.lower()
+        out: list[Message] = []
+        streams = (
+            ((f"{low}@miniTicker", "!miniTicker@arr"), m.mini_ticker),
+            ((f"{low}@ticker", "!ticker@arr"), m.full_ticker),
+        )
+        for names, build in streams:
+            if wanted(names):
+                payload = build(event_ms)
+                out.append(((names[0],), payload))
+                out.append(((names[1],), [payload]))
+        return out
 
     def apply_quote(self, ev: QuoteEvent) -> list[Message]:
         m = self.symbol_market(ev.symbol)

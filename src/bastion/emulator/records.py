@@ -55,12 +55,32 @@ class OrderRecord:
     executed: Decimal = ZERO
     cum_quote: Decimal = ZERO
     orig_quote_qty: Decimal = ZERO
+    stop_price: Decimal | None = None  # STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT
+    order_list_id: int = -1  # an OCO's list, else -1
+    working_ms: int | None = None  # on the book since; None while a stop waits to trigger
     fills: list[FillRecord] = field(default_factory=list)
     announced: bool = False  # the NEW executionReport has gone out
 
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def is_working(self) -> bool:
+        """On the book (a stop that has not triggered is open but not working)."""
+        return self.working_ms is not None
+
+
+@dataclass(slots=True, kw_only=True)
+class OrderList:
+    """An OCO: two orders of which the first to work or fill ends the other."""
+
+    list_id: int
+    list_client_id: str
+    symbol: str
+    order_ids: tuple[int, int]  # (above, below), as Binance lists them
+    created_ms: int
+    done: bool = False  # ALL_DONE: a leg filled or worked, or the list was cancelled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -79,6 +79,7 @@ class RestApi:
             ("GET", "/api/v3/ticker/bookTicker"): Route(PUBLIC, self.book_ticker),
             ("GET", "/api/v3/ticker/24hr"): Route(PUBLIC, self.ticker_24h),
             ("GET", "/api/v3/ticker/price"): Route(PUBLIC, self.ticker_price),
+            ("GET", "/api/v3/avgPrice"): Route(PUBLIC, self.avg_price),
             ("GET", "/api/v3/klines"): Route(PUBLIC, self.klines),
             ("GET", "/api/v3/trades"): Route(PUBLIC, self.trades),
             ("GET", "/api/v3/aggTrades"): Route(PUBLIC, self.agg_trades),
@@ -86,6 +87,10 @@ class RestApi:
             ("GET", "/api/v3/order"): Route(SIGNED, self.get_order),
             ("DELETE", "/api/v3/order"): Route(SIGNED, self.cancel_order),
             ("GET", "/api/v3/openOrders"): Route(SIGNED, self.open_orders),
+            ("POST", "/api/v3/orderList/oco"): Route(SIGNED, self.new_oco),
+            ("DELETE", "/api/v3/orderList"): Route(SIGNED, self.cancel_list),
+            ("GET", "/api/v3/orderList"): Route(SIGNED, self.get_list),
+            ("GET", "/api/v3/openOrderList"): Route(SIGNED, self.open_lists),
             ("DELETE", "/api/v3/openOrders"): Route(SIGNED, self.cancel_all),
             ("GET", "/api/v3/allOrders"): Route(SIGNED, self.all_orders),
             ("GET", "/api/v3/myTrades"): Route(SIGNED, self.my_trades),
@@ -134,7 +139,7 @@ class RestApi:
                     query=query, body=body, params=params, headers=request.headers,
                     keys=self.api_keys, server_ms=now,
                 )  # fmt: skip
-            if route.fn == self.new_order:
+            if route.fn in (self.new_order, self.new_oco):
                 self._orders_sent.append(now)
             try:
                 result = route.fn(params, api_key)
@@ -235,7 +240,9 @@ class RestApi:
 
     def exchange_info(self, p: Params, _: str | None) -> Any:
         insts = [self.exchange.instruments[s] for s in self._symbols(p)]
-        return fmt.exchange_info(insts, self.server_ms(), self.weights.limit)
+        return fmt.exchange_info(
+            insts, self.server_ms(), self.weights.limit, self.exchange.max_num_orders
+        )
 
     def depth(self, p: Params, _: str | None) -> Any:
         sym = self._symbol(p)
@@ -260,6 +267,11 @@ class RestApi:
             return {"symbol": s, "price": fmt.fmt(t[-1][1] if t else None)}
 
         return self._each(p, one)
+
+    def avg_price(self, p: Params, _: str | None) -> Any:
+        sym, now = self._symbol(p), self.server_ms()
+        avg = self.exchange.avg_price(sym, now)
+        return {"mins": fmt.AVG_PRICE_MINS, "price": fmt.fmt(avg), "closeTime": now}
 
     def klines(self, p: Params, _: str | None) -> Any:
         sym = self._symbol(p)
@@ -298,6 +310,28 @@ class RestApi:
             return fmt.order_result(rec)
         return fmt.order_full(rec, fills)
 
+    def new_oco(self, p: Params, _: str | None) -> Any:
+        now = self.server_ms()
+        lst, recs, resp = self.exchange.place_oco(p, now)
+        return fmt.order_list(lst, recs, resp, now)
+
+    def cancel_list(self, p: Params, _: str | None) -> Any:
+        now = self.server_ms()
+        lst, recs = self.exchange.contingent.cancel_list(p, now)
+        return fmt.order_list_canceled(lst, recs, now)
+
+    def get_list(self, p: Params, _: str | None) -> Any:
+        lst = self.exchange.contingent.find_list(p)
+        return fmt.order_list_query(lst, [self.exchange.records[i] for i in lst.order_ids])
+
+    def open_lists(self, p: Params, _: str | None) -> Any:
+        recs = self.exchange.records
+        return [
+            fmt.order_list_query(lst, [recs[i] for i in lst.order_ids])
+            for lst in self.exchange.contingent.lists.values()
+            if not lst.done
+        ]
+
     def get_order(self, p: Params, _: str | None) -> Any:
         return fmt.order_query(self.exchange.query(p))
 
@@ -312,6 +346,8 @@ class RestApi:
         sym = self._symbol(p)
         out = []
         for rec in self.exchange.open_orders(sym):
+            if not rec.is_open:  # ended with its OCO's other leg
+                continue
             done = self.exchange.cancel(
                 {"symbol": sym, "orderId": str(rec.order_id)}, self.server_ms()
             )

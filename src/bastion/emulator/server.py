@@ -31,6 +31,7 @@ from aiohttp import web
 from bastion.data.loaders import load_bars
 from bastion.emulator import admin
 from bastion.emulator.binance_format import exchange_symbol
+from bastion.emulator.btcmarkets import BTCM_API_KEY, BTCM_API_SECRET, BtcMarketsApi
 from bastion.emulator.exchange import Exchange
 from bastion.emulator.faults import FaultPlan, FaultSpec
 from bastion.emulator.history import KlineHistory, synthetic_history
@@ -84,6 +85,10 @@ class EmulatorConfig:
     instruments: tuple[Instrument, ...] = DEFAULT_INSTRUMENTS
     balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
     api_keys: Mapping[str, str] = field(default_factory=lambda: {TEST_API_KEY: TEST_API_SECRET})
+    btcm_api_keys: Mapping[str, str] = field(
+        default_factory=lambda: {BTCM_API_KEY: BTCM_API_SECRET}
+    )
+    btcm_limits: tuple[int, int] = (50, 30)  # BTC Markets: calls, order placements per 10 s
     source: str = "synthetic"
     source_paths: tuple[Path, ...] = ()
     speed: float = 1.0  # replay speed; 0 = as fast as possible
@@ -92,6 +97,7 @@ class EmulatorConfig:
     start_paused: bool = False  # the market waits for ``resume_market()``
     rebase_time: bool = True  # replayed timestamps start at the emulator's "now"
     weight_limit: int = 6_000
+    max_num_orders: int = 200  # Binance's MAX_NUM_ORDERS filter per symbol
     ban_s: float = 120.0
     venue_latency_ms: int = 0
     faults: tuple[FaultSpec, ...] = ()
@@ -100,7 +106,8 @@ class EmulatorConfig:
 
 
 class Emulator:
-    """A Binance-spot-speaking loopback exchange backed by ``SimVenue``."""
+    """A loopback exchange backed by ``SimVenue``: Binance spot (``/api/v3``,
+    streams) and BTC Markets REST v3 (``/v3``) over one order desk."""
 
     def __init__(
         self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] = time.time
@@ -119,7 +126,7 @@ class Emulator:
         self.rest: RestApi | None = None  # set by start()
         cfg = self.config
         self.venue = SimVenue(cfg.instruments, cfg.balances, latency_ms=cfg.venue_latency_ms)
-        self.exchange = Exchange(self.venue)
+        self.exchange = Exchange(self.venue, max_num_orders=cfg.max_num_orders)
         self.market = MarketState([exchange_symbol(i.symbol) for i in cfg.instruments])
         self.weights = WeightMeter(limit=cfg.weight_limit, ban_s=cfg.ban_s)
         self.listen_keys = ListenKeys()
@@ -147,7 +154,12 @@ class Emulator:
         )  # fmt: skip
         self.rest = rest
         app = web.Application()
-        app.add_routes(rest.routes() + self.hub.routes())
+        btcm = BtcMarketsApi(
+            exchange=self.exchange, market=self.market, faults=self.faults,
+            api_keys=self.config.btcm_api_keys, server_ms=self.server_ms,
+            after_change=self.flush_user, limits=self.config.btcm_limits,
+        )  # fmt: skip
+        app.add_routes(rest.routes() + btcm.routes() + self.hub.routes())
         self.port = await self._serve(app, self.config.port)
         if self.config.admin_port is not None:
             self.admin_port = await self._serve(admin.make_app(self), self.config.admin_port)
@@ -244,6 +256,7 @@ class Emulator:
         now = self.server_ms()
         if isinstance(event, TradeEvent):
             _, msgs = self.market.apply_trade(event, now)
+            msgs += self.market.ticker_messages(event.symbol, now, self.hub.wants)
         elif isinstance(event, QuoteEvent):
             msgs = self.market.apply_quote(event)
         else:

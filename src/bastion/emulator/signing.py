@@ -1,7 +1,8 @@
 """Binance's request signing, checked the way the exchange checks it.
 
 A signed request carries ``timestamp`` (ms), optionally ``recvWindow`` (ms,
-at most 60000) and ``signature``: HMAC-SHA256, keyed by the secret, over the
+at most 60000, with up to three decimals: Binance takes microseconds there)
+and ``signature``: HMAC-SHA256, keyed by the secret, over the
 *total params*: the query string followed by the form body, exactly as sent
 and without the ``signature`` pair itself. The key goes in ``X-MBX-APIKEY``.
 The order of checks is the exchange's: key, then time, then signature, so a
@@ -14,6 +15,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 
 from bastion.emulator import errors
 
@@ -21,7 +23,7 @@ _KEY_FORMAT = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _SIGNATURE = re.compile(r"(?:^|&)signature=([^&]*)")
 MAX_RECV_WINDOW_MS = 60_000
 DEFAULT_RECV_WINDOW_MS = 5_000
-# Binance refuses a timestamp more than a second ahead of its own clock.
+# Binance refuses a timestamp a second or more ahead of its own clock.
 MAX_AHEAD_MS = 1_000
 
 
@@ -57,12 +59,12 @@ def verify(
         raise errors.missing_param("timestamp")
     try:
         ts = int(raw_ts)
-        window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW_MS))
     except ValueError:
         raise errors.bad_param("timestamp") from None
-    if window > MAX_RECV_WINDOW_MS or window <= 0:
-        raise errors.ApiError(400, -1131, "recvWindow must be less than 60000")
-    if ts > server_ms + MAX_AHEAD_MS or server_ms - ts > window:
+    window = _recv_window(params.get("recvWindow"))
+    if ts >= server_ms + MAX_AHEAD_MS:  # the docs: valid while timestamp < serverTime + 1s
+        raise errors.timestamp_ahead(MAX_AHEAD_MS)
+    if server_ms - ts > window:
         raise errors.timestamp_outside()
     given = params.get("signature")
     if not given:
@@ -71,6 +73,21 @@ def verify(
     if not hmac.compare_digest(sign(secret, payload), given.lower()):
         raise errors.bad_signature()
     return headers["X-MBX-APIKEY"]
+
+
+def _recv_window(raw: str | None) -> Decimal:
+    """``recvWindow`` in ms; fractions down to a microsecond are Binance's own."""
+    if raw is None:
+        return Decimal(DEFAULT_RECV_WINDOW_MS)
+    try:
+        window = Decimal(raw)
+    except InvalidOperation:
+        raise errors.bad_param("recvWindow") from None
+    if not window.is_finite() or window.as_tuple().exponent < -3:  # type: ignore[operator]
+        raise errors.bad_param("recvWindow")
+    if window > MAX_RECV_WINDOW_MS or window <= 0:
+        raise errors.ApiError(400, -1131, "recvWindow must be less than 60000")
+    return window
 
 
 def _without_signature(raw: str) -> str:

@@ -100,6 +100,10 @@ class StreamHub:
                 raw = orjson.dumps(payload)
             self._send(conn, name, payload, raw)
 
+    def wants(self, names: tuple[str, ...]) -> bool:
+        """Whether any connection is subscribed to any of ``names``."""
+        return any(n in conn.streams for conn in self.connections for n in names)
+
     def publish_user(self, payload: dict[str, Any]) -> None:
         """A user-data event to every listen-key and WS-API subscriber."""
         name = str(payload.get("e", "user"))

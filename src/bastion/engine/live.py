@@ -56,6 +56,7 @@ from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
 from bastion.strategy import Strategy, build_strategy
+from bastion.venues.capabilities import capabilities
 from bastion.venues.ccxt import CcxtVenue, Credentials
 from bastion.venues.errors import SchemaDrift, VenueError
 from bastion.venues.port import Venue
@@ -114,6 +115,9 @@ def make_venue(
         "snapshot_every_s": ex.refresh_s,
     }
     if ex.mode == "live":
+        refusal = capabilities(ex.id).live_refusal
+        if refusal is not None:  # an unknown outcome could never be resolved safely
+            raise LiveError(f"live mode refused: {refusal} (paper mode works)")
         creds = Credentials.from_env(ex.key_env)
         if creds is None:
             raise LiveError(

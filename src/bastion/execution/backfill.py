@@ -31,8 +31,8 @@ _NOT_YET_JOURNALED = (OrderStatus.NEW, OrderStatus.SUBMITTING)  # a send is neve
 
 
 def submitted_payload(req: OrderRequest) -> dict[str, Any]:
-    """What ``order_submitted`` says of an order."""
-    return {
+    """What ``order_submitted`` says of an order (and of a stop, its trigger)."""
+    out: dict[str, Any] = {
         "client_id": req.client_id,
         "strategy": str(req.strategy),
         "symbol": req.symbol,
@@ -44,6 +44,10 @@ def submitted_payload(req: OrderRequest) -> dict[str, Any]:
         "cycle": req.cycle,
         "reduces_exposure": req.reduces_exposure,
     }
+    if req.stop_price is not None:
+        out["stop_price"] = str(req.stop_price)
+        out["stop_kind"] = req.stop_kind.value
+    return out
 
 
 def fill_payload(fill: Fill, strategy: str) -> dict[str, Any]:

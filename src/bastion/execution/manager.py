@@ -30,7 +30,7 @@ attributed to the strategy that placed the order.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +102,52 @@ class OrderManager:
         else:
             self._dispatch(mo, now, stored=True)
         return mo
+
+    def submit_linked(
+        self,
+        reqs: Sequence[OrderRequest],
+        send: Callable[[], Sequence[OrderReport]],
+        now: int,
+    ) -> list[ManagedOrder]:
+        """Orders the venue takes in one call (an OCO's legs): each registered and
+        on disk before ``send``, an error classified for all of them, and none
+        ever sent again alone (a transient refusal ends them, not a retry)."""
+        mos = []
+        for req in reqs:
+            if req.client_id in self.orders:
+                raise ValueError(f"client order id {req.client_id} was already used")
+        for req in reqs:
+            mo = ManagedOrder(request=req, created_ts=now, updated_ts=now)
+            mo.no_resend = "a leg of an order list, never sent alone"
+            self.orders[req.client_id] = self.working[req.client_id] = mo
+            if self._store is not None:
+                self._store.save_order(req, mo.status, now)
+            self._sink("order_submitted", now, submitted_payload(req))
+            mos.append(mo)
+        why = None
+        for req in reqs:  # one withheld leg withholds the list
+            why = why or (self.guard(req, now) if self.guard is not None else None)
+        for mo in mos:
+            mo.attempts += 1
+            if why is not None:
+                mo.reason = f"withheld before sending: {why}"
+            self._move(mo, OrderEvent.WITHHELD if why is not None else OrderEvent.SUBMIT, now)
+        if why is not None:
+            return mos
+        try:
+            reports = send()
+        except Exception as exc:
+            transient = classify(exc) is Outcome.FAILED_TRANSIENT
+            for mo in mos:
+                if transient:
+                    mo.reason = f"{type(exc).__name__}: {exc}"
+                    self._move(mo, OrderEvent.REJECTED, now)
+                else:
+                    self._on_submit_error(mo, exc, now)
+        else:
+            for report in reports:
+                self.apply_report(report, now)
+        return mos
 
     def cancel(self, creq: CancelRequest, now: int) -> None:
         mo = self.orders.get(creq.client_id)
@@ -357,12 +403,13 @@ class OrderManager:
 
     # ------------------------------------------------------------ queries
     def working_for(self, strategy_id: str) -> list[OrderReport]:
-        """The strategy's own working orders (not a flatten or a kill made in its name)."""
+        """The strategy's own working orders (not a flatten, a kill or a protective
+        stop made in its name)."""
         return [
             mo.as_report()
             for mo in self.working.values()
             if mo.request.strategy.id == strategy_id
-            and mo.request.origin not in ("risk", "killswitch")
+            and mo.request.origin not in ("risk", "killswitch", "protect")
         ]
 
     def positions_for(self, strategy_id: str) -> Mapping[str, Decimal]:

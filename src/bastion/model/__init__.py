@@ -29,6 +29,7 @@ from bastion.model.orders import (
     OrderStatus,
     OrderType,
     Side,
+    StopKind,
     StrategyRef,
     TimeInForce,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Quote",
     "QuoteLevel",
     "Side",
+    "StopKind",
     "StrategyRef",
     "TargetPosition",
     "TargetQuotes",

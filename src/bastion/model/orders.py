@@ -33,6 +33,14 @@ class OrderType(StrEnum):
     LIMIT = "limit"
 
 
+class StopKind(StrEnum):
+    """What an exchange-side trigger protects against: a stop-loss fires when
+    the price moves against the position, a take-profit when it moves for it."""
+
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+
+
 class TimeInForce(StrEnum):
     GTC = "gtc"
     IOC = "ioc"
@@ -114,6 +122,11 @@ class OrderRequest:
     reduces_exposure: bool = False
     cycle: int = 0
     intent: Intent | None = None
+    # A limit order that rests off the book at the exchange until the last trade
+    # reaches ``stop_price`` (Binance's STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT):
+    # the position stays protected while the bot is down.
+    stop_price: Decimal | None = None
+    stop_kind: StopKind = StopKind.STOP_LOSS
 
     @property
     def signed_qty(self) -> Decimal:
@@ -127,8 +140,9 @@ class OrderRequest:
 
 
 # Client-id prefixes by origin. A strategy's planner only ever touches orders
-# of its own origin; a flatten or a kill is never cancelled by a strategy.
-ORIGIN_PREFIXES = {"bn": "strategy", "bx": "risk", "ks": "killswitch"}
+# of its own origin; a flatten, a kill or a protective stop resting on the
+# exchange (``bp``, bastion.execution.protect) is never cancelled by a strategy.
+ORIGIN_PREFIXES = {"bn": "strategy", "bx": "risk", "ks": "killswitch", "bp": "protect"}
 
 
 def order_origin(client_id: str) -> str:

@@ -31,6 +31,7 @@ from bastion.model import (
     OrderStatus,
     OrderType,
     Side,
+    StopKind,
     StrategyRef,
     TimeInForce,
 )
@@ -53,7 +54,9 @@ CREATE TABLE IF NOT EXISTS orders (
     venue_id   TEXT NOT NULL DEFAULT '',
     reason     TEXT NOT NULL DEFAULT '',
     created_ts INTEGER NOT NULL,
-    updated_ts INTEGER NOT NULL
+    updated_ts INTEGER NOT NULL,
+    stop_price TEXT,
+    stop_kind  TEXT NOT NULL DEFAULT 'stop_loss'
 );
 CREATE INDEX IF NOT EXISTS orders_open ON orders(status);
 CREATE TABLE IF NOT EXISTS fills (
@@ -72,13 +75,20 @@ CREATE INDEX IF NOT EXISTS fills_client ON fills(client_id);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # v1: before versions. v2: versioned (``schema_log``); fills indexed by client id
-# (the fills export and ``explain`` look fills up by their order).
+# (the fills export and ``explain`` look fills up by their order). v3: an
+# exchange-side stop's trigger (``bastion.execution.protect``).
 ORDERS_SCHEMA = Schema(
     name="order store",
-    version=2,
+    version=3,
     create=SCHEMA,
     tables=("orders", "fills"),
-    steps={2: ("CREATE INDEX IF NOT EXISTS fills_client ON fills(client_id)",)},
+    steps={
+        2: ("CREATE INDEX IF NOT EXISTS fills_client ON fills(client_id)",),
+        3: (
+            "ALTER TABLE orders ADD COLUMN stop_price TEXT",
+            "ALTER TABLE orders ADD COLUMN stop_kind TEXT NOT NULL DEFAULT 'stop_loss'",
+        ),
+    },
 )
 
 _OPEN = tuple(s.value for s in OrderStatus if not s.terminal)
@@ -136,8 +146,8 @@ class OrderStore:
         r = request
         self._db.execute(
             "INSERT INTO orders(client_id, strategy, version, symbol, side, qty, type, price, tif,"
-            " reduces, cycle, status, created_ts, updated_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reduces, cycle, status, created_ts, updated_ts, stop_price, stop_kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.client_id,
                 r.strategy.id,
@@ -153,6 +163,8 @@ class OrderStore:
                 status.value,
                 ts,
                 ts,
+                None if r.stop_price is None else str(r.stop_price),
+                r.stop_kind.value,
             ),
         )
         self._writes += 1
@@ -291,6 +303,8 @@ def _row_to_order(row: tuple[object, ...]) -> StoredOrder:
         reason,
         created,
         updated,
+        stop_price,
+        stop_kind,
     ) = row
     request = OrderRequest(
         client_id=str(cid),
@@ -303,6 +317,8 @@ def _row_to_order(row: tuple[object, ...]) -> StoredOrder:
         tif=TimeInForce(str(tif)),
         reduces_exposure=bool(reduces),
         cycle=int(str(cycle)),
+        stop_price=None if stop_price is None else Decimal(str(stop_price)),
+        stop_kind=StopKind(str(stop_kind)),
     )
     return StoredOrder(
         request=request,

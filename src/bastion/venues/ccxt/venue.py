@@ -39,13 +39,16 @@ from bastion.model import (
     OrderReport,
     OrderRequest,
     Position,
+    StopKind,
     TimeInForce,
 )
 from bastion.model.money import to_decimal
 from bastion.venues.calls import CallLog, used_weight
+from bastion.venues.capabilities import OCO, STOP_LIMIT, capabilities
 from bastion.venues.ccxt.client import Credentials, make_exchange, rewrite_urls
 from bastion.venues.ccxt.convert import market_instrument, order_report, trade_fill
 from bastion.venues.ccxt.errors import translate
+from bastion.venues.ccxt.lists import oco_params
 from bastion.venues.ccxt.schema import (
     TRADE,
     check,
@@ -53,7 +56,7 @@ from bastion.venues.ccxt.schema import (
     check_market,
     check_raw_balance,
 )
-from bastion.venues.errors import BadSymbol, SchemaDrift, VenueError, VenueTimeout
+from bastion.venues.errors import BadSymbol, InvalidOrder, SchemaDrift, VenueError, VenueTimeout
 from bastion.venues.port import FillReceived, OrderUpdated, VenueEvent
 
 T = TypeVar("T")
@@ -82,6 +85,7 @@ class CcxtVenue:
         if not hasattr(ccxtpro, exchange_id) and not hasattr(ccxt.async_support, exchange_id):
             raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
         self.exchange_id = exchange_id
+        self.caps = capabilities(exchange_id)
         self.symbols = tuple(symbols)
         self._credentials = credentials
         self._base_url = base_url
@@ -89,7 +93,8 @@ class CcxtVenue:
         self._sandbox = sandbox
         self.call_timeout_s = call_timeout_s
         self._rate_limit = rate_limit
-        self._want_stream = private_stream
+        # No private stream in the table: the venue polls (the reconciler's snapshots).
+        self._want_stream = private_stream and self.caps.private_stream
         self._sink = sink or (lambda kind, ts, payload: None)
         self._options = dict(options or {})
         self._events: queue.SimpleQueue[VenueEvent] = queue.SimpleQueue()
@@ -196,7 +201,12 @@ class CcxtVenue:
         return self._run(self._submit(request), "create_order")
 
     async def _submit(self, r: OrderRequest) -> OrderReport:
-        params: dict[str, Any] = {"newClientOrderId": r.client_id}
+        params: dict[str, Any] = {self.caps.client_id_param: r.client_id}
+        if r.stop_price is not None:
+            if STOP_LIMIT not in self.caps.order_types or r.price is None:
+                raise InvalidOrder(f"{self.exchange_id} takes no stop-limit order {r.client_id}")
+            name = "stopLossPrice" if r.stop_kind is StopKind.STOP_LOSS else "takeProfitPrice"
+            params[name] = float(r.stop_price)
         if r.tif is TimeInForce.POST_ONLY:
             params["postOnly"] = True
         elif r.tif is TimeInForce.IOC:
@@ -217,15 +227,56 @@ class CcxtVenue:
         return self._run(self._cancel(symbol, client_id), "cancel_order")
 
     async def _cancel(self, symbol: str, client_id: str) -> OrderReport:
-        order = await self._ex.cancel_order(None, symbol, {"origClientOrderId": client_id})
+        if self.caps.lookup == "param":
+            params = {self.caps.lookup_param: client_id}
+            order = await self._ex.cancel_order(None, symbol, params)
+        else:  # no cancel by client id: find the exchange's id first
+            found = await self._scan(symbol, client_id)
+            if found is None or found.status.terminal:
+                raise ccxt.OrderNotFound(f"no open order {client_id} on {symbol}")
+            await self._ex.cancel_order(found.venue_order_id, symbol)
+            # the reply names the order and nothing else: read what it became
+            order = await self._ex.fetch_order(found.venue_order_id, symbol)
         return self._noted(self._report(order, client_id))
+
+    def submit_oco(self, take_profit: OrderRequest, stop: OrderRequest) -> list[OrderReport]:
+        """Both legs in one call (one quantity shared); reports in (take-profit, stop) order."""
+        return self._run(self._submit_oco(take_profit, stop), "create_order")
+
+    async def _submit_oco(self, take_profit: OrderRequest, stop: OrderRequest) -> list[OrderReport]:
+        if OCO not in self.caps.order_types:
+            raise InvalidOrder(f"{self.exchange_id} takes no OCO order {take_profit.client_id}")
+        market = self._ex.market(take_profit.symbol)
+        reply = await self._ex.private_post_orderlist_oco(oco_params(self._ex, take_profit, stop))
+        reports = {}
+        for raw in reply.get("orderReports") or ():
+            report = self._noted(self._report(self._ex.parse_order(raw, market)))
+            reports[report.client_id] = report
+        try:
+            return [reports[take_profit.client_id], reports[stop.client_id]]
+        except KeyError:
+            raise SchemaDrift("OCO reply lacks a report for one of its legs") from None
+
+    async def _scan(self, symbol: str, client_id: str) -> OrderReport | None:
+        """The documented fallback where an exchange cannot fetch by client id:
+        its open orders, then its recent ones (``history_days`` deep)."""
+        history = self._ex.fetch_orders if self._ex.has.get("fetchOrders") else None
+        for fetch in (self._ex.fetch_open_orders, history or self._ex.fetch_closed_orders):
+            for o in await fetch(symbol):
+                if str(o.get("clientOrderId") or "") == client_id:
+                    return self._report(o, client_id)
+        return None
 
     def fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
         return self._run(self._fetch_order(symbol, client_id), "fetch_order")
 
     async def _fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
+        if self.caps.lookup != "param":
+            found = await self._scan(symbol, client_id)
+            return None if found is None else self._noted(found)
         try:
-            order = await self._ex.fetch_order(None, symbol, {"origClientOrderId": client_id})
+            params = {self.caps.lookup_param: client_id}
+            order = await self._ex.fetch_order(None, symbol, params)
         except ccxt.OrderNotFound:
             return None
         return self._noted(self._report(order, client_id))
@@ -245,7 +296,10 @@ class CcxtVenue:
     async def _fills(self, since_ts: int, symbol: str | None) -> list[Fill]:
         out: list[Fill] = []
         for sym in (symbol,) if symbol else self.symbols:
-            for t in await self._ex.fetch_my_trades(sym, since_ts or None):
+            since = (since_ts or None) if self.caps.trades_since else None
+            for t in await self._ex.fetch_my_trades(sym, since):
+                if since_ts and int(t.get("timestamp") or 0) < since_ts:
+                    continue
                 fill = await self._fill(t)
                 if fill is not None:
                     out.append(fill)

@@ -224,8 +224,23 @@ class SimVenue:
             self._cost.pop(symbol, None)
         self.version += 1
 
+    def hold(self, asset: str, qty: Decimal) -> None:
+        """Reserve funds for an order an exchange keeps off the book (a stop not
+        yet triggered): they show as locked and no other order may spend them."""
+        if self._free(asset) < qty:
+            raise InsufficientFunds(f"hold {qty} {asset}, free {self._free(asset)}")
+        self._locked[asset] = self._locked.get(asset, ZERO) + qty
+        self.version += 1
+
+    def release(self, asset: str, qty: Decimal) -> None:
+        """Give back what ``hold`` reserved."""
+        self._locked[asset] = self._locked.get(asset, ZERO) - qty
+        self.version += 1
+
     # ------------------------------------------------------------- validation
     def _validate(self, inst: Instrument, req: OrderRequest) -> None:
+        if req.stop_price is not None:  # a stop taken as a plain limit would fill at once
+            raise InvalidOrder(f"{req.client_id}: the simulated venue takes no stop orders")
         if req.qty <= 0:
             raise InvalidOrder(f"{req.client_id}: quantity must be positive, got {req.qty}")
         if inst.round_qty(req.qty) != req.qty:
