@@ -502,6 +502,7 @@ def _register_others() -> None:
     kill switch (sentinel, kill), which must not depend on this module."""
     from bastion.cli_account import register as register_account
     from bastion.cli_data import register as register_data
+    from bastion.cli_explain import register as register_explain
     from bastion.cli_observe import register as register_observe
     from bastion.cli_risk import register as register_risk
     from bastion.cli_strategy import register as register_strategy
@@ -513,6 +514,7 @@ def _register_others() -> None:
     register_killswitch(app)
     register_observe(app)
     register_strategy(app)
+    register_explain(app)
 
 
 _register_others()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.config import BotConfig
+from bastion.engine.context import journal_strategies
 from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
 from bastion.engine.parts import data_gate, risk_gate, slots
@@ -119,8 +120,10 @@ def open_session(
         slots=slots(strategies),
         durable_journal=True,
         size_scale=size_scale,
+        record_every_cycle=True,
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id, "identity": identity})
+    journal_strategies(bot, now)
     backfill_journal(store, journal, now)  # a crash may have left the journal behind
     recover(bot, store, now)
     journal.flush()
