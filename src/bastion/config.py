@@ -24,6 +24,7 @@ from pydantic import (
 
 from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
+from bastion.config_shadow import FlagsConfig, ShadowConfig
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,7 @@ class StrategyConfig(_Strict):
     id: str | None = None
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["live", "shadow"] = "live"  # shadow: decided, never sent (config_shadow)
 
     @field_validator("symbols")
     @classmethod
@@ -396,6 +398,8 @@ class BotConfig(_Strict):
     feeds: FeedsConfig = Field(default_factory=FeedsConfig)
     account: AccountConfig = Field(default_factory=AccountConfig)
     observe: ObserveConfig = Field(default_factory=ObserveConfig)
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
     data_dir: str = "runs/bot"
 
 

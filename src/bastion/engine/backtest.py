@@ -144,7 +144,7 @@ def run_backtest(
     journal.set_meta(
         "data", [{"symbol": s.symbol, "source": s.source, "synthetic": s.synthetic} for s in series]
     )
-    journal_strategies(bot, int(series[0].ts[0]))
+    journal_strategies(bot, int(series[0].ts[0]), venue_mode="backtest")
     quote = next(iter(bot.instruments.values())).quote
     halts: list[dict[str, Any]] = []
     bot.risk.latch.subscribe(

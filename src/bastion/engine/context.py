@@ -135,10 +135,12 @@ def journal_context(bot: Bot, view: MarketView, account: AccountSnapshot, now: i
     bot.journal(CONTEXT_KIND, now, payload)
 
 
-def journal_strategies(bot: Bot, now: int) -> None:
-    """The run's ``strategies`` event: every slot, live and shadow, and the risk rules."""
+def journal_strategies(bot: Bot, now: int, *, venue_mode: str) -> None:
+    """The run's ``strategies`` event: every slot, live and shadow, the risk rules,
+    and what the venue is (``live`` money, ``paper``, ``backtest``)."""
     shadows = bot.shadow.slots if bot.shadow is not None else []
-    bot.journal(STRATEGIES_KIND, now, strategies_payload([*bot.slots, *shadows], bot.risk.rules))
+    payload = strategies_payload([*bot.slots, *shadows], bot.risk.rules)
+    bot.journal(STRATEGIES_KIND, now, payload | {"venue_mode": venue_mode})
 
 
 def strategies_payload(slots: Iterable[StrategySlot], rules: Sequence[Any]) -> dict[str, Any]:

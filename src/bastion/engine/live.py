@@ -37,7 +37,7 @@ from bastion.data.feeds import CcxtTradeFeed
 from bastion.data.feedset import FeedSet
 from bastion.data.recorder import Recorder
 from bastion.data.store import default_root
-from bastion.engine import warmup
+from bastion.engine import version_gate, warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
 from bastion.engine.observers import ObserveError, start_observers
@@ -51,6 +51,7 @@ from bastion.engine.service import (
     turn_on_downtime_rule,
 )
 from bastion.engine.session import Session, open_session
+from bastion.engine.shadow import split_modes
 from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
@@ -171,9 +172,13 @@ async def run_bot(
     status: Status = print,
     status_every_s: float = 10.0,
     data_dir: Path | None = None,
+    force_reason: str | None = None,
 ) -> LiveSummary:
-    """Run the bot until ``duration_s`` passes (or forever), SIGTERM or Ctrl-C."""
+    """Run the bot until ``duration_s`` passes (or forever), SIGTERM or Ctrl-C.
+
+    ``force_reason`` lets a version the version gate refuses trade anyway."""
     strategies = build_strategies(config)
+    trading, _ = split_modes(config, strategies)  # a bad [flags] table ends it here
     folder = data_dir or Path(config.data_dir)
     lock = FolderLock(folder)
     try:
@@ -185,6 +190,7 @@ async def run_bot(
     observers = None
     try:
         observers = start_observers(config, folder)  # own threads; they read the journal
+        version_gate.check(config, folder, trading, force_reason=force_reason, now=wall_ms())
         return await _run_locked(
             config, strategies, folder, duration_s, status, status_every_s, stopper
         )
@@ -222,11 +228,14 @@ async def _start(
 
     venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink, folder, retry)
 
+    trading, shadows = split_modes(config, strategies)
+
     def session_now() -> Session:
         return open_session(
             data_dir=folder,
             venue=venue,
-            strategies=strategies,
+            strategies=trading,
+            shadows=shadows,
             config=config,
             intervals=dict.fromkeys(symbols, interval),
             now=wall_ms(),
