@@ -200,3 +200,19 @@ def test_the_shadow_report_command_prints_the_comparison(fat_finger) -> None:
         assert part in text.output
     (c,) = __import__("json").loads(data.output)
     assert c["divergent_cycles"] >= 1 and c["would_place"]
+
+
+def test_a_shadow_order_is_explained_as_never_sent(fat_finger) -> None:
+    from bastion.observe.explain import explain
+
+    events, v2 = fat_finger["events"], fat_finger["v2"]
+    cid = of(events, "shadow_order_submitted")[0]["client_id"]
+
+    ex = explain(fat_finger["folder"], cid)
+
+    assert ex.mode == "shadow" and ex.strategy is not None and ex.strategy["mode"] == "shadow"
+    assert ex.strategy["version"] == v2.ref.version and ex.intent is not None
+    assert ex.intent["qty"] == "5" and ex.decision is not None
+    assert ex.decision["verdict"] == "resize"
+    assert ex.context is not None and ex.account is not None  # the simulated book it saw
+    assert ex.events[0]["kind"] == "order_submitted"

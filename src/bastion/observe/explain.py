@@ -117,6 +117,9 @@ def _explain(db: sqlite3.Connection, cid: str) -> Explanation:
         raise NoSuchOrder(f"no order with client id {cid!r} in this journal")
     first, last = own[0]["seq"], own[-1]["seq"]
     out = Explanation(client_id=cid)
+    pre = "shadow_" if own[0]["kind"].startswith("shadow_") else ""  # never sent
+    for e in own:
+        e["kind"] = e["kind"].removeprefix(pre)
     out.run = _one(db, "kind = 'session_start' AND seq < ? ORDER BY seq DESC", (first,))
     lo = out.run["seq"] if out.run else 0
     strategies = _one(
@@ -125,7 +128,7 @@ def _explain(db: sqlite3.Connection, cid: str) -> Explanation:
     decisions = [e for e in own if e["kind"] == "risk_decision"]
     out.decision = decisions[0] if decisions else None
     head = out.decision or own[0]
-    out.mode = str(head.get("mode", "live"))
+    out.mode = "shadow" if pre else str(head.get("mode", "live"))
     ref = str(head.get("strategy") or "")
     n = head.get("cycle")
     if strategies is not None:
@@ -134,7 +137,7 @@ def _explain(db: sqlite3.Connection, cid: str) -> Explanation:
             (s for s in strategies["strategies"] if f"{s['id']}@{s['version']}" == ref), None
         )
     if n is not None:
-        _add_cycle(db, out, lo, int(n), ref)
+        _add_cycle(db, out, lo, int(n), ref, pre)
     out.verdicts = verdicts(out.rules, out.decision)
     out.events = [e for e in own if e["kind"] not in ("risk_decision", "fill")]
     out.fills = [e for e in own if e["kind"] == "fill"]
@@ -145,22 +148,29 @@ def _explain(db: sqlite3.Connection, cid: str) -> Explanation:
         f"{_COLS} WHERE kind IN ({marks}) AND seq >= ? AND seq <= ? ORDER BY seq",
         (*RECONCILE_KINDS, start, last),
     )
-    after = _one(db, "kind = 'context' AND seq > ? AND payload LIKE '%\"account\":%'", (last,))
+    mine = f"kind = '{pre}context' AND strategy IS ?" if pre else "kind = 'context' AND ? IS NULL"
+    has_account = "payload LIKE '%\"account\":%'"
+    after = _one(db, f"{mine} AND seq > ? AND {has_account}", (ref if pre else None, last))
     out.account_after = after.get("account") if after else None
     return out
 
 
-def _add_cycle(db: sqlite3.Connection, out: Explanation, lo: int, n: int, ref: str) -> None:
-    """The cycle's context (and the account it refers to) and the strategy's cycle event."""
+def _add_cycle(
+    db: sqlite3.Connection, out: Explanation, lo: int, n: int, ref: str, pre: str
+) -> None:
+    """The cycle's context (and the account it refers to) and the strategy's cycle
+    event; a shadow's (``pre``) are its own: its simulated book's account."""
     in_cycle = "seq > ? AND json_extract(payload, '$.cycle') = ?"
-    out.context = _one(db, f"kind = 'context' AND {in_cycle} ORDER BY seq", (lo, n))
+    ctx = f"kind = '{pre}context' AND strategy IS ?" if pre else "kind = 'context'"
+    who = (ref,) if pre else ()
+    out.context = _one(db, f"{ctx} AND {in_cycle} ORDER BY seq", (*who, lo, n))
     if out.context is not None:
         out.account = out.context.get("account")
         ref_cycle = out.context.get("account_cycle")
         if out.account is None and ref_cycle is not None:
-            holder = _one(db, f"kind = 'context' AND {in_cycle} ORDER BY seq", (lo, ref_cycle))
+            holder = _one(db, f"{ctx} AND {in_cycle} ORDER BY seq", (*who, lo, ref_cycle))
             out.account = holder.get("account") if holder else None
-    where = f"kind = 'cycle' AND {in_cycle} AND strategy = ? ORDER BY seq"
+    where = f"kind = '{pre}cycle' AND {in_cycle} AND strategy = ? ORDER BY seq"
     out.cycle = _one(db, where, (lo, n, ref))
     if out.cycle is None:
         return
