@@ -517,6 +517,7 @@ def _register_others() -> None:
     from bastion.cli_data import register as register_data
     from bastion.cli_explain import register as register_explain
     from bastion.cli_observe import register as register_observe
+    from bastion.cli_replay import register as register_replay
     from bastion.cli_risk import register as register_risk
     from bastion.cli_shadow import register as register_shadow
     from bastion.cli_strategy import register as register_strategy
@@ -530,6 +531,7 @@ def _register_others() -> None:
     register_strategy(app)
     register_explain(app)
     register_shadow(app)
+    register_replay(app)
 
 
 _register_others()

@@ -25,13 +25,27 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from bastion.execution.planner import Plan
-from bastion.model import AccountSnapshot, Intent, OrderRequest, StrategyRef
+from bastion.model import (
+    AccountSnapshot,
+    Balance,
+    Intent,
+    OrderReport,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    StrategyRef,
+    TimeInForce,
+)
 from bastion.model.indicators import IndicatorSpec
 from bastion.model.view import MarketView
 from bastion.risk import Decision, Verdict
+from bastion.venues.sim.snapshot import instrument_row
 
 if TYPE_CHECKING:
     from bastion.engine.cycle import Bot, StrategySlot
@@ -95,23 +109,76 @@ def account_dict(acct: AccountSnapshot) -> dict[str, Any]:
     if acct.floors:
         out["floors"] = {s: str(q) for s, q in acct.floors.items()}
     if acct.open_orders:
-        out["open_orders"] = [
-            {
-                "client_id": o.client_id,
-                "venue_order_id": o.venue_order_id,
-                "symbol": o.symbol,
-                "side": o.side.value,
-                "type": o.type.value,
-                "qty": str(o.qty),
-                "price": None if o.price is None else str(o.price),
-                "tif": o.tif.value,
-                "status": o.status.value,
-                "filled_qty": str(o.filled_qty),
-                "ts": o.ts,
-            }
-            for o in acct.open_orders
-        ]
+        out["open_orders"] = [order_dict(o) for o in acct.open_orders]
     return out
+
+
+def order_dict(o: OrderReport) -> dict[str, Any]:
+    return {
+        "client_id": o.client_id,
+        "venue_order_id": o.venue_order_id,
+        "symbol": o.symbol,
+        "side": o.side.value,
+        "type": o.type.value,
+        "qty": str(o.qty),
+        "price": None if o.price is None else str(o.price),
+        "tif": o.tif.value,
+        "status": o.status.value,
+        "filled_qty": str(o.filled_qty),
+        "avg_fill_price": None if o.avg_fill_price is None else str(o.avg_fill_price),
+        "ts": o.ts,
+        "reason": o.reason,
+    }
+
+
+def order_from(d: dict[str, Any]) -> OrderReport:
+    def dec(key: str) -> Decimal | None:
+        v = d.get(key)
+        return None if v is None else Decimal(v)
+
+    return OrderReport(
+        client_id=d["client_id"],
+        venue_order_id=d["venue_order_id"],
+        symbol=d["symbol"],
+        side=Side(d["side"]),
+        type=OrderType(d["type"]),
+        qty=Decimal(d["qty"]),
+        price=dec("price"),
+        tif=TimeInForce(d["tif"]),
+        status=OrderStatus(d["status"]),
+        filled_qty=Decimal(d["filled_qty"]),
+        avg_fill_price=dec("avg_fill_price"),
+        ts=d.get("ts", 0),
+        reason=d.get("reason", ""),
+    )
+
+
+def account_from(d: dict[str, Any]) -> AccountSnapshot:
+    """The snapshot ``account_dict`` wrote, as the strategy received it."""
+
+    def positions(rows: dict[str, list[str]]) -> MappingProxyType[str, Position]:
+        return MappingProxyType(
+            {
+                s: Position(symbol=s, qty=Decimal(q), avg_price=Decimal(a))
+                for s, (q, a) in rows.items()
+            }
+        )
+
+    holdings = d.get("holdings")
+    return AccountSnapshot(
+        ts=d["ts"],
+        quote_asset=d["quote"],
+        balances=MappingProxyType(
+            {
+                a: Balance(asset=a, free=Decimal(f), locked=Decimal(lk))
+                for a, (f, lk) in d["balances"].items()
+            }
+        ),
+        positions=positions(d["positions"]),
+        open_orders=tuple(order_from(o) for o in d.get("open_orders", [])),
+        holdings=None if holdings is None else positions(holdings),
+        floors=MappingProxyType({s: Decimal(q) for s, q in d.get("floors", {}).items()}),
+    )
 
 
 def journal_context(bot: Bot, view: MarketView, account: AccountSnapshot, now: int) -> None:
@@ -132,7 +199,30 @@ def journal_context(bot: Bot, view: MarketView, account: AccountSnapshot, now: i
         payload["blocked"] = sorted(bot.orders.blocked)
     if bot.size_scale != 1:
         payload["size_scale"] = str(bot.size_scale)
+    working = {
+        s.strategy.ref.id: [order_dict(o) for o in bot.orders.working_for(s.strategy.ref.id)]
+        for s in bot.slots
+    }
+    if any(working.values()):  # what each planner will count as its resting orders
+        payload["working"] = {sid: orders for sid, orders in working.items() if orders}
+    shared = _shared_symbols(bot)
+    if shared:  # a shared symbol's position is the strategy's own fills, not the account's
+        payload["attributed"] = {
+            s.strategy.ref.id: {
+                sym: str(q) for sym, q in bot.orders.positions_for(s.strategy.ref.id).items()
+            }
+            for s in bot.slots
+        }
     bot.journal(CONTEXT_KIND, now, payload)
+
+
+def _shared_symbols(bot: Bot) -> bool:
+    seen: set[str] = set()
+    for s in bot.slots:
+        if seen & set(s.strategy.symbols):
+            return True
+        seen |= set(s.strategy.symbols)
+    return False
 
 
 def journal_strategies(bot: Bot, now: int, *, venue_mode: str) -> None:
@@ -140,6 +230,7 @@ def journal_strategies(bot: Bot, now: int, *, venue_mode: str) -> None:
     and what the venue is (``live`` money, ``paper``, ``backtest``)."""
     shadows = bot.shadow.slots if bot.shadow is not None else []
     payload = strategies_payload([*bot.slots, *shadows], bot.risk.rules)
+    payload["instruments"] = {s: instrument_row(i) for s, i in bot.instruments.items()}
     bot.journal(STRATEGIES_KIND, now, payload | {"venue_mode": venue_mode})
 
 

@@ -285,7 +285,7 @@ async def _run_locked(
     }
     recorder = _recorder(config, folder, journal)
     wants = warmup.needed(strategies, symbols)
-    await _warm_up(config, session, wants, status, data_dir=folder)
+    await _warm_up(config, session, wants, status, data_dir=folder, recorder=recorder)
 
     def on_trade(t: Trade) -> None:
         run.last_price[t.symbol] = t.price
@@ -525,9 +525,16 @@ def _recorder(config: BotConfig, folder: Path, journal: Any) -> Recorder | None:
 
 
 async def _warm_up(
-    config: BotConfig, session: Session, wants: dict[str, int], status: Status, *, data_dir: Path
+    config: BotConfig,
+    session: Session,
+    wants: dict[str, int],
+    status: Status,
+    *,
+    data_dir: Path,
+    recorder: Recorder | None = None,
 ) -> None:
-    """History into the gate before the first decision (store, else the exchange)."""
+    """History into the gate before the first decision (store, else the exchange),
+    recorded as ``warmup`` bars: a replay starts its indicators from the same history."""
     if not any(wants.values()):
         return
     ex = config.exchange
@@ -536,6 +543,12 @@ async def _warm_up(
         base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
     )  # fmt: skip
     await asyncio.to_thread(warmup.apply, session.bot, history)
+    if recorder is not None:
+        applied = wall_ms()
+        for b in sorted(
+            (b for bars in history.values() for b in bars), key=lambda b: (b.ts, b.symbol)
+        ):
+            recorder.bar(b, applied, "warmup")
     for r in reports:
         session.journal.append(
             "warmup", wall_ms(),
