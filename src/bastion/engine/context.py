@@ -53,19 +53,22 @@ if TYPE_CHECKING:
 CONTEXT_KIND = "context"
 STRATEGIES_KIND = "strategies"
 
-_LABELS: dict[IndicatorSpec, str] = {}
+# By identity (hashing a dataclass spec costs more than the rest of the view);
+# the spec is kept beside its name so that its id is never reused meanwhile.
+_LABELS: dict[int, tuple[IndicatorSpec, str]] = {}
 
 
 def label(spec: IndicatorSpec) -> str:
     """``SMA(20,close)``: a short, stable name for an indicator spec (cached)."""
-    name = _LABELS.get(spec)
-    if name is None:
-        if dataclasses.is_dataclass(spec):
-            args = ",".join(str(getattr(spec, f.name)) for f in dataclasses.fields(spec))
-            name = f"{type(spec).__name__}({args})"
-        else:
-            name = repr(spec)
-        _LABELS[spec] = name
+    hit = _LABELS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    if dataclasses.is_dataclass(spec):
+        args = ",".join(str(getattr(spec, f.name)) for f in dataclasses.fields(spec))
+        name = f"{type(spec).__name__}({args})"
+    else:
+        name = repr(spec)
+    _LABELS[id(spec)] = (spec, name)
     return name
 
 
@@ -199,14 +202,14 @@ def journal_context(bot: Bot, view: MarketView, account: AccountSnapshot, now: i
         payload["blocked"] = sorted(bot.orders.blocked)
     if bot.size_scale != 1:
         payload["size_scale"] = str(bot.size_scale)
-    working = {
-        s.strategy.ref.id: [order_dict(o) for o in bot.orders.working_for(s.strategy.ref.id)]
-        for s in bot.slots
-    }
-    if any(working.values()):  # what each planner will count as its resting orders
+    if bot.orders.working:  # what each planner will count as its resting orders
+        working = {
+            s.strategy.ref.id: [order_dict(o) for o in bot.orders.working_for(s.strategy.ref.id)]
+            for s in bot.slots
+        }
         payload["working"] = {sid: orders for sid, orders in working.items() if orders}
-    shared = _shared_symbols(bot)
-    if shared:  # a shared symbol's position is the strategy's own fills, not the account's
+    if len(bot.slots) > 1 and _shared_symbols(bot):
+        # A shared symbol's position is the strategy's own fills, not the account's.
         payload["attributed"] = {
             s.strategy.ref.id: {
                 sym: str(q) for sym, q in bot.orders.positions_for(s.strategy.ref.id).items()
