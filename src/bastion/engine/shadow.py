@@ -40,7 +40,7 @@ def split_modes(
 ) -> tuple[list[Strategy[Any, Any]], list[Strategy[Any, Any]]]:
     """(trading, shadow): ``[flags] trade`` picks the trading version of a strategy
     id, every other entry with that id runs in shadow; without a flag, each
-    entry's ``mode``. Two trading entries with one id are refused."""
+    entry's ``mode`` (entries that share an id, on other symbols, all trade)."""
     modes = [entry.mode for entry in config.strategies]
     flags = config.flags.trade
     for sid, version in flags.items():
@@ -57,13 +57,6 @@ def split_modes(
         for i in same:
             modes[i] = "live" if i == chosen[0] else "shadow"
     live = [s for s, m in zip(strategies, modes, strict=True) if m == "live"]
-    ids = [s.ref.id for s in live]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
-    if twice:
-        raise LiveError(
-            f'two [[strategies]] entries trade as id {twice[0]!r}: give one mode = "shadow" '
-            "or choose the trading version in [flags] trade"
-        )
     return live, [s for s, m in zip(strategies, modes, strict=True) if m == "shadow"]
 
 
