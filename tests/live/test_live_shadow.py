@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from live_support import FAST_POLICY, SECOND, SYMBOL, LiveRig, admin, make_venue, start_emulator
 from live_support import wall_ms as now_ms
@@ -215,3 +216,18 @@ def test_a_shadow_order_is_explained_as_never_sent(fat_finger) -> None:
     assert ex.decision["verdict"] == "resize"
     assert ex.context is not None and ex.account is not None  # the simulated book it saw
     assert ex.events[0]["kind"] == "order_submitted"
+
+
+def test_a_backtest_of_the_bot_leaves_the_shadow_out(tmp_path: Path) -> None:
+    from bastion.engine.inputs import choose
+    from bastion.model import BarSeries
+
+    config = bot_config(tmp_path)
+    ts = np.arange(3, dtype=np.int64) * 60_000
+    one = np.ones(3)
+    series = BarSeries(symbol=SYMBOL, interval_ms=60_000, ts=ts, open=one, high=one, low=one,
+                       close=one, volume=one)  # fmt: skip
+
+    chosen = choose(config, {SYMBOL: series}, strategy=None, params={}, base_dir=tmp_path)
+
+    assert [s.params.qty for s in chosen.strategies] == [Decimal("0.001")]
