@@ -432,6 +432,13 @@ def run(
         Path | None,
         typer.Option(help="State and journal folder (default: data_dir in the config)."),
     ] = None,
+    force_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Trade a version the version gate refuses (too little shadow time); "
+            "journaled and alerted with this reason."
+        ),
+    ] = None,
 ) -> None:
     """Run the bot, paper or live, with the same cycle as the backtest.
 
@@ -451,7 +458,13 @@ def run(
         raise _fail(str(exc)) from None
     try:
         summary = asyncio.run(
-            run_bot(cfg, duration_s=duration, status=status_line, data_dir=data_dir)
+            run_bot(
+                cfg,
+                duration_s=duration,
+                status=status_line,
+                data_dir=data_dir,
+                force_reason=force_reason,
+            )
         )
     except Interrupted as exc:
         err.print(one_line(str(exc)), markup=False, highlight=False, soft_wrap=True)
@@ -503,10 +516,13 @@ def _register_others() -> None:
     from bastion.cli_account import register as register_account
     from bastion.cli_archive import register as register_archive
     from bastion.cli_data import register as register_data
+    from bastion.cli_explain import register as register_explain
     from bastion.cli_observe import register as register_observe
     from bastion.cli_promote import register as register_promote
+    from bastion.cli_replay import register as register_replay
     from bastion.cli_research import register as register_research
     from bastion.cli_risk import register as register_risk
+    from bastion.cli_shadow import register as register_shadow
     from bastion.cli_strategy import register as register_strategy
     from bastion.killswitch.cli import register as register_killswitch
 
@@ -519,6 +535,9 @@ def _register_others() -> None:
     register_promote(app)
     register_archive(app)
     register_research(app)
+    register_explain(app)
+    register_shadow(app)
+    register_replay(app)
 
 
 _register_others()

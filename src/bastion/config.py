@@ -26,6 +26,7 @@ from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
 from bastion.config_ops import PromotionConfig, RetentionConfig
 from bastion.config_research import ResearchConfig
+from bastion.config_shadow import FlagsConfig, ShadowConfig
 
 
 class ConfigError(ValueError):
@@ -61,6 +62,7 @@ class StrategyConfig(_Strict):
     id: str | None = None
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["live", "shadow"] = "live"  # shadow: decided, never sent (config_shadow)
 
     @field_validator("symbols")
     @classmethod
@@ -403,6 +405,8 @@ class BotConfig(_Strict):
     account: AccountConfig = Field(default_factory=AccountConfig)
     observe: ObserveConfig = Field(default_factory=ObserveConfig)
     research: ResearchConfig = Field(default_factory=ResearchConfig)
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
     data_dir: str = "runs/bot"
 
 

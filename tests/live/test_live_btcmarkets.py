@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from live_support import admin, start_emulator
+from tests.stages import live_folder
 
 from bastion.config import parse_config
 from bastion.emulator import EmulatorConfig
@@ -92,6 +93,7 @@ def test_live_run_with_replies_lost_after_accept_sends_nothing_twice(
          "mode": "drop"},
     )  # fmt: skip
 
+    live_folder(tmp_path)  # live mode needs a promoted folder
     asyncio.run(run_bot(config(emulator, tmp_path, "live"), duration_s=6))
 
     events = list(read_events(tmp_path))
@@ -108,4 +110,5 @@ def test_live_mode_is_refused_where_no_order_can_be_found_by_client_id(
     emulator: Any, tmp_path: Path
 ) -> None:
     with pytest.raises(LiveError, match="cannot look an order up by client id"):
+        live_folder(tmp_path)  # promoted: what refuses it is the exchange's capabilities
         asyncio.run(run_bot(config(emulator, tmp_path, "live", "independentreserve"), duration_s=1))

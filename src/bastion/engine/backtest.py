@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bastion.config import BotConfig
+from bastion.engine.context import journal_strategies
 from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.parts import data_gate, risk_gate, slots
 from bastion.execution import OrderManager
@@ -152,6 +153,7 @@ def run_backtest(
     journal.set_meta(
         "data", [{"symbol": s.symbol, "source": s.source, "synthetic": s.synthetic} for s in series]
     )
+    journal_strategies(bot, int(series[0].ts[0]), venue_mode="backtest")
     quote = next(iter(bot.instruments.values())).quote
     halts: list[dict[str, Any]] = []
     bot.risk.latch.subscribe(

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from bastion.data.gate import DataGate
+from bastion.engine.context import journal_context, journal_cycle, journal_decision
 from bastion.execution import OrderManager, client_order_id
 from bastion.execution.planner import Plan, plan
 from bastion.execution.tracked import CapReached
@@ -59,6 +60,7 @@ class StrategySlot:
     strategy: Strategy[Any, Any]
     memory: Any
     index: int  # position among the bot's strategies; part of every client id
+    mode: str = "live"  # or "shadow": decided, reviewed and journaled, never sent
 
 
 @dataclass(slots=True)
@@ -81,6 +83,10 @@ class Bot:
     decisions: dict[str, int] = field(default_factory=dict)
     resized: dict[str, int] = field(default_factory=dict)  # by reason, within decisions
     kill_orders: KillOrderReader | None = None  # the kill switch's closes, to adopt
+    record_every_cycle: bool = False  # sessions: a context every cycle, for replay
+    shadow: Any = None  # a ShadowRunner (bastion.engine.shadow): the shadow slots
+    context_cycle: int = -1  # the last cycle whose context is journaled
+    context_account: tuple[Any, int] = (None, 0)  # the account last journaled, and its cycle
 
     def ledger(self) -> dict[str, Decimal]:
         """Net quantity per symbol from our own fills, across strategies."""
@@ -98,16 +104,21 @@ def run_cycle(bot: Bot, now: int) -> None:
     protect(bot, account, view, now)  # account-level risk: flatten and halt
     if resend(bot, account, view, now):  # orders proven not placed: reviewed as new sends
         account = reconcile(bot, now, fresh=True)  # what they did is in the account decided on
+    if bot.record_every_cycle:
+        journal_context(bot, view, account, now)  # what a replay feeds the strategies
     for slot in bot.slots:
         intents = decide(bot, slot, view, account)  # decide
         if not intents:
             continue
+        journal_context(bot, view, account, now)  # what they saw, once per cycle
         orders_plan = make_plan(bot, slot, intents, account, view)  # plan
         decisions = review(bot, orders_plan, account, view, now)  # review
         journal_cycle(bot, slot, intents, orders_plan, decisions, now)  # journal (write-ahead)
         if bot.durable_journal and hasattr(bot.journal, "flush"):
             bot.journal.flush()  # the decisions are on disk before the orders are sent
         execute(bot, orders_plan.cancels, decisions, now)  # execute
+    if bot.shadow is not None:
+        bot.shadow.run(bot, view, account, now)  # shadow versions: decided, never sent
 
 
 def reconcile(bot: Bot, now: int, *, fresh: bool = False) -> AccountSnapshot:
@@ -430,72 +441,3 @@ def execute(
             )
             continue
         bot.orders.submit(d.request, now)
-
-
-def journal_cycle(
-    bot: Bot,
-    slot: StrategySlot,
-    intents: Sequence[Intent],
-    orders_plan: Plan,
-    decisions: Sequence[Decision],
-    now: int,
-) -> None:
-    ref = slot.strategy.ref
-    bot.intents_total += len(intents)
-    bot.journal(
-        "cycle",
-        now,
-        {
-            "cycle": bot.cycle,
-            "strategy": str(ref),
-            "intents": [_intent_dict(i) for i in intents],
-            "orders": len(orders_plan.orders),
-            "cancels": len(orders_plan.cancels),
-            "skipped": [{"intent": _intent_dict(i), "why": w} for i, w in orders_plan.skipped],
-        },
-    )
-    for d in decisions:
-        journal_decision(bot, ref, d, now)
-
-
-def journal_decision(
-    bot: Bot, ref: StrategyRef, d: Decision, now: int, *, resend: bool = False
-) -> None:
-    key = d.reason.value if d.reason is not None else "APPROVED"
-    bot.decisions[key] = bot.decisions.get(key, 0) + 1
-    if d.verdict is Verdict.RESIZE:  # sent smaller: not a refusal
-        bot.resized[key] = bot.resized.get(key, 0) + 1
-    head = {
-        "cycle": bot.cycle,
-        "strategy": str(ref),
-        "symbol": d.original.symbol,
-        "client_id": d.original.client_id,
-    } | ({"resend": True} if resend else {})
-    bot.journal(
-        "risk_decision",
-        now,
-        head
-        | {
-            "verdict": d.verdict.value,
-            "reason": d.reason.value if d.reason else None,
-            "rule": d.rule,
-            "details": dict(d.details),
-            "side": d.original.side.value,
-            "qty": str(d.original.qty),
-            "approved_qty": str(d.request.qty) if d.request is not None else None,
-        }
-        if d.verdict is not Verdict.APPROVE
-        else head | {"verdict": "approve"},
-    )
-
-
-def _intent_dict(intent: Intent) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in intent.__slots__:
-        value = getattr(intent, name)
-        if isinstance(value, tuple):
-            value = [[str(lv.price), str(lv.qty)] for lv in value]
-        elif value is not None and not isinstance(value, str | int | float | bool):
-            value = str(value)
-        out[name] = value
-    return out

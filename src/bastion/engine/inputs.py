@@ -21,6 +21,8 @@ import numpy as np
 from bastion.config import BotConfig
 from bastion.data.loaders import load_bars
 from bastion.data.resample import resample
+from bastion.engine.errors import LiveError
+from bastion.engine.shadow import split_modes
 from bastion.model import BarSeries
 from bastion.model.timeframe import format_interval, parse_interval
 from bastion.strategy import Strategy, build_strategy
@@ -149,7 +151,8 @@ def choose(
     """The strategies to run and the series they need.
 
     ``--strategy`` runs over every symbol with data; otherwise every
-    ``[[strategies]]`` entry of the config runs over its own symbols (paths in
+    trading ``[[strategies]]`` entry of the config (not those in shadow, see
+    ``bastion.engine.shadow.split_modes``) runs over its own symbols (paths in
     it are relative to ``base_dir``, the config's folder); with neither,
     ``sma_cross``."""
     if strategy is not None or not config.strategies:
@@ -172,6 +175,10 @@ def choose(
             built.append(
                 build_strategy(entry.name, entry.symbols, entry.params, entry.id, base_dir)
             )
+        try:  # a backtest of the bot trades what it would trade: shadows stay out
+            built, _shadows = split_modes(config, built)
+        except LiveError as exc:
+            raise ValueError(str(exc)) from None
         ids = [s.ref.id for s in built]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

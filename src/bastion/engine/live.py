@@ -37,7 +37,7 @@ from bastion.data.feeds import CcxtTradeFeed
 from bastion.data.feedset import FeedSet
 from bastion.data.recorder import Recorder
 from bastion.data.store import default_root
-from bastion.engine import warmup
+from bastion.engine import version_gate, warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
 from bastion.engine.observers import ObserveError, start_observers
@@ -51,6 +51,7 @@ from bastion.engine.service import (
     turn_on_downtime_rule,
 )
 from bastion.engine.session import Session, open_session
+from bastion.engine.shadow import split_modes
 from bastion.engine.stage import stage_at_start
 from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
@@ -176,9 +177,13 @@ async def run_bot(
     status: Status = print,
     status_every_s: float = 10.0,
     data_dir: Path | None = None,
+    force_reason: str | None = None,
 ) -> LiveSummary:
-    """Run the bot until ``duration_s`` passes (or forever), SIGTERM or Ctrl-C."""
+    """Run the bot until ``duration_s`` passes (or forever), SIGTERM or Ctrl-C.
+
+    ``force_reason`` lets a version the version gate refuses trade anyway."""
     strategies = build_strategies(config)
+    trading, _ = split_modes(config, strategies)  # a bad [flags] table ends it here
     folder = data_dir or Path(config.data_dir)
     lock = FolderLock(folder)
     try:
@@ -190,6 +195,7 @@ async def run_bot(
     observers = None
     try:
         observers = start_observers(config, folder)  # own threads; they read the journal
+        version_gate.check(config, folder, trading, force_reason=force_reason, now=wall_ms())
         return await _run_locked(
             config, strategies, folder, duration_s, status, status_every_s, stopper
         )
@@ -229,11 +235,14 @@ async def _start(
 
     venue, sim = await asyncio.to_thread(make_venue, config, symbols, early_sink, folder, retry)
 
+    trading, shadows = split_modes(config, strategies)
+
     def session_now() -> Session:
         return open_session(
             data_dir=folder,
             venue=venue,
-            strategies=strategies,
+            strategies=trading,
+            shadows=shadows,
             config=config,
             intervals=dict.fromkeys(symbols, interval),
             now=wall_ms(),
@@ -283,7 +292,7 @@ async def _run_locked(
     }
     recorder = _recorder(config, folder, journal)
     wants = warmup.needed(strategies, symbols)
-    await _warm_up(config, session, wants, status, data_dir=folder)
+    await _warm_up(config, session, wants, status, data_dir=folder, recorder=recorder)
 
     def on_trade(t: Trade) -> None:
         run.last_price[t.symbol] = t.price
@@ -523,9 +532,16 @@ def _recorder(config: BotConfig, folder: Path, journal: Any) -> Recorder | None:
 
 
 async def _warm_up(
-    config: BotConfig, session: Session, wants: dict[str, int], status: Status, *, data_dir: Path
+    config: BotConfig,
+    session: Session,
+    wants: dict[str, int],
+    status: Status,
+    *,
+    data_dir: Path,
+    recorder: Recorder | None = None,
 ) -> None:
-    """History into the gate before the first decision (store, else the exchange)."""
+    """History into the gate before the first decision (store, else the exchange),
+    recorded as ``warmup`` bars: a replay starts its indicators from the same history."""
     if not any(wants.values()):
         return
     ex = config.exchange
@@ -534,6 +550,12 @@ async def _warm_up(
         base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
     )  # fmt: skip
     await asyncio.to_thread(warmup.apply, session.bot, history)
+    if recorder is not None:
+        applied = wall_ms()
+        for b in sorted(
+            (b for bars in history.values() for b in bars), key=lambda b: (b.ts, b.symbol)
+        ):
+            recorder.bar(b, applied, "warmup")
     for r in reports:
         session.journal.append(
             "warmup", wall_ms(),

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from bastion.config import BotConfig
+from bastion.engine.context import journal_strategies
 from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
 from bastion.engine.parts import data_gate, risk_gate, slots
 from bastion.engine.sendcheck import SendCheck
+from bastion.engine.shadow import attach as attach_shadows
 from bastion.execution import OrderManager
 from bastion.execution.backfill import JOURNAL_KINDS, missing_events
 from bastion.execution.ids import run_identity
@@ -84,11 +86,13 @@ def open_session(
     refresh_ms: int = 30_000,
     size_scale: Decimal = Decimal(1),
     clock: Callable[[], int] | None = None,
+    shadows: Sequence[Strategy[Any, Any]] = (),
 ) -> Session:
     """Open (or reopen) the bot in ``data_dir`` and recover before any decision.
 
     ``clock`` stamps send times (live: the wall clock); without one they are the
-    cycle's ``now``."""
+    cycle's ``now``. ``shadows`` run beside the strategies, never sent
+    (``bastion.engine.shadow``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = OrderStore(data_dir / "state.sqlite")
     # Flushed by the cycle itself: once after the decisions are journaled and
@@ -98,7 +102,7 @@ def open_session(
     boot = store.next_boot()
     run_id = run_identity(identity, boot)
     instruments: dict[str, Instrument] = dict(venue.instruments())
-    gate = data_gate(intervals, strategies, config, journal)
+    gate = data_gate(intervals, [*strategies, *shadows], config, journal)
     latch, state = open_latch(data_dir, sink=journal)
     halt_if_killed(latch, state, data_dir, journal.append, now)  # before recovery sends anything
     guard = SendCheck(
@@ -121,8 +125,11 @@ def open_session(
         durable_journal=True,
         size_scale=size_scale,
         kill_orders=KillOrderReader(data_dir),
+        record_every_cycle=True,
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id, "identity": identity})
+    attach_shadows(bot, shadows, config)
+    journal_strategies(bot, now, venue_mode=config.exchange.mode)
     backfill_journal(store, journal, now)  # a crash may have left the journal behind
     recover(bot, store, now)
     journal.flush()
