@@ -61,7 +61,7 @@ def after_cycle(
     (``perf_counter``), so the figure is bar-in to cycle-done; it counts as tick
     to order when the cycle sent an order."""
     took_ms = (time.perf_counter() - started) * 1000
-    sent = len(session.bot.orders.orders) > orders_before
+    sent = session.bot.orders.submitted > orders_before
     journal_cycle_stats(
         session, now=wall_ms(), cycle_ms=took_ms, tick_to_order_ms=took_ms if sent else None,
         feeds={s: b.last_trade_ts or None for s, b in builders.items()},

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bastion import sqlite_wal
+
 # Its own file, apart from the order store (``state.sqlite``): the latch is read
 # every cycle and written rarely, and SQLite's change counter is per file, so
 # sharing the busy order store would make every order look like a halt change.
@@ -94,6 +96,10 @@ class StateStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self._data_version = self._version()
+
+    def checkpoint(self) -> bool:
+        """Fold the WAL in and truncate it, never waiting (``bastion.sqlite_wal``)."""
+        return sqlite_wal.truncate(self._db)
 
     # ----------------------------------------------------------------- latch
     def load_latch(self) -> LatchRow | None:
