@@ -355,7 +355,10 @@ async def _run_locked(
                     )
                     tops = {s: books.top(s, wall_ms()) for s in symbols} if books else {}
                     await asyncio.to_thread(_cycle, session, bars, tops, corrected, recorder)
-                    await asyncio.to_thread(after_cycle, session, t_bar, sent, builders, feed)
+                    n_tasks = len(asyncio.all_tasks())
+                    await asyncio.to_thread(
+                        after_cycle, session, t_bar, sent, builders, feed, n_tasks
+                    )
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
                     # decision is skipped, the bot stays up and tries at the next bar.

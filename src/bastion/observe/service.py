@@ -208,7 +208,7 @@ class ObserveService:
         from bastion.observe.journal import read_events
         from bastion.observe.live_stats import strategy_stats
 
-        fills = len(self.book.fills)
+        fills = self.book.fills_total
         when, seen = self._stats_at
         if fills == seen or now - when < STATS_EVERY_MS or not self.journal_path.exists():
             return
