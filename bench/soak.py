@@ -129,7 +129,9 @@ def recorded_source() -> str | None:
     return ",".join(str(f) for f in files) if files else None
 
 
-def start_emulator(out: Path, *, seed: int, fault_rate: float, source: str) -> tuple[Any, str]:
+def start_emulator(
+    out: Path, *, seed: int, fault_rate: float, source: str, rate: float = 10.0
+) -> tuple[Any, str]:
     port, admin = free_port(), free_port()
     src = "synthetic"
     if source == "recorded":
@@ -139,7 +141,7 @@ def start_emulator(out: Path, *, seed: int, fault_rate: float, source: str) -> t
     proc = subprocess.Popen(
         _cli(
             "emulator", "--port", str(port), "--admin-port", str(admin), "--source", src,
-            "--seed", str(seed), "--scenario", str(faults),
+            "--seed", str(seed), "--rate", str(rate), "--scenario", str(faults),
         ),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -325,6 +327,36 @@ def take_sample(
     )  # fmt: skip
 
 
+def journal_footprint(path: Path) -> dict[str, Any]:
+    """What the journal costs on disk: bytes per event, per cycle and per order
+    (the file's size once the bot closed it, so its WAL is folded in), and the
+    kinds that take the most payload."""
+    size = path.stat().st_size
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        kinds = db.execute(
+            "SELECT kind, COUNT(*), SUM(LENGTH(payload)) FROM events GROUP BY kind ORDER BY 3 DESC"
+        ).fetchall()
+    finally:
+        db.close()
+    n = {k: c for k, c, _ in kinds}
+    events = sum(n.values())
+    cycles, orders = n.get("cycle", 0), n.get("order_submitted", 0)
+    return {
+        "bytes": size,
+        "events": events,
+        "cycles": cycles,
+        "orders": orders,
+        "bytes_per_event": round(size / events, 1) if events else None,
+        "bytes_per_cycle": round(size / cycles, 1) if cycles else None,
+        "bytes_per_order": round(size / orders, 1) if orders else None,
+        "events_per_cycle": round(events / cycles, 2) if cycles else None,
+        "top_kinds": [
+            {"kind": k, "events": c, "payload_bytes_each": round(b / c, 1)} for k, c, b in kinds[:8]
+        ],
+    }
+
+
 # ------------------------------------------------------------------ verdict
 SERIES = (
     "bot_rss_mb", "bot_fds", "bot_threads", "bot_tasks",
@@ -478,6 +510,15 @@ def report(samples: list[Sample], result: dict[str, Any], warmup_s: float) -> st
         lines.append(
             f"  {'ok    ' if c['ok'] else 'MISSED'} {c['check']}: {c['got']} ({c['budget']})"
         )
+    j = result.get("journal")
+    if j:
+        lines.append(
+            f"journal: {j['bytes'] / MB:.2f} MB, {j['events']} events ({j['events_per_cycle']} "
+            f"a cycle): {j['bytes_per_event']} B/event, {j['bytes_per_cycle']} B/cycle, "
+            f"{j['bytes_per_order']} B/order"
+        )
+        for k in j["top_kinds"]:
+            lines.append(f"  {k['kind']:<22} {k['events']:>7} x {k['payload_bytes_each']} B")
     lines.append("PASS" if result["ok"] else "FAIL")
     return "\n".join(lines)
 
@@ -491,7 +532,9 @@ def soak(args: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     folder = out / "bot"
-    emu, host = start_emulator(out, seed=args.seed, fault_rate=args.fault_rate, source=args.source)
+    emu, host = start_emulator(
+        out, seed=args.seed, fault_rate=args.fault_rate, source=args.source, rate=args.rate
+    )
     dash_port, kill_port = free_port(), free_port()
     config = bot_toml(out, host, folder, dash_port, kill_port)
     procs = [emu]
@@ -535,6 +578,8 @@ def soak(args: argparse.Namespace) -> int:
         for p in reversed(procs):
             _stop(p)
     result = verdict(samples, warmup_s, Budgets())
+    with contextlib.suppress(OSError, sqlite3.Error):
+        result["journal"] = journal_footprint(folder / "journal.sqlite")
     write_csv(out, samples)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     title = f"bastion soak: {duration_s / 60:.0f} min, seed {args.seed}, faults {args.fault_rate}"
@@ -562,6 +607,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--fault-rate", type=float, default=0.02, help="share of order sends faulted")
     ap.add_argument("--source", choices=("synthetic", "recorded"), default="synthetic")
+    ap.add_argument(
+        "--rate", type=float, default=100.0,
+        help="synthetic trades per second per symbol (the feed's bounded caches fill in warm-up)",
+    )  # fmt: skip
     ap.add_argument("--out", default="runs/soak")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
