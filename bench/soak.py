@@ -54,6 +54,7 @@ VENDOR = ROOT / "src" / "bastion" / "observe" / "vendor" / "uplot"
 KILL_TOKEN = "soak-kill-token"
 DASH_TOKEN = "soak-dashboard-token"
 MB = 1024 * 1024
+SHORT_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,12 @@ class Budgets:
 
     rss_mb_per_h: float = 1.0  # RSS slope after warm-up, bot and sentinel
     wal_mb: float = 64.0  # no WAL above this at any sample
-    wal_bound_mb: float = 16.0  # what the order store's cadence allows (256 writes)
+    # What the checkpoints allow: SQLite's own autocheckpoint (1,000 pages, 4 MB)
+    # and the order store's truncation every 256 writes (a few pages each).
+    wal_bound_mb: float = 5.0
+    # A run judged for under SHORT_S cannot resolve 1 MB/h through RSS noise: it
+    # passes the memory check when RSS rose less than this across the span.
+    rss_noise_mb: float = 1.0
     latency_drift: float = 0.20  # last window's p99 within this of the first window's
     growth_slack: int = 2  # descriptors, threads, tasks: last window vs the first
 
@@ -367,16 +373,24 @@ SERIES = (
 
 
 def slope_per_hour(samples: list[Sample], name: str) -> float | None:
+    """Theil-Sen: the median of the slopes between every two samples, so that a
+    one-off step (a module imported late, a cache filling up) does not read as a
+    trend the way it does in a least-squares fit; a steady leak still does."""
     pts = [(s.t_s, getattr(s, name)) for s in samples if getattr(s, name) is not None]
     if len(pts) < 3:
         return None
+    pts = pts[:: max(1, len(pts) // 400)]
     t, y = np.array(pts, dtype=float).T
-    return float(np.polyfit(t / 3600, y, 1)[0])
+    i, j = np.triu_indices(len(t), k=1)
+    dt = t[j] - t[i]
+    keep = dt > 0
+    return float(np.median((y[j] - y[i])[keep] / dt[keep]) * 3600)
 
 
 def _windows(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
-    """The first and the last tenth of the run after warm-up (three samples at least)."""
-    n = max(3, len(samples) // 10)
+    """The first and the last tenth of the run after warm-up (a third of a short
+    run, up to 12 samples: enough cycles for a p99 that means something)."""
+    n = max(3, len(samples) // 10, min(len(samples) // 3, 12))
     return samples[:n], samples[-n:]
 
 
@@ -396,9 +410,14 @@ def verdict(samples: list[Sample], warmup_s: float, b: Budgets) -> dict[str, Any
     if len(after) < 6:
         check("samples after warm-up", False, len(after), ">= 6")
         return {"slopes": slopes, "checks": checks, "ok": False}
+    span_s = after[-1].t_s - after[0].t_s
     for proc in ("bot", "sentinel"):
         s = slopes[f"{proc}_rss_mb"] or 0.0
-        check(f"{proc} RSS slope (MB/h)", s < b.rss_mb_per_h, round(s, 3), f"< {b.rss_mb_per_h}")
+        rise = s * span_s / 3600
+        ok = s < b.rss_mb_per_h or (span_s < SHORT_S and rise < b.rss_noise_mb)
+        check(f"{proc} RSS slope (MB/h)", ok, f"{s:.3f} (rise {rise:.2f} MB in {span_s:.0f} s)",
+              f"< {b.rss_mb_per_h} (judged under {SHORT_S / 60:.0f} min: "
+              f"a rise < {b.rss_noise_mb} MB)")  # fmt: skip
     wal_max = max(s.wal_max_mb for s in samples)
     check("largest WAL at any sample (MB)", wal_max <= b.wal_mb, wal_max, f"<= {b.wal_mb}")
     wal_after = max(s.wal_max_mb for s in after)
@@ -577,7 +596,7 @@ def soak(args: argparse.Namespace) -> int:
     finally:
         for p in reversed(procs):
             _stop(p)
-    result = verdict(samples, warmup_s, Budgets())
+    result = verdict(samples, warmup_s, Budgets(latency_drift=args.latency_drift))
     with contextlib.suppress(OSError, sqlite3.Error):
         result["journal"] = journal_footprint(folder / "journal.sqlite")
     write_csv(out, samples)
@@ -610,6 +629,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--rate", type=float, default=100.0,
         help="synthetic trades per second per symbol (the feed's bounded caches fill in warm-up)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--latency-drift", type=float, default=0.20,
+        help="p99 of the last window may exceed the first's by this share (budget: 0.20)",
     )  # fmt: skip
     ap.add_argument("--out", default="runs/soak")
     ap.add_argument("--quiet", action="store_true")
