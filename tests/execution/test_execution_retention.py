@@ -107,3 +107,26 @@ def test_a_recent_set_forgets_its_oldest_members():
 
     assert list(s) == ["c", "a", "d"]
     assert "b" not in s
+
+
+def test_an_unknown_order_resolved_by_a_stream_report_unblocks_its_symbol(tmp_path):
+    """Found in the 30-minute soak: the symbol stayed blocked for good when the
+    outcome was learned outside ``tick`` (which only runs while orders work)."""
+    from tests.execution.conftest import make_rig
+
+    from bastion.venues.faults import Fault
+
+    rig = make_rig(
+        tmp_path, lambda i, v, a: [TargetPosition(symbol=SYMBOL, qty=Decimal(1))] if i == 2 else []
+    )
+    rig.venue.fail("submit", Fault.TIMEOUT_AFTER)
+    rig.step(3)
+    om = rig.bot.orders
+    (mo,) = [m for m in om.working.values() if m.status is OrderStatus.UNKNOWN]
+    assert SYMBOL in om.blocked
+
+    om.apply_report(rig.sim.fetch_order(SYMBOL, mo.request.client_id), rig.now)
+
+    assert mo.status is not OrderStatus.UNKNOWN
+    assert SYMBOL not in om.blocked
+    rig.session.close()

@@ -389,6 +389,10 @@ class OrderManager:
         if new is old:
             return
         self._persist(mo, now)  # on disk before memory may forget it
+        if old is OrderStatus.UNKNOWN:  # learned outside tick (a stream event, a sync)
+            self.blocked = {
+                m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN
+            }
         if new.terminal:
             self.working.pop(cid, None)
             self._ended[cid] = None
