@@ -488,6 +488,9 @@ def emulator(
     scenario: Annotated[Path | None, typer.Option(help="Fault scenario file (TOML/JSON).")] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
+    rate: Annotated[
+        float, typer.Option(help="Synthetic market: price steps (trades) per second.")
+    ] = 10.0,
     history: Annotated[
         str, typer.Option(help="FILE[,FILE] of bars served as past klines (at their own times).")
     ] = "",
@@ -502,7 +505,7 @@ def emulator(
     try:
         run_emulator(
             port=port, admin_port=admin_port, source=source, speed=speed, scenario=scenario,
-            host=host, seed=seed, history=history, history_bars=history_bars,
+            host=host, seed=seed, rate=rate, history=history, history_bars=history_bars,
         )  # fmt: skip
     except (ValueError, FaultError) as exc:
         raise _fail(str(exc)) from None

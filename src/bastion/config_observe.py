@@ -89,7 +89,8 @@ class DigestConfig(_Section):
 
 
 class LogsConfig(_Section):
-    """``[observe.logs]``: a JSON log file in the data folder, rotated."""
+    """``[observe.logs]``: a JSON log file in the data folder, rotated at every UTC
+    midnight and at ``max_bytes``, ``backups`` old files kept."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     file: str = "bastion.log.jsonl"

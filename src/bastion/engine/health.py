@@ -8,6 +8,7 @@ never sits between a tick and its order.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ def cycle_stats(
     tick_to_order_ms: float | None,
     feeds: Mapping[str, int | None],
     rebuilds: int,
+    tasks: int | None = None,
 ) -> dict[str, Any]:
     bot = session.bot
     marks = bot.gate.view.marks()
@@ -34,6 +36,9 @@ def cycle_stats(
         "marks": {s: str(m) for s, m in marks.items()},
         "feeds": dict(feeds),
         "rebuilds": rebuilds,
+        # What a months-long run must not accumulate (bench/soak.py watches them).
+        "proc": {"threads": threading.active_count()}
+        | ({"tasks": tasks} if tasks is not None else {}),
     }
     if tick_to_order_ms is not None:
         out["tick_to_order_ms"] = round(tick_to_order_ms, 3)
@@ -55,15 +60,21 @@ def journal_cycle_stats(session: Session, **kwargs: Any) -> None:
 
 
 def after_cycle(
-    session: Session, started: float, orders_before: int, builders: Mapping[str, Any], feed: Any
+    session: Session,
+    started: float,
+    orders_before: int,
+    builders: Mapping[str, Any],
+    feed: Any,
+    tasks: int | None = None,
 ) -> None:
     """The live loop's sample: ``started`` is when the cycle's first bar was taken
     (``perf_counter``), so the figure is bar-in to cycle-done; it counts as tick
-    to order when the cycle sent an order."""
+    to order when the cycle sent an order. ``tasks``: the live loop's asyncio
+    tasks, counted on the loop (this runs on a worker thread)."""
     took_ms = (time.perf_counter() - started) * 1000
-    sent = len(session.bot.orders.orders) > orders_before
+    sent = session.bot.orders.submitted > orders_before
     journal_cycle_stats(
         session, now=wall_ms(), cycle_ms=took_ms, tick_to_order_ms=took_ms if sent else None,
         feeds={s: b.last_trade_ts or None for s, b in builders.items()},
-        rebuilds=getattr(feed, "rebuilds", 0),
+        rebuilds=getattr(feed, "rebuilds", 0), tasks=tasks,
     )  # fmt: skip

@@ -364,14 +364,17 @@ async def _run_locked(
                     break  # SIGTERM / Ctrl-C: no new cycle
                 t_bar = time.perf_counter()
                 bars = await collect_interval(closed, first, len(symbols))
-                sent = len(session.bot.orders.orders)
+                sent = session.bot.orders.submitted
                 try:
                     await asyncio.to_thread(
                         refetch_if_stale, session, last_done, wall_ms(), stale_ms
                     )
                     tops = {s: books.top(s, wall_ms()) for s in symbols} if books else {}
                     await asyncio.to_thread(_cycle, session, bars, tops, corrected, recorder)
-                    await asyncio.to_thread(after_cycle, session, t_bar, sent, builders, feed)
+                    n_tasks = len(asyncio.all_tasks())
+                    await asyncio.to_thread(
+                        after_cycle, session, t_bar, sent, builders, feed, n_tasks
+                    )
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
                     # decision is skipped, the bot stays up and tries at the next bar.
@@ -606,11 +609,11 @@ class RunStart:
     @classmethod
     def of(cls, session: Session) -> RunStart:
         bot = session.bot
-        return cls(orders=len(bot.orders.orders), fills=len(bot.orders.fills), ts=wall_ms())
+        return cls(orders=bot.orders.submitted, fills=bot.orders.fills_applied, ts=wall_ms())
 
     def counts(self, session: Session) -> tuple[int, int]:
         bot = session.bot
-        return len(bot.orders.orders) - self.orders, len(bot.orders.fills) - self.fills
+        return bot.orders.submitted - self.orders, bot.orders.fills_applied - self.fills
 
 
 def _equity(session: Session, run: RunStart, acct: AccountSnapshot | None = None) -> Decimal | None:

@@ -45,6 +45,11 @@ from bastion.state.store import StateStore
 from bastion.strategy import Strategy
 from bastion.venues.port import Venue
 
+# The order store is checkpointed once this many writes have accumulated (a few
+# MB of WAL at most); the journal and the latch every this many cycles.
+WAL_WRITES = 256
+WAL_CYCLES = 256
+
 
 @dataclass(slots=True)
 class Session:
@@ -65,7 +70,11 @@ class Session:
         run_cycle(self.bot, now)
         self.store.set_value("heartbeat", str(now))  # the sentinel's dead man's switch
         self.journal.flush()
-        self.store.checkpoint(every=1000)
+        # Every SQLite file the bot writes keeps a small WAL (``bastion.sqlite_wal``).
+        self.store.checkpoint(every=WAL_WRITES)
+        if self.bot.cycle % WAL_CYCLES == 0:
+            self.journal.checkpoint()
+            self.state.checkpoint()
 
     def close(self) -> None:
         self.bot.reconciler.close()
@@ -233,15 +242,7 @@ def recover(bot: Bot, store: OrderStore, now: int) -> None:
     seen = {f.trade_id for f in fills}
     owner: dict[str, str] = {}
     for stored in store.all_orders():
-        mo = ManagedOrder(
-            request=stored.request,
-            status=stored.status,
-            venue_id=stored.venue_id,
-            filled=stored.filled,
-            reason=stored.reason,
-            created_ts=stored.created_ts,
-            updated_ts=stored.updated_ts,
-        )
+        mo = ManagedOrder.from_stored(stored)
         orders.adopt(mo, ())
         owner[stored.request.client_id] = stored.request.strategy.id
     orders.adopt_fills(fills, owner)
@@ -258,6 +259,7 @@ def recover(bot: Bot, store: OrderStore, now: int) -> None:
     if first_order is not None:
         last_fill = max((f.ts for f in fills), default=first_order)
         orders.catch_up_fills(min(since, last_fill) if since is not None else last_fill, now)
+    orders.trim()  # terminal orders beyond the retention: the store has them
     bot.reconciler.invalidate()
     positions: dict[str, Decimal] = {}
     for (_sid, sym), qty in orders.attributed.items():

@@ -25,6 +25,10 @@ woken) withholds the order for good instead of letting it out.
 
 Fills are deduped by trade id (across restarts, through the store) and
 attributed to the strategy that placed the order.
+
+With a store, memory is bounded (``bastion.execution.retention``): terminal
+orders, fills and seen trade ids beyond a recent window live only in the
+store, and an event naming a forgotten order reads it back (``recall``).
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from bastion.execution import recovery, retention, unknown
 from bastion.execution.backfill import fill_payload, submitted_payload
 from bastion.execution.lifecycle import IllegalTransition, OrderEvent, event_for_status, transition
 from bastion.execution.outcomes import Outcome, classify
 from bastion.execution.policy import ExecutionPolicy
+from bastion.execution.retention import RecentSet, Retention
 from bastion.execution.tracked import CapReached, ManagedOrder, OrderStore, SendGuard
 from bastion.model import CancelRequest, Fill, OrderReport, OrderRequest, OrderStatus
 from bastion.model.money import ZERO
 from bastion.model.orders import order_origin
-from bastion.venues.errors import OrderNotFound, RateLimited, VenueError
+from bastion.venues.errors import OrderNotFound, VenueError
 from bastion.venues.port import FillReceived, OrderUpdated, Venue, VenueEvent
 
 Sink = Callable[[str, int, dict[str, Any]], None]  # (kind, ts, payload) -> journal
@@ -61,6 +67,7 @@ class OrderManager:
         seed: int = 0,
         guard: SendGuard | None = None,
         clock: Callable[[], int] | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self._venue = venue
         self._sink = sink
@@ -71,23 +78,31 @@ class OrderManager:
         self._clock = clock
         self.policy = policy or ExecutionPolicy()
         self._rng = random.Random(seed)
-        self.orders: dict[str, ManagedOrder] = {}
+        # Without a store nothing is forgotten (a backtest's result is built from memory).
+        keep = (retention or Retention()) if store is not None else None
+        self._keep = keep
+        self.orders: dict[str, ManagedOrder] = {}  # working and recent terminal ones
         self.working: dict[str, ManagedOrder] = {}
-        self._seen_trades: set[str] = set()
-        self.fills: list[tuple[str, Fill]] = []  # (strategy id, fill), in arrival order
+        self._ended: dict[str, None] = {}  # terminal orders in memory, oldest first
+        self._seen_trades = RecentSet(keep.trades if keep else None)
+        self.fills: list[tuple[str, Fill]] = []  # (strategy id, fill), recent, in arrival order
+        self.submitted = 0  # orders registered (submitted or adopted): never shrinks
+        self.fills_applied = 0  # fills applied (or re-applied after a restart): never shrinks
         self.attributed: dict[tuple[str, str], Decimal] = {}  # (strategy id, symbol) -> qty
         self.blocked: set[str] = set()  # symbols with an order of unknown outcome
-        self._foreign: set[str] = set()  # venue orders we did not place (adopted, not fought)
+        # Venue orders we did not place (journaled once, not fought).
+        self._foreign = RecentSet(keep.foreign if keep else None)
         # Orders whose reports say more was filled than the fills applied so far
         # (a reply said "filled" before the fill events came): still in flight.
         self.settling: dict[str, ManagedOrder] = {}
 
     # ----------------------------------------------------------- commands
     def submit(self, req: OrderRequest, now: int) -> ManagedOrder:
-        if req.client_id in self.orders:
+        if self.recall(req.client_id) is not None:
             raise ValueError(f"client order id {req.client_id} was already used")
         mo = ManagedOrder(request=req, created_ts=now, updated_ts=now)
         self.orders[req.client_id] = mo
+        self.submitted += 1
         self.working[req.client_id] = mo
         why = self.guard(req, now) if self.guard is not None else None
         if self._store is not None:
@@ -143,7 +158,7 @@ class OrderManager:
                     mo.reason = f"{type(exc).__name__}: {exc}"
                     self._move(mo, OrderEvent.REJECTED, now)
                 else:
-                    self._on_submit_error(mo, exc, now)
+                    unknown.on_submit_error(self, mo, exc, now)
         else:
             for report in reports:
                 self.apply_report(report, now)
@@ -173,7 +188,7 @@ class OrderManager:
             report = self._venue.cancel(creq.symbol, creq.client_id)
         except OrderNotFound:
             # Already gone (filled, expired): find out how it ended instead of guessing.
-            self._lookup(mo, now)
+            unknown.lookup(self, mo, now)
         except VenueError as exc:
             self._sink("cancel_failed", now, {"client_id": creq.client_id, "error": str(exc)})
             if mo.status is OrderStatus.CANCEL_PENDING:
@@ -189,7 +204,7 @@ class OrderManager:
                 mo.retry_at = None
                 self._send(mo, now)
             elif mo.status is OrderStatus.UNKNOWN:
-                self._resolve(mo, now)
+                unknown.resolve(self, mo, now)
             if mo.status is OrderStatus.REJECTED and mo.reason.startswith("retry cap"):
                 caps.append(
                     CapReached(mo.request.client_id, mo.request.symbol, mo.attempts, mo.reason)
@@ -208,7 +223,7 @@ class OrderManager:
                 self.apply_report(ev.report, now)
 
     def apply_report(self, report: OrderReport, now: int) -> None:
-        mo = self.orders.get(report.client_id)
+        mo = self.recall(report.client_id)
         if mo is None:
             return  # not ours; the reconciler adopts foreign orders
         mo.venue_id = report.venue_order_id or mo.venue_id
@@ -264,7 +279,7 @@ class OrderManager:
         if self._store is not None and not self._store.record_fill(fill):
             return  # applied before a restart
         strategy_id = mo.request.strategy.id if mo is not None else ""
-        self.fills.append((strategy_id, fill))
+        self._keep_fill(strategy_id, fill)
         key = (strategy_id, fill.symbol)
         self.attributed[key] = self.attributed.get(key, ZERO) + fill.signed_qty
         if mo is not None:
@@ -280,7 +295,7 @@ class OrderManager:
     def _owner_of(self, fill: Fill) -> ManagedOrder | None:
         """Our order behind ``fill``: by client id, else by the venue's order id
         (a fill whose client id the venue could not tell us)."""
-        mo = self.orders.get(fill.client_id) if fill.client_id else None
+        mo = self.recall(fill.client_id) if fill.client_id else None
         if mo is None and fill.venue_order_id:
             mo = next((m for m in self.working.values() if m.venue_id == fill.venue_order_id), None)
             if mo is None:
@@ -303,36 +318,16 @@ class OrderManager:
         id (and its fills fetched); an order the venue lists that we never placed
         is someone else's (placed by hand): journaled once and left alone.
         """
-        listed = {o.client_id: o for o in open_orders}
-        for cid, mo in list(self.working.items()):
-            if mo.status in (OrderStatus.NEW, OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
-                continue  # tick() owns these
-            report = listed.get(cid)
-            if report is not None:
-                self.apply_report(report, now)
-            else:
-                self._lookup(mo, now)
-        for cid, report in listed.items():
-            if cid not in self.orders and cid not in self._foreign:
-                self._foreign.add(cid)
-                self._sink(
-                    "foreign_order",
-                    now,
-                    {
-                        "client_id": cid,
-                        "symbol": report.symbol,
-                        "side": report.side.value,
-                        "qty": str(report.qty),
-                        "price": None if report.price is None else str(report.price),
-                        "alert": True,
-                    },
-                )
+        recovery.sync(self, open_orders, now)
 
     # ----------------------------------------------------------- recovery
     def adopt(self, mo: ManagedOrder, seen_trades: Iterable[str] = ()) -> None:
         """Load an order from the store after a restart (before any decision)."""
         self.orders[mo.request.client_id] = mo
-        if not mo.status.terminal:
+        self.submitted += 1
+        if mo.status.terminal:
+            self._ended[mo.request.client_id] = None  # forgotten at ``trim``
+        else:
             self.working[mo.request.client_id] = mo
         self._seen_trades.update(seen_trades)
 
@@ -344,11 +339,12 @@ class OrderManager:
         then it is in flight, and the fall it made is not taken for a withdrawal.
         ``since`` is how far back its fills are looked for. False when the order
         is known already."""
-        if req.client_id in self.orders:
+        if self.recall(req.client_id) is not None:
             return False
         mo = ManagedOrder(request=req, created_ts=since, updated_ts=now, status=OrderStatus.UNKNOWN)
         mo.no_resend = "a kill switch's close: sent by another process"
         self.orders[req.client_id] = mo
+        self.submitted += 1
         self.working[req.client_id] = mo
         if self._store is not None:
             self._store.save_order(req, mo.status, since)
@@ -357,31 +353,11 @@ class OrderManager:
 
     def adopt_fills(self, fills: Iterable[Fill], owner: Mapping[str, str]) -> None:
         """Re-apply stored fills to positions after a restart (no journal, no store)."""
-        for fill in fills:
-            if fill.trade_id in self._seen_trades:
-                continue
-            self._seen_trades.add(fill.trade_id)
-            sid = owner.get(fill.client_id, "")
-            self.fills.append((sid, fill))
-            key = (sid, fill.symbol)
-            self.attributed[key] = self.attributed.get(key, ZERO) + fill.signed_qty
-            mo = self.orders.get(fill.client_id)
-            if mo is not None:
-                mo.notional += fill.qty * fill.price
-                mo.fees += fill.fee
+        recovery.adopt_fills(self, fills, owner)
 
     def recover(self, now: int) -> None:
         """Every order not known terminal is re-learned from the venue by client id."""
-        for mo in list(self.working.values()):
-            mo.no_resend = "recovered after a restart: the decision belongs to a past process"
-            if mo.status in (OrderStatus.NEW, OrderStatus.SUBMITTING):
-                # Persisted, maybe sent, maybe not: exactly the unknown case.
-                mo.reason = "recovered after restart: outcome unknown"
-                self._force(mo, OrderStatus.UNKNOWN, now)
-            self._resolve(mo, now) if mo.status is OrderStatus.UNKNOWN else self._lookup(mo, now)
-        self.blocked = {
-            m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN
-        }
+        recovery.recover(self, now)
 
     # ----------------------------------------------------------- re-sends
     def resends_due(self) -> list[ManagedOrder]:
@@ -415,6 +391,21 @@ class OrderManager:
     def positions_for(self, strategy_id: str) -> Mapping[str, Decimal]:
         return {sym: q for (sid, sym), q in self.attributed.items() if sid == strategy_id}
 
+    # ------------------------------------------------------------- memory
+    def recall(self, client_id: str) -> ManagedOrder | None:
+        """Our order under ``client_id``: in memory, else read back from the store
+        (a terminal order forgotten since, named by a late report or fill)."""
+        return retention.recall(self, client_id)
+
+    def trim(self) -> None:
+        """Forget terminal orders and fills beyond the retention (with a store)."""
+        retention.trim(self)
+
+    def _keep_fill(self, strategy_id: str, fill: Fill) -> None:
+        self.fills.append((strategy_id, fill))
+        self.fills_applied += 1
+        retention.trim_fills(self)
+
     # ----------------------------------------------------------- internal
     def _send(self, mo: ManagedOrder, now: int) -> None:
         why = self.guard(mo.request, now) if self.guard is not None else None
@@ -445,121 +436,9 @@ class OrderManager:
         try:
             report = self._venue.submit(mo.request)
         except Exception as exc:  # VenueError or anything unexpected (then: unknown)
-            self._on_submit_error(mo, exc, now)
+            unknown.on_submit_error(self, mo, exc, now)
         else:
             self.apply_report(report, now)
-
-    def _on_submit_error(self, mo: ManagedOrder, exc: BaseException, now: int) -> None:
-        outcome = classify(exc)
-        mo.reason = f"{type(exc).__name__}: {exc}"
-        if outcome is Outcome.FAILED:
-            self._move(mo, OrderEvent.REJECTED, now)
-        elif outcome is Outcome.FAILED_TRANSIENT:
-            self._schedule_retry(mo, exc, now)
-        elif outcome is Outcome.LANDED:
-            self._lookup(mo, now, missing_is_unknown=True)
-        else:
-            self._move(mo, OrderEvent.OUTCOME_UNKNOWN, now)
-            self.blocked.add(mo.request.symbol)
-
-    def _schedule_retry(self, mo: ManagedOrder, exc: BaseException, now: int) -> None:
-        p = self.policy
-        hint = exc.retry_after_s if isinstance(exc, RateLimited) else None
-        delay = p.backoff_ms(mo.attempts, self._rng, None if hint is None else int(hint * 1000))
-        if mo.attempts >= p.max_attempts or (now + delay) - mo.created_ts > p.max_total_delay_ms:
-            mo.reason = f"retry cap after {mo.attempts} attempts: {mo.reason}"
-            self._move(mo, OrderEvent.REJECTED, now)
-            self._sink(
-                "retry_cap",
-                now,
-                {"client_id": mo.request.client_id, "symbol": mo.request.symbol, "alert": True},
-            )
-            return
-        mo.retry_at = now + delay
-        self._move(mo, OrderEvent.RETRY_SCHEDULED, now)
-        self._sink(
-            "retry_scheduled",
-            now,
-            {"client_id": mo.request.client_id, "attempt": mo.attempts, "delay_ms": delay},
-        )
-
-    def _resolve(self, mo: ManagedOrder, now: int) -> None:
-        """One attempt at learning what happened to an order of unknown outcome."""
-        p = self.policy
-        try:
-            found = self._venue.fetch_order(mo.request.symbol, mo.request.client_id)
-        except VenueError as exc:
-            found, failed = None, str(exc)
-        else:
-            failed = ""
-        if found is not None:
-            mo.not_found = 0
-            self.apply_report(found, now)
-            self.catch_up_fills(mo.created_ts, now)
-            self._sink(
-                "order_resolved",
-                now,
-                {"client_id": mo.request.client_id, "status": found.status.value},
-            )
-            return
-        age = now - mo.created_ts
-        if not failed and age >= p.unknown_grace_ms:
-            mo.not_found += 1
-        if mo.not_found >= p.unknown_checks:
-            mo.reason = "not placed: the venue has no order with this client id"
-            self._move(mo, OrderEvent.NOT_FOUND, now)
-            if mo.no_resend:
-                mo.reason = f"not placed, and never re-sent: {mo.no_resend}"
-                self._move(mo, OrderEvent.ABANDONED, now)
-            elif age <= p.resend_if_younger_ms:
-                # Same client id (a late twin would be refused as a duplicate), but
-                # only once the engine's risk gate has reviewed it as a new send.
-                mo.resend_due = True
-            else:
-                mo.reason = "not placed, and the decision is stale: dropped"
-                self._move(mo, OrderEvent.ABANDONED, now)
-            return
-        if age > p.unresolved_after_ms and not mo.unresolved:
-            mo.unresolved = True
-            self._sink(
-                "order_unresolved",
-                now,
-                {
-                    "client_id": mo.request.client_id,
-                    "symbol": mo.request.symbol,
-                    "age_ms": age,
-                    "last_error": failed,
-                    "alert": True,
-                },
-            )
-
-    def _lookup(self, mo: ManagedOrder, now: int, *, missing_is_unknown: bool = False) -> None:
-        try:
-            found = self._venue.fetch_order(mo.request.symbol, mo.request.client_id)
-        except VenueError:
-            found = None
-        if found is not None:
-            self.apply_report(found, now)
-            self.catch_up_fills(mo.created_ts, now)
-        elif missing_is_unknown and mo.status is OrderStatus.SUBMITTING:
-            self._move(mo, OrderEvent.OUTCOME_UNKNOWN, now)
-            self.blocked.add(mo.request.symbol)
-
-    def _force(self, mo: ManagedOrder, status: OrderStatus, now: int) -> None:
-        """Set a recovered order's state outside the table (recovery only)."""
-        old, mo.status = mo.status, status
-        self._persist(mo, now)
-        self._sink(
-            "order_" + status.value,
-            now,
-            {
-                "client_id": mo.request.client_id,
-                "symbol": mo.request.symbol,
-                "from": old.value,
-                "event": "recovered",
-                "reason": mo.reason,
-            },
-        )
 
     def _persist(self, mo: ManagedOrder, now: int) -> None:
         if self._store is not None:
@@ -591,10 +470,16 @@ class OrderManager:
         old, mo.status, mo.updated_ts = mo.status, new, now
         if new is old:
             return
+        if persist:  # (the first send's row says submitting already)
+            self._persist(mo, now)  # on disk before memory may forget it
+        if old is OrderStatus.UNKNOWN:  # learned outside tick (a stream event, a sync)
+            self.blocked = {
+                m.request.symbol for m in self.working.values() if m.status is OrderStatus.UNKNOWN
+            }
         if new.terminal:
             self.working.pop(cid, None)
-        if persist:
-            self._persist(mo, now)
+            self._ended[cid] = None
+            self.trim()
         if event is OrderEvent.SUBMIT:
             return
         self._sink(

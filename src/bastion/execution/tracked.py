@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bastion.model import Fill, OrderReport, OrderRequest, OrderStatus
 from bastion.model.money import ZERO
+
+if TYPE_CHECKING:
+    from bastion.state.orders import StoredOrder
 
 
 class OrderStore(Protocol):
@@ -34,6 +37,8 @@ class OrderStore(Protocol):
     ) -> None: ...
 
     def record_fill(self, fill: Fill) -> bool: ...
+
+    def get(self, client_id: str) -> StoredOrder | None: ...
 
 
 # Asked immediately before every send (first sends, retries and re-sends): None
@@ -66,6 +71,21 @@ class ManagedOrder:
     # was unknown (the strategy has moved on), or it was recovered after a restart
     # (the decision belonged to a process that is gone).
     no_resend: str = ""
+
+    @classmethod
+    def from_stored(cls, stored: StoredOrder) -> ManagedOrder:
+        """An order as the store last recorded it (after a restart, or read
+        back once memory forgot it)."""
+        return cls(
+            request=stored.request,
+            status=stored.status,
+            venue_id=stored.venue_id,
+            filled=stored.filled,
+            reported=stored.filled,
+            reason=stored.reason,
+            created_ts=stored.created_ts,
+            updated_ts=stored.updated_ts,
+        )
 
     @property
     def remaining(self) -> Decimal:

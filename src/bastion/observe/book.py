@@ -13,6 +13,7 @@ backtest figure are computed the same way.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +25,7 @@ from bastion.observe.holdings import Holdings
 from bastion.observe.trades import RoundTrip, TripBook
 
 DAY_MS = 86_400_000
+KEEP_MS = 8 * DAY_MS  # fills and closed trips kept in memory: the 7-day window and a day
 WINDOWS = {"today": None, "7d": 7 * DAY_MS, "all": None}
 TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 RECENT = 50
@@ -125,7 +127,11 @@ class LiveBook:
     def __init__(self) -> None:
         self.last_seq = 0
         self.trips = TripBook()
-        self.fills: list[tuple[str, Fill]] = []  # (strategy id, fill), journal order
+        # (strategy id, fill) in journal order, the last KEEP_MS (the widest window
+        # short of "all", which ``fees`` and ``realised`` keep as running totals).
+        self.fills: deque[tuple[str, Fill]] = deque()
+        self.fills_total = 0
+        self.realised: dict[tuple[str, str], Decimal] = {}  # every closed trip's net PnL
         self.fees: dict[tuple[str, str], Decimal] = {}
         self.position: dict[tuple[str, str], Decimal] = {}  # the bot's share, from fills
         self.marks: dict[str, Decimal] = {}
@@ -154,6 +160,7 @@ class LiveBook:
         self.feeds: dict[str, FeedHealth] = {}
         self.venue = VenueHealth()
         self.rebuilds = 0
+        self.proc: dict[str, int] = {}  # the bot's threads and asyncio tasks, last sampled
         self.running = False
         self.kinds: Counter[str] = Counter()
 
@@ -215,6 +222,7 @@ class LiveBook:
             fh = self._feed({"symbol": sym})
             fh.last_ts, fh.sampled_ts = (int(last) if last is not None else None), ts
         self.rebuilds = int(e.get("rebuilds") or self.rebuilds)
+        self.proc = dict(e.get("proc") or self.proc)
         v = e.get("venue") or {}
         vh = self.venue
         vh.calls += int(v.get("calls") or 0)
@@ -233,8 +241,17 @@ class LiveBook:
         sid = strategy_id(e.get("strategy"))
         fill = fill_of(e)
         self.fills.append((sid, fill))
-        self.trips.add(sid, fill)
+        self.fills_total += 1
         key = (sid, fill.symbol)
+        trip = self.trips.add(sid, fill)
+        if trip is not None:
+            self.realised[key] = self.realised.get(key, ZERO) + trip.net_pnl
+        # Memory holds a window, not the whole history (a bot runs for months).
+        horizon = fill.ts - KEEP_MS
+        while self.fills and self.fills[0][1].ts < horizon:
+            self.fills.popleft()
+        if trip is not None:
+            self.trips.forget_closed_before(horizon)
         self.fees[key] = self.fees.get(key, ZERO) + fill.fee
         self.position[key] = self.position.get(key, ZERO) + fill.signed_qty
         self.marks.setdefault(fill.symbol, fill.price)
@@ -330,14 +347,18 @@ class LiveBook:
             unreal = trip.pnl_at(mark) if trip is not None and mark is not None else ZERO
             row: dict[str, Any] = {"strategy": sid, "symbol": sym}
             for w, start in starts.items():
-                realised = _sum(
-                    t.net_pnl
-                    for t in closed
-                    if _in((t.strategy_id, t.symbol), t.exit_ts, (sid, sym), start)
-                )
-                fees = _sum(
-                    f.fee for s, f in self.fills if _in((s, f.symbol), f.ts, (sid, sym), start)
-                )
+                if start is None:  # "all": the running totals
+                    realised = self.realised.get((sid, sym), ZERO)
+                    fees = self.fees.get((sid, sym), ZERO)
+                else:
+                    realised = _sum(
+                        t.net_pnl
+                        for t in closed
+                        if _in((t.strategy_id, t.symbol), t.exit_ts, (sid, sym), start)
+                    )
+                    fees = _sum(
+                        f.fee for s, f in self.fills if _in((s, f.symbol), f.ts, (sid, sym), start)
+                    )
                 row[w] = {"realised": str(realised), "unrealised": str(unreal), "fees": str(fees)}
                 for name, v in (("realised", realised), ("unrealised", unreal), ("fees", fees)):
                     totals[w][name] += v
@@ -371,8 +392,8 @@ class LiveBook:
             "holdings": self.holdings.rows({sym for _, sym in self.position}),
             "orders": sorted(self.orders.values(), key=lambda o: o["ts"]),
             "orders_by_outcome": dict(self.orders_by_outcome),
-            "fills": [_fill_row(s, f) for s, f in self.fills[-RECENT:]][::-1],
-            "fills_total": len(self.fills),
+            "fills": [_fill_row(s, f) for s, f in itertools.islice(reversed(self.fills), RECENT)],
+            "fills_total": self.fills_total,
             "rejections": dict(self.rejections.most_common()),
             "resizes": dict(self.resizes.most_common()),
             "rejection_examples": {k: list(v) for k, v in self.rejection_examples.items()},

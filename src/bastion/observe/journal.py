@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from bastion import sqlite_wal
 from bastion.dbschema import Schema, check_readable, open_schema
 
 SCHEMA = """
@@ -104,6 +105,13 @@ class Journal:
                     " VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
+
+    def checkpoint(self) -> bool:
+        """Flush, then fold the WAL in and truncate it without waiting for a
+        reader (``bastion.sqlite_wal``); False when a reader kept it."""
+        self.flush()
+        with self._lock:
+            return not self._closed and sqlite_wal.truncate(self._db)
 
     def close(self) -> None:
         """Flush and close; closing twice is harmless."""

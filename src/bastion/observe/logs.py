@@ -13,6 +13,7 @@ import logging
 import logging.handlers
 import os
 import sys
+import time
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,23 @@ LOGGER = "bastion"
 LEVELS = ("debug", "info", "warning", "error")
 _override: str | None = None
 _configured = False
+
+
+class DailyRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Rolls over at ``maxBytes`` and at every UTC midnight: a day's lines start
+    a file of their own, and the folder holds at most ``backupCount + 1``
+    files of at most ``maxBytes`` each, however long the bot runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._day = int(time.time() // 86_400)
+
+    def shouldRollover(self, record: logging.LogRecord) -> int:  # noqa: N802 (logging API)
+        day = int(record.created // 86_400)
+        if day != self._day:
+            self._day = day
+            return 1 if self.stream is not None and self.stream.tell() > 0 else 0
+        return super().shouldRollover(record)
 
 
 def set_level_override(level: str | None) -> None:
@@ -73,7 +91,7 @@ def configure(
     log.propagate = False
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        fh = logging.handlers.RotatingFileHandler(
+        fh = DailyRotatingFileHandler(
             folder / file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
         fh.setFormatter(

@@ -132,6 +132,12 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
     for outcome in ("sent", "failed"):
         sent.add_metric([outcome], b.alerts_sent.get(outcome, 0))
     yield sent
+    for key, name, doc in (
+        ("threads", "bastion_threads", "The bot's threads at the last cycle."),
+        ("tasks", "bastion_asyncio_tasks", "The bot's asyncio tasks at the last cycle."),
+    ):
+        if key in b.proc:
+            yield GaugeMetricFamily(name, doc, float(b.proc[key]))
     if b.last_cycle_ts is not None:
         yield GaugeMetricFamily(
             "bastion_heartbeat_age_seconds", "Since the last cycle.", (now - b.last_cycle_ts) / 1000

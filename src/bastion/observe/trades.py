@@ -202,6 +202,15 @@ class TripBook:
         """Closed trips in the order they closed (a copy)."""
         return list(self._closed)
 
+    def forget_closed_before(self, ts: int) -> None:
+        """Drop closed trips that ended before ``ts`` (a live book keeps a window;
+        a backtest never calls this)."""
+        n = 0
+        while n < len(self._closed) and self._closed[n].exit_ts < ts:
+            n += 1
+        if n:
+            del self._closed[:n]
+
     def open_trips(self) -> list[OpenTrip]:
         """Trips still open, in the order they were opened."""
         return [b.snapshot() for b in self._open.values()]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from bastion import sqlite_wal
 from bastion.dbschema import Schema, open_schema
 from bastion.model import (
     Fill,
@@ -134,10 +135,11 @@ class OrderStore:
         self._closed = True
 
     def checkpoint(self, *, every: int = 0) -> None:
-        """Fold the WAL into the database (PASSIVE: never blocks readers).
-        With ``every``, only once that many writes have accumulated."""
-        if self._writes >= every:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        """Fold the WAL into the database and truncate it, never waiting for a
+        reader (``bastion.sqlite_wal``). With ``every``, only once that many
+        writes have accumulated; a checkpoint a reader kept from finishing is
+        tried again at the next call."""
+        if self._writes >= every and sqlite_wal.truncate(self._db):
             self._writes = 0
 
     # ---------------------------------------------------------------- orders
@@ -218,6 +220,7 @@ class OrderStore:
                 fill.ts,
             ),
         )
+        self._writes += 1
         return cur.rowcount == 1
 
     def trade_ids(self) -> set[str]:
@@ -282,6 +285,7 @@ class OrderStore:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+        self._writes += 1
 
 
 def _row_to_order(row: tuple[object, ...]) -> StoredOrder:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bastion import sqlite_wal
 from bastion.dbschema import Schema, open_schema
 
 # Its own file, apart from the order store (``state.sqlite``): the latch is read
@@ -105,6 +106,10 @@ class StateStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         open_schema(self._db, STATE_SCHEMA, self.path)  # migrates an old one; refuses a newer
         self._data_version = self._version()
+
+    def checkpoint(self) -> bool:
+        """Fold the WAL in and truncate it, never waiting (``bastion.sqlite_wal``)."""
+        return sqlite_wal.truncate(self._db)
 
     # ----------------------------------------------------------------- latch
     def load_latch(self) -> LatchRow | None:

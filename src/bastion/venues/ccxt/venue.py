@@ -60,6 +60,9 @@ from bastion.venues.errors import BadSymbol, InvalidOrder, SchemaDrift, VenueErr
 from bastion.venues.port import FillReceived, OrderUpdated, VenueEvent
 
 T = TypeVar("T")
+# Venue ids, client ids and fills remembered for late stream messages: the
+# newest this many (a late message is seconds old; months of orders are not kept).
+REMEMBERED = 10_000
 Sink = Callable[[str, int, dict[str, Any]], None]
 
 
@@ -429,6 +432,8 @@ class CcxtVenue:
     def _report(self, o: Any, client_id: str | None = None) -> OrderReport:
         report = order_report(o, client_id)
         self._cid_by_vid[report.venue_order_id] = report.client_id
+        if len(self._cid_by_vid) > REMEMBERED:  # a bot runs for months: the newest only
+            del self._cid_by_vid[next(iter(self._cid_by_vid))]
         return report
 
     def _fills_in_reply(self, o: Any, client_id: str) -> None:
@@ -456,7 +461,7 @@ class CcxtVenue:
         after "filled" is noise for the order manager to sort out."""
         if report.status.terminal and report.venue_order_id:
             self._final[report.venue_order_id] = None
-            if len(self._final) > 10_000:
+            if len(self._final) > REMEMBERED:
                 del self._final[next(iter(self._final))]
         return report
 
@@ -467,7 +472,7 @@ class CcxtVenue:
             return
         self._emitted.add(key)
         self._emitted_order.append(key)
-        if len(self._emitted_order) > 10_000:
+        if len(self._emitted_order) > REMEMBERED:
             self._emitted.discard(self._emitted_order.popleft())
         self._events.put(FillReceived(fill))
         self._changed()
