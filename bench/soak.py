@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 
 from bastion.emulator.server import TEST_API_KEY, TEST_API_SECRET
+from bastion.engine.stage import record_stage
+from bastion.state.stage import Stage
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "src" / "bastion" / "observe" / "vendor" / "uplot"
@@ -551,6 +553,11 @@ def soak(args: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     folder = out / "bot"
+    folder.mkdir()
+    # The bot trades the emulator: its folder is staged live outright, as the demo's
+    # is (a fresh folder is refused live mode until it is promoted).
+    record_stage(folder, Stage.LIVE, reason="soak: trades the emulator", by="soak",
+                 now=int(time.time() * 1000))  # fmt: skip
     emu, host = start_emulator(
         out, seed=args.seed, fault_rate=args.fault_rate, source=args.source, rate=args.rate
     )
