@@ -263,8 +263,8 @@ class Reconciler:
                     # (campaign seed 177: a sell of 3 filled by its reply, a deposit
                     # of 2, the fill not yet applied): until the fills arrive, sell no
                     # more than the bot's own less everything its sells may take.
-                    own = expected - base
-                    self._transit[asset] = max(venue_qty - base - max(own - s, ZERO), ZERO)
+                    mine = expected - base
+                    self._transit[asset] = max(venue_qty - base - max(mine - s, ZERO), ZERO)
                 continue
             delta = venue_qty - high if venue_qty > high else venue_qty - low
             if venue_qty > high and b > 0:
