@@ -46,3 +46,42 @@ def test_a_trade_cache_overrun_is_reported_not_swallowed() -> None:
     assert feed.overflows >= 1
     _, payload = next(e for e in events if e[0] == "feed_overflow")
     assert payload == {"symbol": SYMBOL, "trades_limit": 20, "alert": True}
+
+
+def test_the_feed_keeps_no_trade_it_has_delivered() -> None:
+    """ccxt.pro's cache kept the newest 10,000 trades per symbol (~23 MB) for as
+    long as the bot ran, churning at the trade rate: the soak's RSS climbed
+    with it. Emptied after each read, it holds only unread trades, and every
+    trade still arrives exactly once."""
+    thread, emu = start_emulator(EmulatorConfig(source="synthetic", rate=1_000))
+    trades: list[Trade] = []
+    held: list[int] = []
+
+    async def body() -> None:
+        feed = CcxtTradeFeed(
+            "binance", [SYMBOL], trades.append, lambda k, ts, p: None,
+            base_url=emu.url, ws_url=emu.ws_url,
+        )  # fmt: skip
+        task = asyncio.create_task(feed.run())
+        try:
+            async with asyncio.timeout(20):
+                while len(trades) < 3_000:
+                    await asyncio.sleep(0.05)
+                    ex = feed.clients.get(SYMBOL)
+                    if ex is not None:
+                        held.append(len(ex.trades.get(SYMBOL, ())))
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(body())
+    finally:
+        thread.stop()
+
+    assert len(trades) >= 3_000
+    assert max(held) < 500, f"the cache held {max(held)} trades already delivered"
+    ids = [t.trade_id for t in trades]
+    assert len(set(ids)) == len(ids)  # none twice
+    nums = sorted(int(i) for i in ids)
+    assert nums[-1] - nums[0] + 1 == len(nums)  # none missing
