@@ -25,6 +25,7 @@ from pydantic import (
 from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
 from bastion.config_ops import PromotionConfig, RetentionConfig
+from bastion.config_protect import ProtectConfig
 from bastion.config_research import ResearchConfig
 from bastion.config_shadow import FlagsConfig, ShadowConfig
 
@@ -56,13 +57,15 @@ class StrategyConfig(_Strict):
     built-in (``sma_cross``, ``bollinger``, ``quoter``), ``path/to/file.py:Class``
     (relative to this file) or ``package.module:Class``; ``id`` tells two
     instances apart in the journal (default: the strategy's name); ``params``
-    are the strategy's own parameters."""
+    are the strategy's own parameters; ``protect`` keeps an exchange-side stop
+    under its long positions (``[strategies.protect]``)."""
 
     name: str
     id: str | None = None
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     mode: Literal["live", "shadow"] = "live"  # shadow: decided, never sent (config_shadow)
+    protect: ProtectConfig | None = None  # an exchange-side stop under its longs (config_protect)
 
     @field_validator("symbols")
     @classmethod
