@@ -8,7 +8,9 @@ stop fills with nobody watching; the restarted bot books the fill to the
 strategy, agrees with the emulator, and neither re-sends anything nor buys
 back although its strategy still wants the position. A strategy's own sell
 cancels the protection first (the exchange locks what a resting sell would
-sell). An OCO: one leg fills, the other expires, the bot agrees.
+sell). An OCO: one leg fills, the other expires, the bot agrees. The kill
+switch (bot and account scope) cancels the protection with every order, and
+the halted bot does not put it back.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from tests.live.live_support import (
 from tests.scripted import NoParams, Scripted
 
 from bastion.config import BotConfig, parse_config
+from bastion.emulator import TEST_API_KEY, TEST_API_SECRET
 from bastion.engine.session import open_session
+from bastion.killswitch.kill import KillSwitch
 from bastion.model import OrderStatus, TargetPosition
 
 LOT = Decimal("0.01")
@@ -234,5 +238,43 @@ def test_an_oco_leg_fills_the_other_expires_and_the_bot_agrees_with_the_emulator
         assert rig.bot.reconciler.last.position(SYMBOL) == 0
         assert len(protective(rig)) == 2  # no new protection, no buy-back
         assert rig.emu.exchange.open_orders(EX_SYMBOL) == []
+    finally:
+        rig.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["symbols", "account"])
+def test_the_kill_switch_cancels_the_bots_protection_and_the_bot_does_not_put_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    monkeypatch.setenv("PTEST_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("PTEST_API_SECRET", TEST_API_SECRET)
+    rig = rig_for(tmp_path, protected(take_profit_pct="0.01"))
+    try:
+        rig.trade()
+        legs = cycle_until(rig, lambda: len(resting(rig)) == 2 and resting(rig))
+        kill_config = parse_config(
+            {
+                "strategies": [{"name": "sma_cross", "id": "scripted", "symbols": [SYMBOL]}],
+                "exchange": {"mode": "live", "base_url": rig.emu.url, "ws_url": rig.emu.ws_url,
+                             "key_env": "PTEST", "call_timeout_s": 3, "rate_limit": False,
+                             "bar_interval": "1s"},
+                "killswitch": {"scope": scope, "deadline_s": 10},
+            }
+        )  # fmt: skip
+        ks = KillSwitch(kill_config, rig.folder)
+        try:
+            report = ks.kill(reason="KILL: protection test", by="test")
+        finally:
+            ks.close()
+        rig.step(3, settle_s=0.05)  # the bot cycles on: halted by the flag
+
+        assert report["ok"], report
+        assert resting(rig) == [] and rig.emulator_position() == 0
+        assert {emulator_status(rig, mo) for mo in protective(rig)} <= {"CANCELED", "EXPIRED"}
+        assert {o["clientOrderId"] for o in legs} == {
+            mo.request.client_id for mo in protective(rig)
+        }
+        assert rig.bot.risk.latch.state.value != "active"
     finally:
         rig.close()
