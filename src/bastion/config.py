@@ -353,9 +353,9 @@ class ServiceConfig(_Strict):
     with exponential backoff (``retry_base_s`` doubling up to ``retry_max_s``)
     until ``startup_deadline_s``; refused keys fail at once. On SIGTERM or
     Ctrl-C the bot finishes its cycle and stops within ``shutdown_timeout_s``,
-    doing ``on_exit`` with its working orders: ``"cancel"`` them, ``"leave"``
-    them resting, or ``"flatten"`` (cancel, then close what the bot's own fills
-    hold). A cycle starting more than ``stale_cycle_s`` after the last one
+    doing ``on_exit`` with its working orders: ``"cancel"`` them (protective
+    orders of ``[strategies.protect]`` stay resting), ``"leave"`` them resting,
+    or ``"flatten"`` (cancel all, then close what the bot's own fills hold). A cycle starting more than ``stale_cycle_s`` after the last one
     completed (a laptop sleep, a hung call) re-reads the whole account first
     (default: three bar intervals plus a minute)."""
 

@@ -35,6 +35,7 @@ from tests.scripted import NoParams, Scripted
 
 from bastion.config import BotConfig, parse_config
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET
+from bastion.engine.service import on_exit
 from bastion.engine.session import open_session
 from bastion.killswitch.kill import KillSwitch
 from bastion.model import OrderStatus, TargetPosition
@@ -276,5 +277,27 @@ def test_the_kill_switch_cancels_the_bots_protection_and_the_bot_does_not_put_it
             mo.request.client_id for mo in protective(rig)
         }
         assert rig.bot.risk.latch.state.value != "active"
+    finally:
+        rig.close()
+
+
+@pytest.mark.slow
+def test_a_clean_stop_leaves_the_protection_resting_and_a_flatten_on_exit_cancels_it(
+    tmp_path: Path,
+) -> None:
+    rig = rig_for(tmp_path, protected())
+    try:
+        rig.trade()
+        [stop] = cycle_until(rig, lambda: resting(rig))
+        stop_id = stop["clientOrderId"]
+
+        done = on_exit(rig.session, "cancel", wall_ms())
+        assert done["protection_kept"] == [stop_id] and done["cancelled"] == []
+        assert [o["clientOrderId"] for o in resting(rig)] == [stop_id]
+
+        done = on_exit(rig.session, "flatten", wall_ms())
+        assert done["cancelled"] == [stop_id] and done["closes"]
+        assert wait_for(lambda: rig.emulator_position() == 0 and not resting(rig), timeout=5)
+        assert rig.events("order_rejected") == []
     finally:
         rig.close()
