@@ -355,9 +355,10 @@ class ServiceConfig(_Strict):
     Ctrl-C the bot finishes its cycle and stops within ``shutdown_timeout_s``,
     doing ``on_exit`` with its working orders: ``"cancel"`` them (protective
     orders of ``[strategies.protect]`` stay resting), ``"leave"`` them resting,
-    or ``"flatten"`` (cancel all, then close what the bot's own fills hold). A cycle starting more than ``stale_cycle_s`` after the last one
-    completed (a laptop sleep, a hung call) re-reads the whole account first
-    (default: three bar intervals plus a minute)."""
+    or ``"flatten"`` (cancel all, then close what the bot's own fills hold). A
+    cycle starting more than ``stale_cycle_s`` after the last one completed (a
+    laptop sleep, a hung call) re-reads the whole account first (default:
+    three bar intervals plus a minute)."""
 
     startup_deadline_s: float = Field(120.0, gt=0)
     retry_base_s: float = Field(1.0, gt=0)

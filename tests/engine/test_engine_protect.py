@@ -202,3 +202,78 @@ def test_a_bad_protection_is_one_line_naming_the_key(protect: Any, message: str)
         config(protect)
 
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_explain_says_why_a_protective_order_exists(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from bastion.cli import app
+    from bastion.observe.explain import explain
+
+    result = run(CRASH, config(), tmp_path)
+    [stop] = [mo for mo in result.bot.orders.orders.values() if mo.request.origin == "protect"]
+    cid = stop.request.client_id
+
+    ex = explain(tmp_path / "j.sqlite", cid)
+    text = CliRunner().invoke(app, ["explain", str(tmp_path / "j.sqlite"), cid])
+
+    assert ex.protection is not None and ex.strategy is not None
+    assert ex.protection["reason"] == "protection: a long position with no protection"
+    assert ex.strategy["id"] == "hold_long" and ex.context is not None
+    assert [e["action"] for e in ex.events if e["kind"] == "protection"] == ["place", "filled"]
+    assert text.exit_code == 0, text.output
+    assert "protection (not risk-reviewed" in text.output and "no protection" in text.output
+
+
+def test_the_order_rate_limit_does_not_delay_a_protective_order() -> None:
+    cfg = parse_config(
+        {
+            "strategies": [{"name": "hold_long", "symbols": [SYMBOL], "protect": PROTECT}],
+            "venue": {"fee_bps": 0},
+            "risk": {"rate": {"orders_per_minute": 1, "orders_per_minute_symbol": 1}},
+        }
+    )
+
+    limited, free = run(CRASH, cfg), run(CRASH, config())
+
+    def placed(result: Any) -> list[int]:
+        return [
+            mo.created_ts
+            for mo in result.bot.orders.orders.values()
+            if mo.request.origin == "protect"
+        ]
+
+    assert fills(limited) == fills(free) == [("bn", "buy", "1", "100"), ("bp", "sell", "1", "97")]
+    assert placed(limited) == placed(free)  # not a cycle later
+
+
+def test_a_resting_protective_sell_is_not_counted_as_new_exposure() -> None:
+    """The position grows while its protection rests: the buy is reviewed with the
+    protection as the position's way out, and then the protection grows with it."""
+
+    class Grow(HoldLong):
+        name = "grow"
+
+        def decide(self, view, account, memory):
+            n = (memory or 0) + 1
+            qty = Decimal(1) if n < 5 else Decimal(2)
+            return [TargetPosition(symbol=SYMBOL, qty=qty)], n
+
+    cfg = parse_config(
+        {
+            "strategies": [{"name": "grow", "symbols": [SYMBOL], "protect": PROTECT}],
+            "venue": {"fee_bps": 0},
+            "risk": {"max_position": "0.0025"},  # 2 units of 100 on 100,000 of equity: 0.2%
+        }
+    )
+    result = run_backtest([series(FLAT + FLAT)], [Grow(_Params(), [SYMBOL])], cfg)
+
+    assert [f for f in fills(result) if f[0] == "bn"] == [
+        ("bn", "buy", "1", "100"),
+        ("bn", "buy", "1", "100"),
+    ]
+    protective = [mo for mo in result.bot.orders.orders.values() if mo.request.origin == "protect"]
+    assert [(mo.status.value, str(mo.request.qty)) for mo in protective] == [
+        ("cancelled", "1"),
+        ("open", "2"),
+    ]

@@ -198,9 +198,10 @@ def on_exit(session: Session, policy: str, now: int) -> dict[str, object]:
 
     ``cancel`` leaves the protective orders (``[strategies.protect]``) resting:
     protecting the position while the bot is down is what they are for.
-    ``flatten`` cancels them too (they lock what the close sells) and closes only what the bot's own fills hold (its ledger), never
-    more than the exchange shows: holdings the bot did not buy are not its to
-    sell. Returns what was done (journaled with ``run_end``)."""
+    ``flatten`` cancels them too (they lock what the close sells) and closes
+    only what the bot's own fills hold (its ledger), never more than the
+    exchange shows: holdings the bot did not buy are not its to sell. Returns
+    what was done (journaled with ``run_end``)."""
     bot = session.bot
     done: dict[str, object] = {"on_exit": policy}
     if policy == "leave":
