@@ -15,6 +15,8 @@ the halted bot does not put it back.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,14 +33,19 @@ from tests.live.live_support import (
     wait_for,
     wall_ms,
 )
+from tests.live.service_support import KEY_ENV as SVC_KEY_ENV
+from tests.live.service_support import write_config
 from tests.scripted import NoParams, Scripted
 
-from bastion.config import BotConfig, parse_config
-from bastion.emulator import TEST_API_KEY, TEST_API_SECRET
+from bastion.config import BotConfig, load_config, parse_config
+from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, EmulatorConfig, EmulatorThread
+from bastion.engine.live import run_bot
+from bastion.engine.replay import replay_day
 from bastion.engine.service import on_exit
 from bastion.engine.session import open_session
 from bastion.killswitch.kill import KillSwitch
 from bastion.model import OrderStatus, TargetPosition
+from bastion.observe.journal import read_events
 
 LOT = Decimal("0.01")
 STOP = {"stop_pct": "0.02", "limit_pct": "0.025"}  # at 60,000: trigger 58,800, limit 58,500
@@ -301,3 +308,35 @@ def test_a_clean_stop_leaves_the_protection_resting_and_a_flatten_on_exit_cancel
         assert rig.events("order_rejected") == []
     finally:
         rig.close()
+
+
+@pytest.mark.slow
+def test_a_protected_live_day_replays_identically(tmp_path: Path, monkeypatch: Any) -> None:
+    """sma_cross(2, 3) on the emulator's synthetic market buys and sells often:
+    each buy is protected, each sell cancels its protection first; a replay of
+    the day from the recording and the journal decides exactly the same."""
+    monkeypatch.setenv(f"{SVC_KEY_ENV}_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv(f"{SVC_KEY_ENV}_API_SECRET", TEST_API_SECRET)
+    monkeypatch.setenv("BASTION_STORE", str(tmp_path / "no-store"))
+    thread = EmulatorThread(
+        EmulatorConfig(source="synthetic", rate=20, balances={"USDT": Decimal(100_000)})
+    )
+    emu = thread.start()
+    path = write_config(tmp_path, emu, strategy="sma_cross")
+    with path.open("a", encoding="utf-8") as f:
+        f.write('[strategies.protect]\nstop_pct = "0.02"\nlimit_pct = "0.025"\n')
+    try:
+        asyncio.run(run_bot(load_config(path), duration_s=12, status=lambda _: None))
+    finally:
+        thread.stop()
+    folder = tmp_path / "data"
+    actions = [e["action"] for e in read_events(folder, kinds=["protection"])]
+    first = next(read_events(folder, kinds=["order_submitted"]))
+    day = datetime.fromtimestamp(first["ts"] / 1000, tz=UTC).date()
+
+    result = replay_day(load_config(path), folder, day)
+
+    assert "place" in actions and "cancel" in actions, actions
+    assert not list(read_events(folder, kinds=["order_rejected"]))
+    assert result.identical, result.differences[:3]
+    assert result.decisions >= 2

@@ -191,21 +191,21 @@ def hold_targets(
 
 # ------------------------------------------------------ 2. before a sell
 def unprotect(bot: Bot, slot: StrategySlot, orders_plan: Plan) -> Plan:
-    """The plan with its sells' protection cancelled first (see the module)."""
+    """The plan with its sells' protection cancelled first (see the module).
+    Reads the order manager's ``protection_for`` (a replay's: the context's)."""
     if bot.protection is None:
         return orders_plan
     sid = slot.strategy.ref.id
     selling = {o.symbol for o in orders_plan.orders if o.side is Side.SELL}
     cancels = [
         CancelRequest(
-            client_id=mo.request.client_id,
-            symbol=sym,
-            strategy=mo.request.strategy,
+            client_id=r.client_id,
+            symbol=r.symbol,
+            strategy=slot.strategy.ref,
             reason="protection: the strategy sells; cancelled first to free what it locks",
         )
-        for sym in sorted(selling)
-        for mo in legs(bot, sid, sym)
-        if mo.status in _RESTING
+        for r in bot.orders.protection_for(sid)
+        if r.symbol in selling and r.status in _RESTING
     ]
     if not cancels:
         return orders_plan
