@@ -277,3 +277,18 @@ def test_a_resting_protective_sell_is_not_counted_as_new_exposure() -> None:
         ("cancelled", "1"),
         ("open", "2"),
     ]
+
+
+def test_a_paper_or_live_bot_refuses_protection_its_exchange_cannot_hold() -> None:
+    from bastion.engine.errors import LiveError
+    from bastion.engine.live import build_strategies
+
+    def bot(exchange: str, protect: dict[str, Any]) -> Any:
+        entry = {"name": "sma_cross", "symbols": ["BTC/AUD"], "protect": protect}
+        return parse_config({"exchange": {"id": exchange}, "strategies": [entry]})
+
+    with pytest.raises(LiveError, match="btcmarkets takes no stop-limit orders"):
+        build_strategies(bot("btcmarkets", PROTECT))
+    with pytest.raises(LiveError, match="no OCO"):
+        build_strategies(bot("btcmarkets", {**PROTECT, "take_profit_pct": "0.05"}))
+    assert len(build_strategies(bot("binance", {**PROTECT, "take_profit_pct": "0.05"}))) == 1

@@ -57,7 +57,7 @@ from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
 from bastion.strategy import Strategy, build_strategy
-from bastion.venues.capabilities import capabilities
+from bastion.venues.capabilities import OCO, STOP_LIMIT, capabilities
 from bastion.venues.ccxt import CcxtVenue, Credentials
 from bastion.venues.errors import SchemaDrift, VenueError
 from bastion.venues.port import Venue
@@ -87,7 +87,27 @@ class LiveSummary:
 def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
     if not config.strategies:
         raise LiveError("the config has no [[strategies]]")
+    refusal = protect_refusal(config)
+    if refusal is not None:  # paper too: a paper run must be what live would be
+        raise LiveError(refusal)
     return [build_strategy(s.name, s.symbols, s.params, s.id) for s in config.strategies]
+
+
+def protect_refusal(config: BotConfig) -> str | None:
+    """Why the exchange cannot hold what ``[strategies.protect]`` asks for, or None."""
+    caps = capabilities(config.exchange.id)
+    for entry in config.strategies:
+        p = entry.protect
+        if p is None:
+            continue
+        need = STOP_LIMIT if p.take_profit_pct is None else OCO
+        if need not in caps.order_types:
+            kind = "stop-limit" if need == STOP_LIMIT else "OCO (take_profit_pct)"
+            return (
+                f"strategies.{entry.id or entry.name}.protect: {config.exchange.id} takes no "
+                f"{kind} orders from bastion (its capability table)"
+            )
+    return None
 
 
 def make_venue(
