@@ -39,6 +39,7 @@ from tests.scripted import NoParams, Scripted
 
 from bastion.config import BotConfig, load_config, parse_config
 from bastion.emulator import TEST_API_KEY, TEST_API_SECRET, EmulatorConfig, EmulatorThread
+from bastion.engine.latch import change_latch
 from bastion.engine.live import run_bot
 from bastion.engine.replay import replay_day
 from bastion.engine.service import on_exit
@@ -46,6 +47,8 @@ from bastion.engine.session import open_session
 from bastion.killswitch.kill import KillSwitch
 from bastion.model import OrderStatus, TargetPosition
 from bastion.observe.journal import read_events
+from bastion.risk import HaltState
+from bastion.state.killflag import clear_flag
 
 LOT = Decimal("0.01")
 STOP = {"stop_pct": "0.02", "limit_pct": "0.025"}  # at 60,000: trigger 58,800, limit 58,500
@@ -284,6 +287,18 @@ def test_the_kill_switch_cancels_the_bots_protection_and_the_bot_does_not_put_it
             mo.request.client_id for mo in protective(rig)
         }
         assert rig.bot.risk.latch.state.value != "active"
+
+        change_latch(rig.folder, HaltState.ACTIVE, "after the kill", "test", wall_ms())
+        clear_flag(rig.folder)  # as `bastion resume` does
+        # The strategy still wants LOT: it buys again. Its own fills now say 2 LOT
+        # (the kill's close was the bot's sale, not the strategy's): protected is
+        # what the bot's fills hold, LOT, which the exchange takes.
+        again = cycle_until(rig, lambda: len(resting(rig)) == 2 and resting(rig))
+
+        assert rig.bot.risk.latch.state is HaltState.ACTIVE
+        assert rig.bot.orders.positions_for("scripted").get(SYMBOL) == 2 * LOT
+        assert {Decimal(o["origQty"]) for o in again} == {LOT} == {rig.emulator_position()}
+        assert rig.events("order_rejected") == []
     finally:
         rig.close()
 

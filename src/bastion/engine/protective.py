@@ -23,7 +23,8 @@ down. Three steps of the one decision cycle (``bastion.engine.cycle``) own it:
 3. ``keep_protected`` (after execution): where the strategy holds a long
    position at rest (no order of its own on the symbol in flight, no fill
    awaited), the protection rests for exactly that position less what its own
-   resting sells offer, rounded down to the lot, priced from the current mark;
+   resting sells offer (and never more than the bot's own fills on the
+   symbol hold in all), rounded down to the lot, priced from the current mark;
    below the exchange's minimum there is none (journaled). When the position
    changed, the old protection is cancelled and, once the cancel is
    confirmed, the new one placed (never both resting, never more than the
@@ -205,7 +206,7 @@ def unprotect(bot: Bot, slot: StrategySlot, orders_plan: Plan) -> Plan:
             reason="protection: the strategy sells; cancelled first to free what it locks",
         )
         for r in bot.orders.protection_for(sid)
-        if r.symbol in selling and r.status in _RESTING
+        if r.symbol in selling  # resting, or possibly resting: the sell waits for the truth
     ]
     if not cancels:
         return orders_plan
@@ -269,7 +270,9 @@ def wanted(bot: Bot, sid: str, symbol: str) -> Decimal | None:
     ]
     if any(mo.status in _UNSURE or mo.request.client_id in orders.settling for mo in mine):
         return None  # an order of its own in flight, or fills awaited: next cycle
-    held = orders.positions_for(sid).get(symbol, ZERO)
+    # Its own fills, but never more than the bot's fills on the symbol hold in
+    # all (a kill switch's close on the bot's share is the bot's, not the strategy's).
+    held = min(orders.positions_for(sid).get(symbol, ZERO), bot.ledger().get(symbol, ZERO))
     offered = sum(
         (mo.remaining for mo in mine if mo.request.side is Side.SELL and mo.status in _RESTING),
         ZERO,
