@@ -41,6 +41,7 @@ from bastion.engine import version_gate, warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
 from bastion.engine.observers import ObserveError, start_observers
+from bastion.engine.parts import protect_refusal
 from bastion.engine.service import (
     StartupClock,
     Stopper,
@@ -57,7 +58,7 @@ from bastion.model import AccountSnapshot, Bar, BookTop, Trade
 from bastion.model.timeframe import parse_interval
 from bastion.state.folder import FolderInUse, FolderLock
 from bastion.strategy import Strategy, build_strategy
-from bastion.venues.capabilities import OCO, STOP_LIMIT, capabilities
+from bastion.venues.capabilities import capabilities
 from bastion.venues.ccxt import CcxtVenue, Credentials
 from bastion.venues.errors import SchemaDrift, VenueError
 from bastion.venues.port import Venue
@@ -91,23 +92,6 @@ def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
     if refusal is not None:  # paper too: a paper run must be what live would be
         raise LiveError(refusal)
     return [build_strategy(s.name, s.symbols, s.params, s.id) for s in config.strategies]
-
-
-def protect_refusal(config: BotConfig) -> str | None:
-    """Why the exchange cannot hold what ``[strategies.protect]`` asks for, or None."""
-    caps = capabilities(config.exchange.id)
-    for entry in config.strategies:
-        p = entry.protect
-        if p is None:
-            continue
-        need = STOP_LIMIT if p.take_profit_pct is None else OCO
-        if need not in caps.order_types:
-            kind = "stop-limit" if need == STOP_LIMIT else "OCO (take_profit_pct)"
-            return (
-                f"strategies.{entry.id or entry.name}.protect: {config.exchange.id} takes no "
-                f"{kind} orders from bastion (its capability table)"
-            )
-    return None
 
 
 def make_venue(

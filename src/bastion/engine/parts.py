@@ -15,6 +15,7 @@ from bastion.risk import HaltLatch, RiskGate, RiskLimits, default_rules
 from bastion.strategy import Strategy
 from bastion.strategy.loader import load_strategy_class
 from bastion.strategy.registry import STRATEGIES
+from bastion.venues.capabilities import OCO, STOP_LIMIT, capabilities
 
 
 def data_gate(
@@ -84,3 +85,20 @@ def _default_id(name: str) -> str:
         return load_strategy_class(name, STRATEGIES).name
     except (ValueError, ImportError, OSError):
         return name
+
+
+def protect_refusal(config: BotConfig) -> str | None:
+    """Why the exchange cannot hold what ``[strategies.protect]`` asks for, or None."""
+    caps = capabilities(config.exchange.id)
+    for entry in config.strategies:
+        p = entry.protect
+        if p is None:
+            continue
+        need = STOP_LIMIT if p.take_profit_pct is None else OCO
+        if need not in caps.order_types:
+            kind = "stop-limit" if need == STOP_LIMIT else "OCO (take_profit_pct)"
+            return (
+                f"strategies.{entry.id or entry.name}.protect: {config.exchange.id} takes no "
+                f"{kind} orders from bastion (its capability table)"
+            )
+    return None
