@@ -355,3 +355,33 @@ def test_a_protected_live_day_replays_identically(tmp_path: Path, monkeypatch: A
     assert not list(read_events(folder, kinds=["order_rejected"]))
     assert result.identical, result.differences[:3]
     assert result.decisions >= 2
+
+
+@pytest.mark.slow
+def test_a_stop_the_exchange_refuses_is_not_retried_every_cycle_but_after_the_market_moves(
+    tmp_path: Path,
+) -> None:
+    rig = rig_for(tmp_path, protected())
+    try:
+        rig.trade()
+        rig.step()  # the buy: filled by its reply, its fill still on the way
+        admin(rig.emu, "/market/trade", {"symbol": SYMBOL, "price": "58700.00", "qty": "0.1"})
+
+        def refused() -> list[dict[str, Any]]:
+            return [e for e in rig.events("protection") if e["action"] == "refused"]
+
+        # Priced from the bars' 60,000, the stop (58,800) is above the exchange's
+        # last trade: Binance's "would trigger immediately".
+        [first] = cycle_until(rig, refused)
+        rig.step(5, settle_s=0.05)
+        placed_before = [e for e in rig.events("protection") if e["action"] == "place"]
+
+        rig.price = Decimal("58700.00")  # the bars catch up with the market
+        [stop] = cycle_until(rig, lambda: resting(rig))
+
+        assert "trigger immediately" in first["reason"] and first["alert"]
+        assert len(placed_before) == 1 and len(refused()) == 1  # one refusal, no retry per cycle
+        assert Decimal(stop["stopPrice"]) == Decimal("57526.00")  # from the new mark
+        assert Decimal(stop["origQty"]) == LOT
+    finally:
+        rig.close()

@@ -29,7 +29,7 @@ down. Three steps of the one decision cycle (``bastion.engine.cycle``) own it:
    changed, the old protection is cancelled and, once the cancel is
    confirmed, the new one placed (never both resting, never more than the
    position). A placement the exchange refused is not tried again until the
-   position changes.
+   position changes or the market moves by the stop's distance.
 
 Protective orders go through the order manager like every order (client id on
 disk before the send, an unknown outcome looked up and never re-sent, ``bp``
@@ -101,7 +101,8 @@ class Protector:
     memory: Memory = field(default_factory=Memory)
     held: set[Key] = field(default_factory=set)  # stopped out: targets held
     trades: list[str] = field(default_factory=list)  # protective fills already noted
-    refused: dict[Key, Decimal] = field(default_factory=dict)  # qty the exchange refused
+    # (qty, reference) of the last placement the exchange refused
+    refused: dict[Key, tuple[Decimal, Decimal]] = field(default_factory=dict)
     skipped: dict[Key, str] = field(default_factory=dict)  # the last "none placed" journaled
     cursor: int = 0  # fills_applied already looked at
 
@@ -144,7 +145,7 @@ def note_stop_fills(bot: Bot, now: int) -> None:
     for sid, fill in orders.fills[-new:]:
         if not fill.client_id.startswith("bp") or fill.trade_id in guard.trades:
             continue
-        guard.trades.append(fill.trade_id)
+        guard.trades = [*guard.trades[-KEEP_TRADES + 1 :], fill.trade_id]
         guard.held.add((sid, fill.symbol))
         changed = True
         bot.journal(
@@ -317,7 +318,7 @@ def _keep(
             return  # not confirmed yet: placed next cycle, never beside the old one
         if any(mo.filled > 0 for mo in resting):
             return  # it sold meanwhile: the position is re-read next cycle
-    if want == 0 or sym not in view or guard.refused.get(key) == want:
+    if want == 0 or sym not in view or _refused(guard, key, want, view[sym].mark, rule):
         return
     p = Protecting(
         inst=bot.instruments[sym], strategy=ref, qty=want, reference=view[sym].mark, rule=rule
@@ -342,7 +343,18 @@ def _keep(
         return
     tp = replace(p.take_profit(cid(1)), cycle=bot.cycle) if oco else None
     reason = "protection: a long position with no protection" if not resting else why
-    _place(bot, guard, key, stop, tp, reason, now)
+    _place(bot, guard, key, stop, tp, reason, now, p.reference)
+
+
+def _refused(guard: Protector, key: Key, want: Decimal, mark: Decimal, rule: Protection) -> bool:
+    """After the exchange refused a placement, it is tried again only once the
+    position changed or the market moved by the stop's distance (a stop priced
+    from a mark the market had already left "would trigger immediately"): one
+    refusal per cause, not one per cycle."""
+    last = guard.refused.get(key)
+    if last is None or last[0] != want:
+        return False
+    return abs(mark - last[1]) < last[1] * rule.stop_pct
 
 
 def _place(
@@ -353,6 +365,7 @@ def _place(
     tp: OrderRequest | None,
     reason: str,
     now: int,
+    reference: Decimal,
 ) -> None:
     """Journal (write-ahead), then send: the stop alone, or both legs in one call."""
     detail: dict[str, Any] = {
@@ -377,7 +390,7 @@ def _place(
     else:
         mos = place_oco(bot.orders, bot.venue, tp, stop, now)  # type: ignore[arg-type]
     if any(mo.status is OrderStatus.REJECTED for mo in mos):
-        guard.refused[key] = stop.qty  # not again until the position changes
+        guard.refused[key] = (stop.qty, reference)  # see ``_refused``
         bot.journal(
             "protection",
             now,
@@ -387,10 +400,3 @@ def _place(
     else:
         guard.refused.pop(key, None)
         guard.skipped.pop(key, None)
-
-
-def rules_for(
-    entries: Sequence[tuple[str, Sequence[str], Protection | None]],
-) -> dict[Key, Protection]:
-    """(strategy id, symbols, rule) per configured strategy -> rules by (id, symbol)."""
-    return {(sid, s): rule for sid, symbols, rule in entries if rule is not None for s in symbols}
