@@ -120,3 +120,20 @@ def test_a_stop_in_the_paper_book_is_still_a_stop_after_a_restart(tmp_path: Path
 
     assert continued and resting is not None and resting.status is OrderStatus.OPEN
     assert after is not None and after.status is OrderStatus.FILLED
+
+
+def test_an_oco_in_the_paper_book_is_still_one_list_after_a_restart(tmp_path: Path) -> None:
+    book, _ = PaperVenue.open(tmp_path, [INST], {"USDT": "1000", "BTC": "1"})
+    book.on_trade(SYM, 1, 100.0, 1.0)
+    book.submit_oco(take_profit(), stop())
+    book.close()
+
+    again, _ = PaperVenue.open(tmp_path, [INST], {})
+    again.on_trade(SYM, 2, 105.0, 1.0)  # the take-profit's price
+    tp, sl = again.fetch_order(SYM, "bp-2"), again.fetch_order(SYM, "bp-1")
+    account = again.fetch_account()
+    again.close()
+
+    assert tp is not None and tp.status is OrderStatus.FILLED
+    assert sl is not None and sl.status is OrderStatus.EXPIRED
+    assert account.balances["BTC"].total == 0 and account.balances["BTC"].locked == 0

@@ -2,9 +2,12 @@
 
 A stop-limit rests off the book until the market reaches its ``stop_price``;
 it then becomes a plain limit order at its ``price``. An OCO is a take-profit
-limit and a stop-limit selling (or buying) one quantity: when either leg
-fills, even in part, the other expires, and cancelling one cancels both. The
-quantity is reserved once, by the stop leg.
+limit and a stop-limit selling (or buying) one quantity: its take-profit must
+sit beyond the market and its stop on the other side (else Binance's "The
+relationship of the prices for the orders is not correct."); the take-profit
+rests from the moment it is accepted; when either leg fills, even in part,
+the other expires, and cancelling one cancels both. The quantity is reserved
+once, by the stop leg.
 
 Rules over bars, chosen so a backtest of a protected strategy is never
 flattered (the path inside a bar is unknown):
@@ -111,7 +114,11 @@ def submit_oco(venue: SimVenue, take_profit: OrderRequest, stop: OrderRequest) -
         raise InvalidOrder("an OCO is a limit and a stop-limit")
     tp_price, stop_price = take_profit.price, stop.stop_price
     assert tp_price is not None
-    if (tp_price <= stop_price) if stop.side is Side.SELL else (tp_price >= stop_price):
+    sell = stop.side is Side.SELL
+    last = venue.ref_price(stop.symbol, stop.side)
+    if (tp_price <= stop_price) if sell else (tp_price >= stop_price):
+        raise InvalidOrder("The relationship of the prices for the orders is not correct.")
+    if last is not None and ((tp_price <= last) if sell else (tp_price >= last)):
         raise InvalidOrder("The relationship of the prices for the orders is not correct.")
     leg = venue.place(stop)  # validated, funds reserved
     try:
@@ -120,6 +127,8 @@ def submit_oco(venue: SimVenue, take_profit: OrderRequest, stop: OrderRequest) -
         venue.drop(leg)
         raise
     tp.linked, leg.linked = leg.client_id, tp.client_id
+    if tp.active_at <= venue.now:  # checked against the market above: it rests at once
+        tp.arrived = True
     return [tp.report(), leg.report()]
 
 

@@ -189,6 +189,10 @@ class SimVenue:
     def through(self) -> bool:
         return self._through
 
+    def ref_price(self, symbol: str, side: Side) -> Decimal | None:
+        """The price a ``side`` order would meet now (best quote, else last trade)."""
+        return self._ref_price(symbol, side)
+
     def fill_at(self, order: SimOrder, ts: int, price: Decimal, liquidity: Liquidity) -> None:
         self._fill(order, ts, order.remaining, price, liquidity, None)
 
