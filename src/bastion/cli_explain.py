@@ -162,6 +162,15 @@ def render(ex: Explanation, out: Console) -> None:
                 "planned order",
             )
         )
+    if ex.protection is not None:
+        p = ex.protection
+        keys = ("reason", "qty", "stop", "limit", "take_profit", "legs")
+        decided.append(
+            _kv(
+                {k: p[k] for k in keys if p.get(k) is not None},
+                "protection (not risk-reviewed: it only sells the position)",
+            )
+        )
     if ex.decision is not None:
         d = ex.decision
         keys = ("verdict", "reason", "rule", "qty", "approved_qty", "details")

@@ -25,6 +25,7 @@ from pydantic import (
 from bastion.config_feeds import FeedsConfig
 from bastion.config_observe import ObserveConfig
 from bastion.config_ops import PromotionConfig, RetentionConfig
+from bastion.config_protect import ProtectConfig
 from bastion.config_research import ResearchConfig
 from bastion.config_shadow import FlagsConfig, ShadowConfig
 
@@ -56,13 +57,15 @@ class StrategyConfig(_Strict):
     built-in (``sma_cross``, ``bollinger``, ``quoter``), ``path/to/file.py:Class``
     (relative to this file) or ``package.module:Class``; ``id`` tells two
     instances apart in the journal (default: the strategy's name); ``params``
-    are the strategy's own parameters."""
+    are the strategy's own parameters; ``protect`` keeps an exchange-side stop
+    under its long positions (``[strategies.protect]``)."""
 
     name: str
     id: str | None = None
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     mode: Literal["live", "shadow"] = "live"  # shadow: decided, never sent (config_shadow)
+    protect: ProtectConfig | None = None  # an exchange-side stop under its longs (config_protect)
 
     @field_validator("symbols")
     @classmethod
@@ -350,11 +353,12 @@ class ServiceConfig(_Strict):
     with exponential backoff (``retry_base_s`` doubling up to ``retry_max_s``)
     until ``startup_deadline_s``; refused keys fail at once. On SIGTERM or
     Ctrl-C the bot finishes its cycle and stops within ``shutdown_timeout_s``,
-    doing ``on_exit`` with its working orders: ``"cancel"`` them, ``"leave"``
-    them resting, or ``"flatten"`` (cancel, then close what the bot's own fills
-    hold). A cycle starting more than ``stale_cycle_s`` after the last one
-    completed (a laptop sleep, a hung call) re-reads the whole account first
-    (default: three bar intervals plus a minute)."""
+    doing ``on_exit`` with its working orders: ``"cancel"`` them (protective
+    orders of ``[strategies.protect]`` stay resting), ``"leave"`` them resting,
+    or ``"flatten"`` (cancel all, then close what the bot's own fills hold). A
+    cycle starting more than ``stale_cycle_s`` after the last one completed (a
+    laptop sleep, a hung call) re-reads the whole account first (default:
+    three bar intervals plus a minute)."""
 
     startup_deadline_s: float = Field(120.0, gt=0)
     retry_base_s: float = Field(1.0, gt=0)

@@ -91,6 +91,9 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, "table"
     origin, args = get_origin(annotation), get_args(annotation)
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if len(models) == 1 and type(None) in args:  # an optional table
+        return models[0], "table"
     if origin is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
         return args[0], "array"
     if (

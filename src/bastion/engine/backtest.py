@@ -23,7 +23,7 @@ import numpy.typing as npt
 from bastion.config import BotConfig
 from bastion.engine.context import journal_strategies
 from bastion.engine.cycle import Bot, run_cycle
-from bastion.engine.parts import data_gate, risk_gate, slots
+from bastion.engine.parts import data_gate, protector, risk_gate, slots
 from bastion.execution import OrderManager
 from bastion.model import BarSeries, Fill, Instrument
 from bastion.model.money import ZERO, to_decimal
@@ -116,6 +116,7 @@ def build_bot(
         instruments=instruments,
         slots=slots(strategies),
         guard=guard,
+        protection=protector(config, strategies),
     )
     return bot, venue
 

@@ -208,6 +208,9 @@ def journal_context(bot: Bot, view: MarketView, account: AccountSnapshot, now: i
             for s in bot.slots
         }
         payload["working"] = {sid: orders for sid, orders in working.items() if orders}
+    protect = protect_context(bot)
+    if protect:
+        payload["protect"] = protect
     if len(bot.slots) > 1 and _shared_symbols(bot):
         # A shared symbol's position is the strategy's own fills, not the account's.
         payload["attributed"] = {
@@ -217,6 +220,23 @@ def journal_context(bot: Bot, view: MarketView, account: AccountSnapshot, now: i
             for s in bot.slots
         }
     bot.journal(CONTEXT_KIND, now, payload)
+
+
+def protect_context(bot: Bot) -> dict[str, Any]:
+    """What a protected strategy's plan depends on beyond the account (a replay
+    feeds it back): the targets held after a stop-out and the protection
+    resting in each strategy's name (``bastion.engine.protective``)."""
+    guard = bot.protection
+    if guard is None:
+        return {}
+    out: dict[str, Any] = {}
+    if guard.held:
+        out["held"] = sorted([list(k) for k in guard.held])
+    legs = {s.strategy.ref.id: bot.orders.protection_for(s.strategy.ref.id) for s in bot.slots}
+    rows = {sid: [order_dict(r) for r in reports] for sid, reports in legs.items() if reports}
+    if rows:
+        out["legs"] = rows
+    return out
 
 
 def _shared_symbols(bot: Bot) -> bool:

@@ -1,7 +1,9 @@
 """The decision cycle, identical in backtest, paper and live.
 
-gate → reconcile → protect → resend → decide → plan → review → journal →
-execute. Decisions are journaled before the orders they cause are sent
+gate → reconcile → protect → resend → (stop-outs) → decide → plan →
+(unprotect) → review → journal → execute → (keep protected). The steps in
+brackets run only for strategies with ``[strategies.protect]``
+(``bastion.engine.protective``). Decisions are journaled before the orders they cause are sent
 (write-ahead); an order proven not placed is re-sent only once the risk gate
 has reviewed it again, like any new send.
 
@@ -19,6 +21,15 @@ from typing import Any
 
 from bastion.data.gate import DataGate
 from bastion.engine.context import journal_context, journal_cycle, journal_decision
+from bastion.engine.protective import (
+    Protector,
+    hold_targets,
+    journal_cancels,
+    keep_protected,
+    needed_cancels,
+    note_stop_fills,
+    unprotect,
+)
 from bastion.execution import OrderManager, client_order_id
 from bastion.execution.planner import Plan, plan
 from bastion.execution.tracked import CapReached
@@ -87,6 +98,7 @@ class Bot:
     shadow: Any = None  # a ShadowRunner (bastion.engine.shadow): the shadow slots
     context_cycle: int = -1  # the last cycle whose context is journaled
     context_account: tuple[Any, int] = (None, 0)  # the account last journaled, and its cycle
+    protection: Protector | None = None  # exchange-side stops under longs (engine.protective)
 
     def ledger(self) -> dict[str, Decimal]:
         """Net quantity per symbol from our own fills, across strategies."""
@@ -104,6 +116,7 @@ def run_cycle(bot: Bot, now: int) -> None:
     protect(bot, account, view, now)  # account-level risk: flatten and halt
     if resend(bot, account, view, now):  # orders proven not placed: reviewed as new sends
         account = reconcile(bot, now, fresh=True)  # what they did is in the account decided on
+    note_stop_fills(bot, now)  # a protective order that filled: the strategy was stopped out
     if bot.record_every_cycle:
         journal_context(bot, view, account, now)  # what a replay feeds the strategies
     for slot in bot.slots:
@@ -112,11 +125,15 @@ def run_cycle(bot: Bot, now: int) -> None:
             continue
         journal_context(bot, view, account, now)  # what they saw, once per cycle
         orders_plan = make_plan(bot, slot, intents, account, view)  # plan
+        orders_plan = unprotect(bot, slot, orders_plan)  # a sell's protection is cancelled first
         decisions = review(bot, orders_plan, account, view, now)  # review
         journal_cycle(bot, slot, intents, orders_plan, decisions, now)  # journal (write-ahead)
+        cancels = needed_cancels(orders_plan.cancels, decisions)
+        journal_cancels(bot, cancels, now)
         if bot.durable_journal and hasattr(bot.journal, "flush"):
             bot.journal.flush()  # the decisions are on disk before the orders are sent
-        execute(bot, orders_plan.cancels, decisions, now)  # execute
+        execute(bot, cancels, decisions, now)  # execute
+    keep_protected(bot, view, now)  # protection rests under each protected long position
     if bot.shadow is not None:
         bot.shadow.run(bot, view, account, now)  # shadow versions: decided, never sent
 
@@ -356,6 +373,7 @@ def make_plan(
         s: account.position(s) if owner(bot, s) is strategy.ref else own_fills.get(s, ZERO)
         for s in strategy.symbols
     }
+    intents = hold_targets(bot, slot, intents, positions)  # after a stop-out: no buy-back
     cycle, run, idx = bot.cycle, bot.run_id, slot.index
 
     def new_id(intent: int, leg: int) -> str:

@@ -41,6 +41,7 @@ from bastion.engine import version_gate, warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
 from bastion.engine.observers import ObserveError, start_observers
+from bastion.engine.parts import protect_refusal
 from bastion.engine.service import (
     StartupClock,
     Stopper,
@@ -87,6 +88,9 @@ class LiveSummary:
 def build_strategies(config: BotConfig) -> list[Strategy[Any, Any]]:
     if not config.strategies:
         raise LiveError("the config has no [[strategies]]")
+    refusal = protect_refusal(config)
+    if refusal is not None:  # paper too: a paper run must be what live would be
+        raise LiveError(refusal)
     return [build_strategy(s.name, s.symbols, s.params, s.id) for s in config.strategies]
 
 

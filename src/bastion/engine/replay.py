@@ -31,7 +31,8 @@ from bastion.data.recorder import read_day
 from bastion.engine.context import account_from, intent_dict, order_from
 from bastion.engine.cycle import Bot, decide, make_plan, review
 from bastion.engine.live import build_strategies
-from bastion.engine.parts import data_gate, risk_gate, slots
+from bastion.engine.parts import data_gate, protector, risk_gate, slots
+from bastion.engine.protective import unprotect
 from bastion.engine.shadow import split_modes
 from bastion.model import Bar, OrderReport
 from bastion.model.timeframe import parse_interval
@@ -87,6 +88,7 @@ class ReplayOrders:
         self.working_by: dict[str, list[OrderReport]] = {}
         self.attributed_by: dict[str, dict[str, Decimal]] = {}
         self.blocked: frozenset[str] = frozenset()
+        self.protect_by: dict[str, list[OrderReport]] = {}
 
     def load(self, ctx: dict[str, Any]) -> None:
         working = ctx.get("working", {})
@@ -96,12 +98,17 @@ class ReplayOrders:
             for sid, rows in ctx.get("attributed", {}).items()
         }
         self.blocked = frozenset(ctx.get("blocked", ()))
+        legs = ctx.get("protect", {}).get("legs", {})
+        self.protect_by = {sid: [order_from(o) for o in rows] for sid, rows in legs.items()}
 
     def working_for(self, strategy_id: str) -> list[OrderReport]:
         return self.working_by.get(strategy_id, [])
 
     def positions_for(self, strategy_id: str) -> dict[str, Decimal]:
         return self.attributed_by.get(strategy_id, {})
+
+    def protection_for(self, strategy_id: str) -> list[OrderReport]:
+        return self.protect_by.get(strategy_id, [])
 
 
 @dataclass(slots=True)
@@ -232,6 +239,7 @@ def _bot(config: BotConfig, s: _Session, strategies: Sequence[Any], started: dic
         journal=lambda *_: None,
         instruments=instruments,
         slots=slots(strategies),
+        protection=protector(config, strategies),
     )
 
 
@@ -253,6 +261,9 @@ def _cycle(
     bot.cycle = ctx["cycle"]
     bot.size_scale = Decimal(ctx.get("size_scale", "1"))
     orders.load(ctx)
+    if bot.protection is not None:  # targets held after a stop-out, as journaled
+        held = ctx.get("protect", {}).get("held", [])
+        bot.protection.held = {(sid, sym) for sid, sym in held}
     latch = bot.risk.latch
     state = HaltState(ctx.get("latch", HaltState.ACTIVE.value))
     latch.set(state, reason="as journaled", now=now, by="replay")
@@ -264,7 +275,7 @@ def _cycle(
         intents = decide(bot, slot, view, account)
         if not intents:
             continue
-        plan = make_plan(bot, slot, intents, account, view)
+        plan = unprotect(bot, slot, make_plan(bot, slot, intents, account, view))
         decisions = review(bot, plan, account, view, now)
         out[slot.strategy.ref.id] = (
             [intent_dict(i) for i in intents],

@@ -12,8 +12,8 @@ reads as its steps:
   environment variables (never their values).
 - ``Stopper``: SIGTERM and Ctrl-C ask the loop to stop after the cycle under
   way instead of tearing it down mid-call.
-- ``on_exit``: working orders cancelled (the default), left, or cancelled
-  and the bot's own fills closed.
+- ``on_exit``: working orders cancelled (the default; protective orders stay
+  resting), left, or cancelled and the bot's own fills closed.
 - ``StaleCycles``: a cycle starting long after the last completed one
   re-reads everything before deciding (the reconciler's downtime rule, which
   the live loop turns on here).
@@ -196,23 +196,31 @@ def refetch_if_stale(session: Session, last_completed_ms: int | None, now: int, 
 def on_exit(session: Session, policy: str, now: int) -> dict[str, object]:
     """Working orders at a clean stop: cancel (default), leave, or flatten.
 
-    ``flatten`` closes only what the bot's own fills hold (its ledger), never
-    more than the exchange shows: holdings the bot did not buy are not its to
-    sell. Returns what was done (journaled with ``run_end``)."""
+    ``cancel`` leaves the protective orders (``[strategies.protect]``) resting:
+    protecting the position while the bot is down is what they are for.
+    ``flatten`` cancels them too (they lock what the close sells) and closes
+    only what the bot's own fills hold (its ledger), never more than the
+    exchange shows: holdings the bot did not buy are not its to sell. Returns
+    what was done (journaled with ``run_end``)."""
     bot = session.bot
     done: dict[str, object] = {"on_exit": policy}
     if policy == "leave":
         done["left"] = sorted(bot.orders.working)
         return done
-    cancelled = []
+    cancelled, kept = [], []
     for mo in list(bot.orders.working.values()):
         req = mo.request
+        if policy == "cancel" and req.origin == "protect":
+            kept.append(req.client_id)
+            continue
         bot.orders.cancel(
             CancelRequest(client_id=req.client_id, symbol=req.symbol, reason=f"on_exit {policy}"),
             now,
         )
         cancelled.append(req.client_id)
     done["cancelled"] = cancelled
+    if kept:
+        done["protection_kept"] = kept
     if policy == "flatten":
         done["closes"] = _close_own(session, now)
     return done

@@ -24,7 +24,8 @@ from bastion.config import BotConfig
 from bastion.engine.context import journal_strategies
 from bastion.engine.cycle import Bot, run_cycle
 from bastion.engine.latch import open_latch, sync_latch
-from bastion.engine.parts import data_gate, risk_gate, slots
+from bastion.engine.parts import data_gate, protector, risk_gate, slots
+from bastion.engine.protective import Memory
 from bastion.engine.sendcheck import SendCheck
 from bastion.engine.shadow import attach as attach_shadows
 from bastion.execution import OrderManager
@@ -135,6 +136,7 @@ def open_session(
         size_scale=size_scale,
         kill_orders=KillOrderReader(data_dir),
         record_every_cycle=True,
+        protection=protector(config, strategies, StoreMemory(store)),
     )
     journal.append("session_start", now, {"boot": boot, "run_id": run_id, "identity": identity})
     attach_shadows(bot, shadows, config)
@@ -149,6 +151,20 @@ def open_session(
             {"state": latch.state.value, "reason": latch.reason, "alert": True},
         )
     return Session(bot=bot, store=store, journal=journal, state=state, boot=boot, data_dir=data_dir)
+
+
+class StoreMemory(Memory):
+    """The protection's stop-outs in the order store: a stop that filled while the
+    bot was down still holds the strategy's target after the restart."""
+
+    def __init__(self, store: OrderStore) -> None:
+        self._store = store
+
+    def get(self, key: str) -> str | None:
+        return self._store.get_value(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._store.set_value(key, value)
 
 
 def share_reconciler(

@@ -388,6 +388,14 @@ class OrderManager:
             and mo.request.origin not in ("risk", "killswitch", "protect")
         ]
 
+    def protection_for(self, strategy_id: str) -> list[OrderReport]:
+        """The protective orders (``bp``) working in the strategy's name."""
+        return [
+            mo.as_report()
+            for mo in self.working.values()
+            if mo.request.strategy.id == strategy_id and mo.request.origin == "protect"
+        ]
+
     def positions_for(self, strategy_id: str) -> Mapping[str, Decimal]:
         return {sym: q for (sid, sym), q in self.attributed.items() if sid == strategy_id}
 

@@ -5,7 +5,8 @@ order exists and what became of it: the ``context`` of its cycle (the market
 view and the account the strategy decided on), the ``strategies`` event of its
 run (id, version hash, parameters, the risk rules in review order), the
 ``cycle`` event (the intents and the plan made of them), its
-``risk_decision``, every venue event and fill carrying its client id, and the
+``risk_decision`` (or, for a protective order, the ``protection`` event that
+placed it), every venue event and fill carrying its client id, and the
 reconciliation events between its decision and its end. Cycle numbers restart
 with each session, so every lookup is bounded by the ``session_start`` the
 order belongs to.
@@ -59,6 +60,7 @@ class Explanation:
     intent: dict[str, Any] | None = None  # the intent this order was planned from
     planned: list[Any] | None = None  # [client id, side, qty, type, price]
     decision: dict[str, Any] | None = None  # the risk_decision event
+    protection: dict[str, Any] | None = None  # why a protective order was placed
     verdicts: list[tuple[str, str]] = field(default_factory=list)  # (rule, verdict)
     events: list[dict[str, Any]] = field(default_factory=list)  # venue events and fills
     fills: list[dict[str, Any]] = field(default_factory=list)
@@ -127,6 +129,8 @@ def _explain(db: sqlite3.Connection, cid: str) -> Explanation:
     )
     decisions = [e for e in own if e["kind"] == "risk_decision"]
     out.decision = decisions[0] if decisions else None
+    placed = [e for e in own if e["kind"] == "protection" and e.get("action") == "place"]
+    out.protection = placed[0] if placed else None
     head = out.decision or own[0]
     out.mode = "shadow" if pre else str(head.get("mode", "live"))
     ref = str(head.get("strategy") or "")

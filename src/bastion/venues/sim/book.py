@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bastion.model import OrderReport, OrderStatus, OrderType, Side, TimeInForce
+from bastion.model import OrderReport, OrderStatus, OrderType, Side, StopKind, TimeInForce
 from bastion.model.money import ZERO
 
 
@@ -33,6 +33,16 @@ class SimOrder:
     locked: Decimal = ZERO
     updated_ts: int = 0
     reason: str = ""
+    # A stop-limit (``bastion.venues.sim.stops``): off the book until triggered.
+    stop_price: Decimal | None = None
+    stop_kind: StopKind = StopKind.STOP_LOSS
+    triggered: bool = False
+    triggered_bar: int | None = None  # the bar that triggered it (no second look at it)
+    linked: str | None = None  # the other leg of its OCO (client id)
+
+    def waiting(self) -> bool:
+        """A stop not yet triggered: no matching rule but the trigger applies."""
+        return self.stop_price is not None and not self.triggered
 
     @property
     def remaining(self) -> Decimal:
@@ -50,6 +60,15 @@ class SimOrder:
         assert self.price is not None
         p = float(self.price)
         if self.side is Side.BUY:
+            return low < p if through else low <= p
+        return high > p if through else high >= p
+
+    def touched_after_trigger(self, low: float, high: float, through: bool) -> bool:
+        """A triggered stop-limit in its trigger bar: did the bar trade at (or, with
+        ``through``, beyond) its limit, on the side the trigger came from?"""
+        assert self.price is not None
+        p = float(self.price)
+        if self.side is Side.SELL:
             return low < p if through else low <= p
         return high > p if through else high >= p
 

@@ -182,6 +182,10 @@ class PaperVenue:
                 return self._submit_settled(request)
             return self.sim.submit(request)
 
+    def submit_oco(self, take_profit: OrderRequest, stop: OrderRequest) -> list[OrderReport]:
+        with self._write():
+            return self.sim.submit_oco(take_profit, stop)
+
     def cancel(self, symbol: str, client_id: str) -> OrderReport:
         with self._write():
             return self.sim.cancel(symbol, client_id)

@@ -19,7 +19,16 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from bastion.model import Fill, Instrument, Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from bastion.model import (
+    Fill,
+    Instrument,
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    StopKind,
+    TimeInForce,
+)
 from bastion.venues.port import OrderUpdated
 from bastion.venues.sim.book import SimOrder
 from bastion.venues.sim.venue import SimVenue
@@ -97,6 +106,11 @@ def order_row(order: SimOrder) -> Row:
         "locked": str(order.locked),
         "updated_ts": order.updated_ts,
         "reason": order.reason,
+        "stop_price": None if order.stop_price is None else str(order.stop_price),
+        "stop_kind": order.stop_kind.value,
+        "triggered": order.triggered,
+        "triggered_bar": order.triggered_bar,
+        "linked": order.linked,
     }
 
 
@@ -120,6 +134,12 @@ def order_from(row: Mapping[str, Any]) -> SimOrder:
         locked=Decimal(row["locked"]),
         updated_ts=int(row["updated_ts"]),
         reason=row["reason"],
+        # Rows written before stops existed have none of these.
+        stop_price=None if row.get("stop_price") is None else Decimal(row["stop_price"]),
+        stop_kind=StopKind(row.get("stop_kind") or StopKind.STOP_LOSS.value),
+        triggered=bool(row.get("triggered", False)),
+        triggered_bar=row.get("triggered_bar"),
+        linked=row.get("linked"),
     )
 
 

@@ -15,7 +15,8 @@ Fill rules, chosen to be honest rather than flattering:
 - a resting limit order fills at its own price (never better) when the market
   trades at it (``limit_fill="touch"``) or beyond it (``"through"``), as maker;
 - a bar lets at most ``slippage.max_qty(volume)`` of each order fill; the rest
-  waits for later bars (partial fills over several bars).
+  waits for later bars (partial fills over several bars);
+- stop-limits and OCO lists trigger and fill by the rules in ``stops``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from bastion.venues.errors import (
     OrderNotFound,
 )
 from bastion.venues.port import FillReceived, OrderUpdated, VenueEvent
+from bastion.venues.sim import stops
 from bastion.venues.sim.book import SimOrder
 from bastion.venues.sim.slippage import NoSlippage, SlippageModel
 
@@ -102,6 +104,7 @@ class SimVenue:
         """A bar opened at ``ts`` and completed; match working orders against it."""
         orders = self._working.get(symbol)
         if orders:
+            stops.trigger_bar(self, orders, ts, o, h, low)
             self._match_bar(symbol, orders, ts, o, h, low, c, v)
         self._last[symbol] = c
 
@@ -129,6 +132,18 @@ class SimVenue:
         return MappingProxyType(self._instruments)
 
     def submit(self, request: OrderRequest) -> OrderReport:
+        order = self.place(request)
+        if self.latency_ms == 0 and self.latency_jitter_ms == 0 and order.symbol in self._quotes:
+            self._match_quote(order.symbol, self._working[order.symbol], self.now)
+        return order.report()
+
+    def submit_oco(self, take_profit: OrderRequest, stop: OrderRequest) -> list[OrderReport]:
+        """A take-profit limit and a stop-limit on one quantity (``stops``)."""
+        return stops.submit_oco(self, take_profit, stop)
+
+    def place(self, request: OrderRequest, *, reserve: bool = True) -> SimOrder:
+        """Validate, reserve funds (unless ``reserve`` is off: an OCO's second leg
+        shares the first's) and book one order, unmatched."""
         inst = self._instruments.get(request.symbol)
         if inst is None:
             raise BadSymbol(f"unknown symbol {request.symbol}")
@@ -137,7 +152,7 @@ class SimVenue:
         if prev is not None and prev.status.working:
             raise DuplicateClientId(f"client order id {request.client_id} is already open")
         self._validate(inst, request)
-        lock_asset, lock_qty = self._check_funds(inst, request)
+        lock_asset, lock_qty = self._check_funds(inst, request) if reserve else ("", ZERO)
         self._seq += 1
         jitter = self._rng.randint(0, self.latency_jitter_ms) if self.latency_jitter_ms else 0
         order = SimOrder(
@@ -152,6 +167,8 @@ class SimVenue:
             tif=request.tif,
             created_ts=self.now,
             active_at=self.now + self.latency_ms + jitter,
+            stop_price=request.stop_price,
+            stop_kind=request.stop_kind,
         )
         if lock_qty:
             order.locked = lock_qty
@@ -159,15 +176,35 @@ class SimVenue:
         self._by_client[order.client_id] = order
         self._working.setdefault(order.symbol, []).append(order)
         self._emit(order)
-        if self.latency_ms == 0 and self.latency_jitter_ms == 0 and order.symbol in self._quotes:
-            self._match_quote(order.symbol, self._working[order.symbol], self.now)
-        return order.report()
+        return order
+
+    def drop(self, order: SimOrder) -> None:
+        """Undo ``place`` for an order list whose other leg was refused."""
+        self._close(order, OrderStatus.REJECTED, "its order list was refused")
+
+    def order(self, client_id: str) -> SimOrder | None:
+        return self._by_client.get(client_id)
+
+    @property
+    def through(self) -> bool:
+        return self._through
+
+    def ref_price(self, symbol: str, side: Side) -> Decimal | None:
+        """The price a ``side`` order would meet now (best quote, else last trade)."""
+        return self._ref_price(symbol, side)
+
+    def fill_at(self, order: SimOrder, ts: int, price: Decimal, liquidity: Liquidity) -> None:
+        self._fill(order, ts, order.remaining, price, liquidity, None)
+
+    def close_order(self, order: SimOrder, status: OrderStatus, reason: str) -> None:
+        self._close(order, status, reason)
 
     def cancel(self, symbol: str, client_id: str) -> OrderReport:
         order = self._by_client.get(client_id)
         if order is None or order.symbol != symbol or not order.status.working:
             raise OrderNotFound(f"no open order {client_id} on {symbol}")
         self._close(order, OrderStatus.CANCELLED, "cancelled by request")
+        stops.cancel_partner(self, order)  # an OCO is cancelled whole
         return order.report()
 
     def fetch_order(self, symbol: str, client_id: str) -> OrderReport | None:
@@ -239,8 +276,8 @@ class SimVenue:
 
     # ------------------------------------------------------------- validation
     def _validate(self, inst: Instrument, req: OrderRequest) -> None:
-        if req.stop_price is not None:  # a stop taken as a plain limit would fill at once
-            raise InvalidOrder(f"{req.client_id}: the simulated venue takes no stop orders")
+        if req.stop_price is not None:
+            stops.validate(req, self._ref_price(req.symbol, req.side))
         if req.qty <= 0:
             raise InvalidOrder(f"{req.client_id}: quantity must be positive, got {req.qty}")
         if inst.round_qty(req.qty) != req.qty:
@@ -310,6 +347,8 @@ class SimVenue:
         for order in list(orders):
             if order.active_at > ts or not order.status.working:
                 continue
+            if order.waiting() or order.triggered_bar == ts:
+                continue  # a stop: its trigger bar was judged by ``stops``
             if not order.arrived:
                 order.arrived = True
                 if self._arrive(order, ts, o, o, v, budget) is None:
@@ -324,8 +363,9 @@ class SimVenue:
 
     def _match_quote(self, symbol: str, orders: list[SimOrder], ts: int) -> None:
         bid, ask, bid_qty, ask_qty = self._quotes[symbol]
+        stops.trigger_tick(orders, bid, ask)
         for order in list(orders):
-            if order.active_at > ts or not order.status.working:
+            if order.active_at > ts or not order.status.working or order.waiting():
                 continue
             depth = to_decimal(ask_qty if order.side is Side.BUY else bid_qty)
             ref = ask if order.side is Side.BUY else bid
@@ -344,8 +384,9 @@ class SimVenue:
         if symbol in self._quotes:
             return  # quotes drive matching when we have them; trades only mark the price
         avail = to_decimal(qty)
+        stops.trigger_tick(orders, price, price)
         for order in list(orders):
-            if order.active_at > ts or not order.status.working:
+            if order.active_at > ts or not order.status.working or order.waiting():
                 continue
             if not order.arrived:
                 order.arrived = True
@@ -447,6 +488,8 @@ class SimVenue:
             self._close(order, OrderStatus.FILLED, "")
         else:
             self._set_status(order, OrderStatus.PARTIALLY_FILLED)
+        if order.linked:
+            stops.expire_partner(self, order)
 
     def _used_budget(self, symbol: str, ts: int) -> Decimal:
         """How much of this market event's volume our fills already took."""
