@@ -38,15 +38,11 @@ class Exposure:
     held: Decimal = ZERO
     buys: Decimal = ZERO
     sells: Decimal = ZERO
-    # The same in floats, set when the context's float book is built.
+    # The same in floats, set when the context's float book is built (and by
+    # the book as approved orders are added to it).
     fheld: float = 0.0
     fbuys: float = 0.0
     fsells: float = 0.0
-
-    def floats(self) -> None:
-        self.fheld = float(self.held) if self.held else 0.0
-        self.fbuys = float(self.buys) if self.buys else 0.0
-        self.fsells = float(self.sells) if self.sells else 0.0
 
     def magnitude(self) -> float:
         """What bounds the float error of this symbol's values, per unit of price."""
