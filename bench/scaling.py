@@ -47,7 +47,7 @@ def _write(path: Path, bars: int, seed: int, symbol: str, row_group: int) -> Non
 
     from bastion.data.synthetic import random_walk_bars
 
-    s = random_walk_bars(bars, seed=seed, symbol=symbol, start_price=20_000.0)
+    s = random_walk_bars(bars, seed=seed, symbol=symbol)  # start 100, as backtest_throughput
     table = pa.table(
         {
             "ts": s.ts,
@@ -86,6 +86,7 @@ def _run(paths: list[Path], journal: Path) -> dict[str, Any]:
         "backtest_s": done - loaded,
         "bars_per_s": bars / (done - loaded),
         "fills": result.summary["fills"],
+        "halt_state": result.summary["halt_state"],  # a halted bot stops trading: say so
         "final_equity": result.summary["final_equity_exact"],
         "rss_start_mb": rss_start,
         "rss_imports_mb": rss_imports,
@@ -197,6 +198,7 @@ def _line(r: dict[str, Any]) -> str:
     return (
         f"{r['label']:>22}: {r['symbol_bars']:>10,} symbol-bars  load {r['load_s']:6.2f} s  "
         f"backtest {r['backtest_s']:7.2f} s  {r['bars_per_s']:>9,.0f} bars/s  "
+        f"{r['fills']} fills, {r['halt_state']}  "
         f"peak RSS {r['peak_rss_mb']:7.1f} MB (after load {r['rss_loaded_mb']:.0f}, "
         f"bars {r['bars_bytes_mb']:.0f}, curve {r['equity_curve_mb']:.0f})"
     )

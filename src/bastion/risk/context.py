@@ -62,6 +62,7 @@ class Exposure:
 
 
 _NONE = Exposure()
+_UNSEEN = -1.0  # never a ``price_float`` (a price <= 0 is None); compared by identity
 
 
 @dataclass(slots=True)
@@ -172,10 +173,9 @@ class RiskContext:
     def price_float(self, symbol: str) -> float | None:
         """The symbol's view price as the context first saw it; None exactly when
         it has no mark."""
-        seen = self._seen
-        if symbol in seen:
-            return seen[symbol]
-        price = seen[symbol] = price_float(self.view, symbol)
+        price = self._seen.get(symbol, _UNSEEN)
+        if price is _UNSEEN:
+            price = self._seen[symbol] = price_float(self.view, symbol)
         return price
 
     def mark(self, symbol: str) -> Decimal | None:

@@ -74,7 +74,8 @@ class PositionLimitRule:
             price_f = facts.price
             held_f = e.fheld + e.fbuys if req.side is Side.BUY else e.fsells - e.fheld
             fraction_f = self._fractions.get(req.symbol, self._fraction)
-            if book.fits(fraction_f, held_f * price_f, e.magnitude() * abs(price_f), facts):
+            scale = (abs(e.fheld) + abs(e.fbuys) + abs(e.fsells)) * abs(price_f)  # magnitude()
+            if book.fits(fraction_f, held_f * price_f, scale, facts):
                 return None
         price = price_of(req, ctx)
         if isinstance(price, Decision):

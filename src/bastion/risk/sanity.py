@@ -40,7 +40,9 @@ class QuoteRule:
         age = self.max_quote_age_ms
         if age is None:
             return None
-        sv = ctx.view[req.symbol]
+        sv = ctx.view.get(req.symbol)
+        if sv is None:
+            return reject(req, RiskReason.NO_PRICE, self.name, symbol=req.symbol)
         if ctx.now - sv.data_ts > age and ctx.increases(req):
             return reject(
                 req,
