@@ -9,9 +9,11 @@ holding 5 of them with 3 working limit orders, all default rules on
 (halt, blocked, fresh data, quote, price band, inventory, order rate, order
 size, volume, position, gross, net, correlation cluster, precision).
 
-Figures (median µs per intent over ``--rounds`` batches of ``--batch``):
+Figures (median µs per intent over ``--rounds`` batches of ``--batch``, wall
+time, and beside it the thread's CPU time, which the other processes on a
+shared machine disturb less):
 - ``review``: ``RiskGate.review([request], ctx)`` on a context built beforehand;
-  the request passes every rule (the longest path). Target < 20 µs.
+  the request passes every rule (the longest path). Target < 10 µs (issue 16).
 - ``review_resize``: the same with an order the position limit shrinks.
 - ``review+context``: building the ``RiskContext`` from the account and view
   (what the engine does once per strategy per cycle) plus the review.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -49,6 +52,7 @@ from bastion.risk import RiskContext, RiskGate, RiskLimits
 T0 = 1_717_200_000_000
 MINUTE = 60_000
 REF = StrategyRef(id="bench", version="1")
+TARGET_US = 10  # issue 16: a review under 10 µs per intent
 
 
 def _setup(n: int) -> tuple[RiskGate, MarketView, AccountSnapshot, dict[str, Instrument], int]:
@@ -110,18 +114,20 @@ def _median_us(
     rounds: int,
     batch: int,
     setup: Callable[[int], None] | None = None,
-) -> tuple[float, float]:
-    """(median, best) µs per call over ``rounds`` batches; ``setup(r)`` runs untimed
-    before batch ``r``."""
+) -> tuple[float, float, float]:
+    """(median, best, median CPU) µs per call over ``rounds`` batches; ``setup(r)``
+    runs untimed before batch ``r``."""
     per: list[float] = []
+    cpu: list[float] = []
     for r in range(rounds):
         if setup is not None:
             setup(r)
-        start = time.perf_counter_ns()
+        start, cpu_start = time.perf_counter_ns(), time.thread_time_ns()
         for i in range(batch):
             fn(i)
+        cpu.append((time.thread_time_ns() - cpu_start) / batch / 1000)
         per.append((time.perf_counter_ns() - start) / batch / 1000)
-    return statistics.median(per), min(per)
+    return statistics.median(per), min(per), statistics.median(cpu)
 
 
 def main() -> None:
@@ -167,7 +173,7 @@ def main() -> None:
 
     verdicts = {d.verdict.value for d in gate.review([small], ctx_at(-1))}
     resized = {str(d.reason) for d in gate.review([large], ctx_at(-2))}
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, tuple[float, float, float]] = {}
     for name, req in (("review", small), ("review_resize", large)):
         results[name] = _median_us(prepared(req), args.rounds, args.batch, fresh_contexts)
     results["review+context"] = _median_us(with_context, args.rounds, args.batch, no_rate)
@@ -183,8 +189,10 @@ def main() -> None:
                 "cluster_size": max((len(c) for c in clusters.values()), default=0),
                 "median_us_per_intent": {k: round(v[0], 2) for k, v in results.items()},
                 "best_batch_us_per_intent": {k: round(v[1], 2) for k, v in results.items()},
-                "target_us": 20,
-                "pass": results["review"][0] < 20,
+                "cpu_median_us_per_intent": {k: round(v[2], 2) for k, v in results.items()},
+                "load": [round(x, 2) for x in os.getloadavg()],
+                "target_us": TARGET_US,
+                "pass": results["review"][0] < TARGET_US,
             },
             indent=2,
         )

@@ -85,7 +85,13 @@ def load_bars(
     path = Path(path)
     fmt, read = _reader_for(path)
     columns = read(path)
-    return _to_series(path, fmt, columns, symbol=symbol, interval_ms=interval_ms)
+    try:
+        return _to_series(path, fmt, columns, symbol=symbol, interval_ms=interval_ms)
+    finally:
+        # The Arrow table and the conversion temporaries are freed by now, but the
+        # Arrow pool keeps their pages (twice the bars' size at 10M bars, for the
+        # whole run): hand them back.
+        pa.default_memory_pool().release_unused()
 
 
 # --- formats -------------------------------------------------------------------------

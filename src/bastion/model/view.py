@@ -175,6 +175,10 @@ class MarketView(Mapping[str, SymbolView]):
     def __len__(self) -> int:
         return len(self._symbols)
 
+    def get(self, symbol: str, default: SymbolView | None = None) -> SymbolView | None:  # type: ignore[override]
+        """``Mapping.get`` in one dict lookup (the risk rules call it per order)."""
+        return self._symbols.get(symbol, default)
+
     def history(self, symbol: str, n: int) -> tuple[PastBar, ...]:
         """The last ``n`` bars of ``symbol``, oldest first (see ``SymbolView.history``)."""
         return self._symbols[symbol].history(n)

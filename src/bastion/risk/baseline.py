@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bastion.model import OrderRequest, Side
+from bastion.model import OrderRequest, OrderType, Side
 from bastion.model.money import ZERO
 from bastion.risk.context import RiskContext
 from bastion.risk.decisions import Decision, RiskReason, reject
@@ -24,6 +24,9 @@ from bastion.risk.rules import shrink
 @dataclass(frozen=True, slots=True)
 class BaselineRule:
     name: str = "baseline"
+
+    def applies(self, side: Side, type: OrderType) -> bool:
+        return side is Side.SELL
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
         if req.side is Side.BUY:

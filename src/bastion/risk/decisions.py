@@ -83,8 +83,21 @@ class Decision:
         return self.request is not None
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def approve(req: OrderRequest) -> Decision:
-    return Decision(verdict=Verdict.APPROVE, original=req, request=req)
+    """``Decision(verdict=APPROVE, original=req, request=req)``, built without the
+    frozen dataclass's keyword ``__init__`` (half the cost: once per approved order)."""
+    d: Decision = _new(Decision)
+    _set(d, "verdict", Verdict.APPROVE)
+    _set(d, "original", req)
+    _set(d, "request", req)
+    _set(d, "reason", None)
+    _set(d, "rule", "")
+    _set(d, "details", _NO_DETAILS)
+    return d
 
 
 def reject(req: OrderRequest, reason: RiskReason, rule: str, **details: Any) -> Decision:

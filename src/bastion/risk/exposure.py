@@ -16,6 +16,7 @@ from bastion.model.money import ZERO
 from bastion.risk.context import RiskContext
 from bastion.risk.decisions import Decision, RiskReason
 from bastion.risk.rules import price_of, shrink
+from bastion.risk.screen import fraction_floats
 
 
 def cap(
@@ -56,10 +57,26 @@ class PositionLimitRule:
     max_fraction: Decimal
     per_symbol: Mapping[str, Decimal] = field(default_factory=dict)
     name: str = "position_limit"
+    _fractions: Mapping[str, float] = field(init=False, repr=False, compare=False)
+    _fraction: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fractions", fraction_floats(self.per_symbol))
+        object.__setattr__(self, "_fraction", float(self.max_fraction))
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if not ctx.increases(req):
+        facts = ctx.facts(req)
+        if not facts.increases:
             return None
+        if ctx.screen:
+            book = ctx.book()  # sets the exposure's floats
+            e = ctx.exposure_of(req.symbol)
+            price_f = facts.price
+            held_f = e.fheld + e.fbuys if req.side is Side.BUY else e.fsells - e.fheld
+            fraction_f = self._fractions.get(req.symbol, self._fraction)
+            scale = (abs(e.fheld) + abs(e.fbuys) + abs(e.fsells)) * abs(price_f)  # magnitude()
+            if book.fits(fraction_f, held_f * price_f, scale, facts):
+                return None
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
@@ -83,10 +100,19 @@ class GrossExposureRule:
 
     max_fraction: Decimal
     name: str = "gross_exposure"
+    _fraction: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fraction", float(self.max_fraction))
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if not ctx.increases(req):
+        facts = ctx.facts(req)
+        if not facts.increases:
             return None
+        if ctx.screen:
+            book = ctx.book()
+            if book.fits(self._fraction, book.gross, book.bound, facts):
+                return None
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
@@ -109,10 +135,20 @@ class NetExposureRule:
 
     max_fraction: Decimal
     name: str = "net_exposure"
+    _fraction: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fraction", float(self.max_fraction))
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if not ctx.increases(req):
+        facts = ctx.facts(req)
+        if not facts.increases:
             return None
+        if ctx.screen:
+            book = ctx.book()
+            net = book.long if req.side is Side.BUY else -book.short
+            if book.fits(self._fraction, net, book.bound, facts):
+                return None
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price
@@ -137,14 +173,25 @@ class ClusterExposureRule:
 
     max_fraction: Decimal
     name: str = "correlation"
+    _fraction: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fraction", float(self.max_fraction))
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
         clusters = ctx.clusters
         if not clusters:
             return None
         members = clusters.get(req.symbol)
-        if members is None or not ctx.increases(req):
+        if members is None:
             return None
+        facts = ctx.facts(req)
+        if not facts.increases:
+            return None
+        if ctx.screen:
+            book = ctx.book()
+            if book.fits(self._fraction, book.cluster(members), book.bound, facts):
+                return None
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price

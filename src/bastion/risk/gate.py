@@ -12,9 +12,10 @@ correlation clusters) and the account watch (daily loss, drawdown).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import getcontext
 from types import MappingProxyType
 
-from bastion.model import AccountSnapshot, OrderRequest
+from bastion.model import AccountSnapshot, OrderRequest, OrderType, Side
 from bastion.model.indicators import SMA, IndicatorSpec
 from bastion.model.view import MarketView
 from bastion.risk.baseline import BaselineRule
@@ -36,11 +37,14 @@ from bastion.risk.rules import (
     InventoryRule,
     OrderSizeRule,
     Rule,
+    applies,
 )
 from bastion.risk.sanity import PrecisionRule, PriceBandRule, QuoteRule
 from bastion.risk.tape import MarketTape
 from bastion.risk.volume import VolumeRule
 from bastion.risk.watch import RISK_ACTOR, AccountWatch
+
+_SCREEN_PREC = 20
 
 
 def default_rules(limits: RiskLimits) -> tuple[Rule, ...]:
@@ -74,8 +78,19 @@ class RiskGate:
         latch: HaltLatch | None = None,
         *,
         limits: RiskLimits | None = None,
+        screen: bool = True,
     ) -> None:
         self.rules = tuple(rules)
+        # The rules that can object to an order, by side and type (the others
+        # would return None at their first line).
+        self._plans = {
+            (side, kind): tuple(r for r in self.rules if applies(r, side, kind))
+            for side in Side
+            for kind in OrderType
+        }
+        # Clear passes judged on floats (``bastion.risk.screen``): the same verdicts;
+        # False keeps every check in Decimal (the reference the tests compare with).
+        self.screen = screen
         self.latch = latch if latch is not None else HaltLatch()
         self.limits = limits if limits is not None else RiskLimits()
         lim = self.limits
@@ -90,8 +105,10 @@ class RiskGate:
         self.account_watch = AccountWatch(lim.loss) if lim.loss.enabled else None
 
     @classmethod
-    def from_limits(cls, limits: RiskLimits, latch: HaltLatch | None = None) -> RiskGate:
-        return cls(default_rules(limits), latch, limits=limits)
+    def from_limits(
+        cls, limits: RiskLimits, latch: HaltLatch | None = None, *, screen: bool = True
+    ) -> RiskGate:
+        return cls(default_rules(limits), latch, limits=limits, screen=screen)
 
     def indicators(self, symbol: str) -> tuple[IndicatorSpec, ...]:
         """Indicators the data gate should maintain for ``symbol``: the volume rule
@@ -114,6 +131,8 @@ class RiskGate:
     def review(self, requests: Sequence[OrderRequest], ctx: RiskContext) -> list[Decision]:
         ctx.rate = self.rate
         ctx.tape = self.tape
+        # The screens' error bound assumes Decimal at (near) its default 28 digits.
+        ctx.screen = self.screen and getcontext().prec >= _SCREEN_PREC
         corr = self.limits.correlation
         if corr.enabled:
             ctx.clusters = self.tape.clusters(
@@ -147,7 +166,7 @@ class RiskGate:
     def _review_one(self, req: OrderRequest, ctx: RiskContext) -> Decision:
         current = req
         first_resize: Decision | None = None
-        for rule in self.rules:
+        for rule in self._plans[req.side, req.type]:  # a resize keeps side and type
             d = rule.check(current, ctx)
             if d is None:
                 continue

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
-from bastion.model import OrderRequest, Side
+from bastion.model import OrderRequest, OrderType, Side
 from bastion.model.money import ZERO
 from bastion.risk.context import RiskContext
 from bastion.risk.decisions import Decision, RiskReason, reject, resize
 from bastion.risk.latch import HaltState
+from bastion.risk.screen import fraction_floats
 
 
 class Rule(Protocol):
@@ -29,6 +30,14 @@ class Rule(Protocol):
     def name(self) -> str: ...
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None: ...
+
+
+def applies(rule: Rule, side: Side, type: OrderType) -> bool:
+    """Whether ``rule`` can object to an order of this side and type at all: a
+    rule may say it cannot (``applies(side, type)`` returning False, which must
+    be the first thing its ``check`` tests), and the gate then skips it."""
+    test = getattr(rule, "applies", None)
+    return True if test is None else bool(test(side, type))
 
 
 def price_of(req: OrderRequest, ctx: RiskContext) -> Decision | Decimal:
@@ -127,6 +136,9 @@ class InventoryRule:
     allow_short: bool = False
     name: str = "inventory"
 
+    def applies(self, side: Side, type: OrderType) -> bool:
+        return side is Side.SELL and not self.allow_short
+
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
         if req.side is Side.BUY or self.allow_short:
             return None
@@ -152,10 +164,21 @@ class OrderSizeRule:
     max_fraction: Decimal
     per_symbol: Mapping[str, Decimal] = field(default_factory=dict)
     name: str = "order_size"
+    _fractions: Mapping[str, float] = field(init=False, repr=False, compare=False)
+    _fraction: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fractions", fraction_floats(self.per_symbol))
+        object.__setattr__(self, "_fraction", float(self.max_fraction))
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if req.reduces_exposure and not ctx.increases(req):
+        facts = ctx.facts(req)
+        if req.reduces_exposure and not facts.increases:
             return None
+        if ctx.screen:
+            fraction_f = self._fractions.get(req.symbol, self._fraction)
+            if ctx.book().fits(fraction_f, 0.0, 0.0, facts):
+                return None
         price = price_of(req, ctx)
         if isinstance(price, Decision):
             return price

@@ -29,14 +29,21 @@ class QuoteRule:
     max_quote_age_ms: int | None = None
     name: str = "quote"
 
+    def applies(self, side: Side, type: OrderType) -> bool:
+        return type is OrderType.MARKET
+
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
         if req.type is not OrderType.MARKET:
             return None
-        sv = ctx.view.get(req.symbol)
-        if sv is None or ctx.mark(req.symbol) is None:
+        if ctx.facts(req).mark is None:  # no view of the symbol, or no price in it
             return reject(req, RiskReason.NO_PRICE, self.name, symbol=req.symbol)
         age = self.max_quote_age_ms
-        if age is not None and ctx.now - sv.data_ts > age and ctx.increases(req):
+        if age is None:
+            return None
+        sv = ctx.view.get(req.symbol)
+        if sv is None:
+            return reject(req, RiskReason.NO_PRICE, self.name, symbol=req.symbol)
+        if ctx.now - sv.data_ts > age and ctx.increases(req):
             return reject(
                 req,
                 RiskReason.STALE_QUOTE,
@@ -55,6 +62,9 @@ class PriceBandRule:
 
     limits: RiskLimits
     name: str = "price_band"
+
+    def applies(self, side: Side, type: OrderType) -> bool:
+        return type is OrderType.LIMIT
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
         if req.type is not OrderType.LIMIT or req.price is None:
@@ -106,7 +116,11 @@ class PrecisionRule:
         price = req.price
         if price is not None:
             price = _round_price(price, inst.tick_size, req.side)
-        why = inst.below_minimum(qty, price or ctx.mark(req.symbol) or ZERO)
+        # The mark only matters against a minimum notional (its conversion is not free).
+        value_at = price
+        if not value_at and inst.min_notional > 0:
+            value_at = ctx.mark(req.symbol)
+        why = inst.below_minimum(qty, value_at or ZERO)
         if why is not None:
             return reject(
                 req,

@@ -30,6 +30,8 @@ class _Track:
 
     __slots__ = (
         "atr",
+        "mean",
+        "mean_n",
         "n",
         "prev_close",
         "sv",
@@ -51,6 +53,8 @@ class _Track:
         self.atr: float | None = None
         self.prev_close: float | None = None
         self.n = 0
+        self.mean = 0.0  # the window's mean volume as of bar ``mean_n``
+        self.mean_n = -1
 
     def take_bar(self, sv: SymbolView) -> None:
         self.n += 1
@@ -137,7 +141,9 @@ class MarketTape:
             return t.view_volume.value
         if not t.vols:
             return None
-        return math.fsum(t.vols) / len(t.vols)
+        if t.mean_n != t.n:  # the window only changes with a bar: once per bar at most
+            t.mean, t.mean_n = math.fsum(t.vols) / len(t.vols), t.n
+        return t.mean
 
     def atr(self, symbol: str) -> float | None:
         """Wilder ATR once ATR_PERIOD bars were seen, else None."""

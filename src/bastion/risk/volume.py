@@ -18,6 +18,7 @@ from decimal import Decimal
 from bastion.model import BookTop, OrderRequest, Side
 from bastion.model.indicators import SMA
 from bastion.model.money import to_decimal
+from bastion.model.view import SymbolView
 from bastion.risk.context import RiskContext
 from bastion.risk.decisions import Decision, RiskReason, reject
 from bastion.risk.limits import RiskLimits
@@ -29,9 +30,18 @@ class VolumeRule:
     limits: RiskLimits
     name: str = "volume"
     spec: SMA = field(init=False, repr=False, compare=False)
+    _shares: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", SMA(self.limits.volume.window, "volume"))
+        object.__setattr__(self, "_shares", {})
+
+    def _share_float(self, symbol: str, share: Decimal) -> float:
+        """``float(share)``, converted once per symbol (limits are frozen)."""
+        share_f = self._shares.get(symbol)
+        if share_f is None:
+            share_f = self._shares[symbol] = float(share)
+        return share_f
 
     def _mean_volume(self, req: OrderRequest, ctx: RiskContext) -> float | None:
         if ctx.tape is not None:  # reads the view's indicator when the data gate keeps it
@@ -43,14 +53,15 @@ class VolumeRule:
             return None
 
     def check(self, req: OrderRequest, ctx: RiskContext) -> Decision | None:
-        if not ctx.increases(req):
+        facts = ctx.facts(req)
+        if not facts.increases:
             return None
         share = self.limits.for_symbol(req.symbol).max_volume_share
         cap: Decimal | None = None
         basis = ""
         mean = self._mean_volume(req, ctx)
         if mean is not None:
-            if float(req.qty) < float(share) * mean * 0.999:
+            if facts.qty < self._share_float(req.symbol, share) * mean * 0.999:
                 mean_cap = None  # clearly inside: skip the Decimal arithmetic
             else:
                 mean_cap = share * to_decimal(mean)
@@ -91,6 +102,8 @@ class VolumeRule:
         sv = ctx.view.get(req.symbol)
         if sv is None:
             return None
+        if type(sv) is SymbolView and sv.book is None:
+            return None  # no book, and its slots hold no ``ask_qty`` / ``bid_qty``
         book: BookTop | None = getattr(sv, "book", None)
         if book is not None:
             if not book.usable:
