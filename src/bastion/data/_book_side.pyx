@@ -338,6 +338,17 @@ cdef class Side:
         self._ensure()
         return self.top[0] if self.ntop else None
 
+    def meets(self, Side other) -> bool:
+        """Whether this side's best price reaches the other side's best (a bid
+        at or above the best ask): the crossed check, in one call, no floats."""
+        self._ensure()
+        other._ensure()
+        if not self.ntop or not other.ntop:
+            return False
+        if self.best_first:
+            return self.top[0] >= other.top[0]
+        return self.top[0] <= other.top[0]
+
     def qty(self, price) -> float:
         """The quantity at ``price`` (0.0 when no level rests there)."""
         cdef double p = _num(price)

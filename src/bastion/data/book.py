@@ -34,7 +34,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bastion.data.book_side import LevelParser, Levels, RawLevels, parse_levels
 from bastion.data.book_side import Side as PySide
@@ -81,6 +81,7 @@ class SideLike(Protocol):
     def update(self, levels: Levels | RawLevels) -> None: ...
     def reset(self, levels: Levels | RawLevels) -> None: ...
     def best(self) -> float | None: ...
+    def meets(self, other: Any) -> bool: ...
     def qty(self, price: float) -> float: ...
     def within(self, limit: float) -> float: ...
     def levels(self, n: int) -> list[tuple[float, float]]: ...
@@ -240,8 +241,7 @@ class OrderBook:
     def crossed(self) -> bool:
         """Best bid at or above best ask (crossed, or locked when equal): no real
         book looks like this for long, so ours is wrong."""
-        bid, ask = self._bids.best(), self._asks.best()  # after every diff: no properties
-        return bid is not None and ask is not None and bid >= ask
+        return self._bids.meets(self._asks)  # after every diff: one call
 
     def depth_within(self, bps: float) -> tuple[float, float]:
         """Quantity resting within ``bps`` of the mid on each side: (bids, asks)."""

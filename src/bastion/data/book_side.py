@@ -218,6 +218,14 @@ class Side:
         self._best, self._best_at = best, len(pending)
         return best
 
+    def meets(self, other: Side) -> bool:
+        """Whether this side's best price reaches the other side's best (a bid
+        at or above the best ask)."""
+        mine, theirs = self.best(), other.best()
+        if mine is None or theirs is None:
+            return False
+        return mine >= theirs if self.best_first else mine <= theirs
+
     @property
     def complete(self) -> bool:
         """Whether ``top`` holds every live level of the side. Not the same as
