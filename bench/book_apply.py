@@ -123,6 +123,26 @@ def run(
     return applied, wall, cpu
 
 
+def bound(lines: list[bytes], seconds: float) -> tuple[int, float, float]:
+    """The ceiling of a pure Python book keyed by the price texts: each diff's
+    lists into two dicts with one ``dict.update`` each, no book logic at all."""
+    applied, wall, cpu = 0, 0.0, 0.0
+    loads, clock, cpu_clock = orjson.loads, time.perf_counter, time.process_time
+    while wall < seconds:
+        bids: dict[str, str] = {}
+        asks: dict[str, str] = {}
+        for at in range(0, len(lines), CHUNK):
+            msgs = [loads(line) for line in lines[at : at + CHUNK]]
+            t0, c0 = clock(), cpu_clock()
+            for d in msgs:
+                bids.update(d["b"])
+                asks.update(d["a"])
+            wall += clock() - t0
+            cpu += cpu_clock() - c0
+        applied += len(lines)
+    return applied, wall, cpu
+
+
 def check(lines: list[bytes], side: str | None, parsed: bool) -> None:
     """The timed path builds the right book: a plain dict of the same diffs agrees."""
     book = new_book(side)
@@ -157,6 +177,9 @@ def main() -> None:
     )
     ap.add_argument("--input", choices=("raw", "parsed"), default="raw")
     ap.add_argument("--side", choices=("c", "python"), default=None)
+    ap.add_argument(
+        "--bound", action="store_true", help="only the bare dict.update of the texts (no book)"
+    )
     args = ap.parse_args()
     sides = getattr(book_module, "SIDES", None)
     if sides is None and (args.input == "raw" or args.side):
@@ -166,9 +189,16 @@ def main() -> None:
     source = None if args.synthetic else recorded()
     label, lines = source if source is not None else synthetic()
     parsed = args.input == "parsed"
-    check(lines, args.side, parsed)
     n_levels = sum(len(d["b"]) + len(d["a"]) for d in map(orjson.loads, lines))
     levels = n_levels / max(len(lines), 1)
+    if args.bound:
+        applied, wall, cpu = bound(lines, args.seconds)
+        print(
+            f"bare dict.update of the texts, no book: {applied / wall:9,.0f} diffs/s"
+            f" over {wall:.1f} s, {applied / cpu:9,.0f}/s of CPU"
+        )
+        return
+    check(lines, args.side, parsed)
     side = args.side or getattr(book_module, "DEFAULT_SIDE", "python (before the C side)")
     print(f"source: {label}; {len(lines)} diffs, {levels:.1f} levels per diff")
     print(f"side: {side}; input: {args.input}; checked against a dict rebuild: ok")

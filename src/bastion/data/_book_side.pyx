@@ -373,7 +373,7 @@ cdef class Side:
                 p = self.top[j]
                 if self._better(limit, p):
                     break
-                total += self.slots[self._find(self._key(p))].qty
+                total += self._qty_at(p)
             return total
         for i in range(self.cap):
             if self.slots[i].key != EMPTY:
@@ -382,10 +382,12 @@ cdef class Side:
                     total += self.slots[i].qty
         return total
 
-    cdef inline uint64_t _key(self, double p) noexcept:
+    cdef inline double _qty_at(self, double p) noexcept:
+        """A price of the top is always in the table; were it not, 0 beats a wild read."""
         cdef uint64_t key
         memcpy(&key, &p, sizeof(double))
-        return key
+        cdef Py_ssize_t i = self._find(key)
+        return self.slots[i].qty if i >= 0 else 0.0
 
     def levels(self, Py_ssize_t n) -> list:
         """The best ``n`` levels, best first, as (price, qty)."""
@@ -397,7 +399,7 @@ cdef class Side:
             out = []
             for j in range(min(n, self.ntop)):
                 p = self.top[j]
-                out.append((p, self.slots[self._find(self._key(p))].qty))
+                out.append((p, self._qty_at(p)))
             return out
         every = [(_price(self.slots[i].key), self.slots[i].qty)
                  for i in range(self.cap) if self.slots[i].key != EMPTY]

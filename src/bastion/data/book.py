@@ -109,6 +109,24 @@ class LevelsView(dict[float, float]):
 
 
 class OrderBook:
+    # Slots: ``apply`` reads and writes a handful of these for every diff.
+    __slots__ = (
+        "_asks",
+        "_bids",
+        "_buffer",
+        "_from_stream",
+        "applied",
+        "complete",
+        "dropped",
+        "gaps",
+        "last_id",
+        "resyncs",
+        "stale_ms",
+        "state",
+        "symbol",
+        "updated_ms",
+    )
+
     def __init__(self, symbol: str, *, stale_ms: int = 5_000, side: str | None = None) -> None:
         self.symbol = symbol
         self.stale_ms = stale_ms
