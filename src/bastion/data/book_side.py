@@ -3,8 +3,8 @@
 
 Both sides answer the same questions with the same numbers (the property
 test in ``tests/data/test_book_impls.py`` runs them against one reference);
-this one is what runs where no compiler was available, at about a third of
-the speed.
+this one is what runs where no compiler was available, at about a
+twelfth of the speed on the feed's path (docs/benchmarks.md).
 
 A side is a plain ``dict`` of price -> quantity updated in one ``dict.update``
 call per diff. A quantity of zero stays in the dict as a tombstone (that is
