@@ -9,13 +9,13 @@ Binance diff (about 46 levels) under the 5 µs that 200,000 diffs a second
 allow. Here a level is a 16-byte slot keyed by the price's double, the
 price and quantity texts are read straight from the JSON parser's strings
 (no float objects), a zero quantity deletes the slot at once (no
-tombstones), and the best ``_TOP`` prices of the side are kept sorted as the
-diff goes in, so the crossed check after every diff costs nothing.
+tombstones), and the best ``TOP`` prices of the side are kept sorted as the
+diff goes in, so the crossed check after every diff is one call (``meets``).
 
 The numbers are exactly Python's: a text is parsed to the double
-``float(text)`` gives (decimal digits with at most 15 significant ones are
-exact by Clinger's fast path: an integer below 2**53 divided by a power of
-ten up to 1e22 is rounded once, correctly; anything else goes through
+``float(text)`` gives (plain digits, at most 15 of them, are exact by
+Clinger's fast path: an integer below 10**15 < 2**53 divided by a power of
+ten up to 1e15 is rounded once, correctly; anything else goes through
 ``float()`` itself). Prices are keys by value, so any spelling of a price
 ("100", "100.00000000") is the same level, as in the float-keyed book.
 
