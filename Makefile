@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-peers clean chromium
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt setup.py src/bastion/data/_book_side.pyx
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade "pip==26.3" 2>/dev/null || true
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"

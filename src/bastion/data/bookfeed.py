@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 
 from bastion.clock import wall_ms
-from bastion.data.book import DiffOutcome, LevelParser, OrderBook
+from bastion.data.book import DiffOutcome, OrderBook
 from bastion.model import BookTop
 from bastion.venues.ccxt.client import make_exchange
 
@@ -59,7 +59,6 @@ class BookFeed:
         self.snapshot_limit = snapshot_limit
         self._clock = clock
         self.books = {s: OrderBook(s, stale_ms=stale_ms) for s in symbols}
-        self._parsers = {s: LevelParser() for s in symbols}  # one float per price text
         self._want_snapshot = {s: asyncio.Event() for s in symbols}
         self.snapshots = 0
         self.ready = asyncio.Event()  # every book has been live once
@@ -120,11 +119,8 @@ class BookFeed:
             return
         book = self.books[symbol]
         was = book.last_id
-        parse = self._parsers[symbol]
-        outcome = book.apply(
-            int(data["U"]), int(data["u"]), parse(data["b"]), parse(data["a"]),
-            int(data["E"]),
-        )  # fmt: skip
+        # The parser's lists go to the book as they are: the book reads the texts.
+        outcome = book.apply(int(data["U"]), int(data["u"]), data["b"], data["a"], int(data["E"]))
         if outcome is DiffOutcome.GAP:
             gap = book.gaps[-1]
             self._resync(symbol, "gap", expected=gap.expected, got=[gap.first_id, gap.last_id])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from bastion.data.book import BookState, LevelParser, OrderBook
+from bastion.data.book import BookState, OrderBook
 from bastion.data.errors import DataError
 from bastion.research.calibrate import Ladder, Tape
 
@@ -45,7 +45,6 @@ def read_tape(
     tops: list[tuple[int, float, float]] = []
     ladders: list[Ladder] = []
     book = OrderBook(symbol or "?")
-    parse = LevelParser()
     next_sample = 0
     for path in paths:
         p = Path(path)
@@ -64,8 +63,8 @@ def read_tape(
                         ) from None
                     if isinstance(msg, dict) and "lastUpdateId" in msg:
                         book.load_snapshot(
-                            int(msg["lastUpdateId"]), parse(msg.get("bids", [])),
-                            parse(msg.get("asks", [])), t_ms,
+                            int(msg["lastUpdateId"]), msg.get("bids", []),
+                            msg.get("asks", []), t_ms,
                         )  # fmt: skip
                         continue
                     if not isinstance(msg, dict) or "stream" not in msg:
@@ -84,8 +83,8 @@ def read_tape(
                         tops.append((t_ms, float(data["b"]), float(data["a"])))
                     elif kind.startswith("depth"):
                         book.apply(
-                            int(data["U"]), int(data["u"]), parse(data.get("b", [])),
-                            parse(data.get("a", [])), t_ms,
+                            int(data["U"]), int(data["u"]), data.get("b", []),
+                            data.get("a", []), t_ms,
                         )  # fmt: skip
                         if book.state is BookState.LIVE and t_ms >= next_sample:
                             if not book.crossed():
