@@ -341,7 +341,7 @@ def test_a_protected_live_day_replays_identically(tmp_path: Path, monkeypatch: A
     with path.open("a", encoding="utf-8") as f:
         f.write('[strategies.protect]\nstop_pct = "0.02"\nlimit_pct = "0.025"\n')
     try:
-        asyncio.run(run_bot(load_config(path), duration_s=12, status=lambda _: None))
+        asyncio.run(run_bot(load_config(path), duration_s=20, status=lambda _: None))
     finally:
         thread.stop()
     folder = tmp_path / "data"
