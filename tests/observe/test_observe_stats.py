@@ -308,8 +308,8 @@ def test_annualization_periods() -> None:
 
 
 def test_a_million_points_are_summarised_vectorised() -> None:
-    """A guard against a Python loop over the points (about 2 s for a million),
-    not a benchmark: ~40 ms on a quiet 2-core machine, 113 ms once under a
+    """A guard against a Python loop over the points (seconds for a million),
+    not a benchmark: about 45 ms on this 2-core machine, 113 ms once during a
     full test run, so the bound is loose enough for a shared CI machine."""
     n = 1_000_000
     rng = np.random.default_rng(0)
