@@ -117,12 +117,6 @@ class Recorder:
 
     # ------------------------------------------------------------- writer
     def start(self) -> None:
-        # Arrow's default pool (mimalloc in the wheels) keeps what it frees for
-        # reuse; a bot that writes a few small files every few seconds for
-        # months grew by it: the 10-minute soak's bot rose ~4x as fast with it
-        # as with the system allocator (issue 17). Only a long-running bot
-        # starts the writer, so backtests keep the faster pool.
-        pa.set_memory_pool(pa.system_memory_pool())
         self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
         self._thread.start()
 
