@@ -260,6 +260,32 @@ def _code_state() -> str:
     return head + (f" + uncommitted changes in {len(changed)} src file(s)" if changed else "")
 
 
+# Issue 16: bastion at least 3x backtesting.py in the same run; the aim, a quarter
+# of the bare loop (a Python engine cannot beat the loop it is made of).
+RATIO_TARGETS = {"backtesting.py": 3.0, "python loop": 0.25}
+
+
+def _ratios(peer_results: list[dict[str, Any]], ref_bps: float, ref_cpu: float) -> dict[str, Any]:
+    """Print and return bastion's speed as a multiple of each target engine's,
+    from this same run, wall and per CPU-second."""
+    out: dict[str, Any] = {}
+    print()
+    for r in peer_results:
+        target = RATIO_TARGETS.get(r["engine"])
+        if target is None:
+            continue
+        wall = ref_bps / r["bars_per_s"]
+        cpu = ref_cpu * r["cpu_s"] / r["bars"]
+        verdict = "PASS" if cpu >= target else "MISS"
+        kind = "target" if target >= 1 else "aim"
+        print(
+            f"  bastion = {wall:.2f}x {r['engine']} (wall), {cpu:.2f}x per CPU-second;"
+            f" {kind} >= {target:g}x: {verdict}"
+        )
+        out[r["engine"]] = {"wall": wall, "cpu": cpu, "target": target, "verdict": verdict}
+    return out
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -455,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             if not a["agree"] and not ref_only:
                 failed = True
         results["peers"] = [{k: v for k, v in r.items() if k != "trades"} for r in peer_results]
+        results["ratios"] = _ratios(peer_results, ref_bps, ref_cpu)
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")

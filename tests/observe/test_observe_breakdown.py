@@ -35,6 +35,19 @@ def test_monthly_returns_chain_from_month_end_to_month_end() -> None:
     assert r["1970-02"] == pytest.approx(99.0 / 110.0 - 1)
 
 
+def test_a_mark_belongs_to_the_month_of_its_bars_last_millisecond() -> None:
+    minute = 60_000
+    feb = 31 * DAY  # 1970-02-01 00:00 UTC
+    # The bar opened at 23:59 on Jan 31 ends at midnight: it is January's last mark.
+    ts = np.array([feb - 2 * minute, feb - minute, feb], dtype=np.int64)
+    eq = np.array([101.0, 102.0, 104.0])
+
+    r = monthly_returns(ts, eq, 100.0, minute)
+
+    assert r == {"1970-01": 102.0 / 100.0 - 1.0, "1970-02": 104.0 / 102.0 - 1.0}
+    assert monthly_returns(ts[:0], eq[:0], 100.0, minute) == {}
+
+
 def test_buy_and_hold_splits_cash_equally_at_the_first_open() -> None:
     def series(sym: str, opens: list[float], closes: list[float]) -> BarSeries:
         n = len(opens)

@@ -99,6 +99,9 @@ class Bot:
     context_cycle: int = -1  # the last cycle whose context is journaled
     context_account: tuple[Any, int] = (None, 0)  # the account last journaled, and its cycle
     protection: Protector | None = None  # exchange-side stops under longs (engine.protective)
+    # Call every step every cycle, even those with nothing to work on (``run_cycle``
+    # skips them): the reference the skipping cycle is tested against.
+    every_step: bool = False
 
     def ledger(self) -> dict[str, Decimal]:
         """Net quantity per symbol from our own fills, across strategies."""
@@ -109,14 +112,24 @@ class Bot:
 
 
 def run_cycle(bot: Bot, now: int) -> None:
-    """One decision: every line is one step of the cycle."""
+    """One decision: every line is one step of the cycle.
+
+    A step that has nothing to work on is not called: without working orders
+    there is nothing to re-send, and without ``[strategies.protect]`` no stop-out
+    to note and no protection to keep. Each of those steps would return at its
+    first line then; on a backtest's quiet bar (most of them) that is most of the
+    cycle's calls (``tests/engine/test_cycle_skips.py`` runs both ways)."""
     bot.cycle += 1
     view = bot.gate.view_at(now)  # gate
     account = reconcile(bot, now)  # reconcile
     protect(bot, account, view, now)  # account-level risk: flatten and halt
-    if resend(bot, account, view, now):  # orders proven not placed: reviewed as new sends
+    # orders proven not placed: reviewed as new sends
+    every = bot.every_step
+    if (every or bot.orders.working) and resend(bot, account, view, now):
         account = reconcile(bot, now, fresh=True)  # what they did is in the account decided on
-    note_stop_fills(bot, now)  # a protective order that filled: the strategy was stopped out
+    guarded = every or bot.protection is not None
+    if guarded:
+        note_stop_fills(bot, now)  # a protective order that filled: the strategy was stopped out
     if bot.record_every_cycle:
         journal_context(bot, view, account, now)  # what a replay feeds the strategies
     for slot in bot.slots:
@@ -133,7 +146,8 @@ def run_cycle(bot: Bot, now: int) -> None:
         if bot.durable_journal and hasattr(bot.journal, "flush"):
             bot.journal.flush()  # the decisions are on disk before the orders are sent
         execute(bot, cancels, decisions, now)  # execute
-    keep_protected(bot, view, now)  # protection rests under each protected long position
+    if guarded:
+        keep_protected(bot, view, now)  # protection rests under each protected long position
     if bot.shadow is not None:
         bot.shadow.run(bot, view, account, now)  # shadow versions: decided, never sent
 

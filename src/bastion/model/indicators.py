@@ -60,7 +60,7 @@ class _Sma(Indicator):
     Kept to a handful of operations because it runs on every bar.
     """
 
-    __slots__ = ("_buf", "_left", "_period", "_source", "_sum")
+    __slots__ = ("_buf", "_close", "_left", "_period", "_source", "_sum")
 
     def __init__(self, period: int, source: Source) -> None:
         super().__init__()
@@ -68,12 +68,13 @@ class _Sma(Indicator):
             raise ValueError(f"period must be at least 1, got {period}")
         self._period = period
         self._source: Source = source
+        self._close = source == "close"  # the usual source, tested without a string compare
         self._buf: deque[float] = deque()
         self._sum = 0.0
         self._left = period  # updates until the next exact re-sum
 
     def update(self, o: float, h: float, low: float, c: float, v: float) -> None:
-        x = c if self._source == "close" else _pick(self._source, o, h, low, c, v)
+        x = c if self._close else _pick(self._source, o, h, low, c, v)
         buf = self._buf
         buf.append(x)
         self.prev = self.value

@@ -56,20 +56,15 @@ class _Track:
         self.mean = 0.0  # the window's mean volume as of bar ``mean_n``
         self.mean_n = -1
 
-    def take_bar(self, sv: SymbolView) -> None:
-        self.n += 1
-        if self.view_volume is None:
-            # Only remembered here (a bounded deque); summed when an order is
-            # reviewed, which is rare next to bars arriving.
-            self.vols.append(sv.volume)
-        if self.with_atr:
-            pc = self.prev_close
-            h, low = sv.high, sv.low
-            tr = h - low if pc is None else max(h - low, abs(h - pc), abs(low - pc))
-            self.prev_close = sv.close
-            # The running mean of the first ATR_PERIOD true ranges, then Wilder's smoothing.
-            atr = self.atr
-            self.atr = tr if atr is None else atr + (tr - atr) / min(self.n, ATR_PERIOD)
+    def take_range(self, sv: SymbolView) -> None:
+        """The new bar's true range into the ATR (bar ``n``, already counted)."""
+        pc = self.prev_close
+        h, low = sv.high, sv.low
+        tr = h - low if pc is None else max(h - low, abs(h - pc), abs(low - pc))
+        self.prev_close = sv.close
+        # The running mean of the first ATR_PERIOD true ranges, then Wilder's smoothing.
+        atr = self.atr
+        self.atr = tr if atr is None else atr + (tr - atr) / min(self.n, ATR_PERIOD)
 
 
 class MarketTape:
@@ -118,7 +113,13 @@ class MarketTape:
             sv = t.sv
             if sv.ts != t.ts and sv.bars:
                 t.ts = sv.ts
-                t.take_bar(sv)
+                t.n += 1
+                if t.view_volume is None:
+                    # Only remembered here (a bounded deque); summed when an order
+                    # is reviewed, which is rare next to bars arriving.
+                    t.vols.append(sv.volume)
+                if t.with_atr:
+                    t.take_range(sv)
         if self._sampling and now >= self._next_sample:
             self._sample(now)
 
