@@ -126,3 +126,56 @@ def test_a_dropped_stream_reconnects_through_the_same_client() -> None:
     assert len(built) == 1, f"{len(built)} clients built for {feed.rebuilds} reconnects"
     ids = [t.trade_id for t in trades]
     assert len(set(ids)) == len(ids)
+
+
+def test_a_dropped_streams_connection_is_freed_by_the_bots_collections() -> None:
+    """A dropped ccxt WebSocket client is a web of reference cycles holding the
+    connection's zlib state (~330 KB of C memory). CPython's own full
+    collections came every many minutes, so a bot whose stream drops grew by
+    ~100 MB an hour (the soak). The live loop's collector frees them: after it
+    runs, no dead connection is alive. Automatic collection is off here so that
+    only the collector can free them (and the count is the same every run)."""
+    import gc
+
+    from aiohttp import ClientWebSocketResponse
+
+    from bastion.emulator.faults import FaultSpec
+    from bastion.engine.memory import Collector
+
+    drops = (FaultSpec(kind="ws_disconnect", probability=0.02, stream="*trade*"),)
+    thread, emu = start_emulator(EmulatorConfig(source="synthetic", rate=1_000, faults=drops))
+    collector = Collector(every_s=0)
+    seen: list[int] = []
+
+    def alive() -> int:
+        return sum(isinstance(o, ClientWebSocketResponse) for o in gc.get_objects())
+
+    async def body() -> CcxtTradeFeed:
+        feed = CcxtTradeFeed(
+            "binance", [SYMBOL], lambda t: None, lambda k, ts, p: None,
+            base_url=emu.url, ws_url=emu.ws_url, stale_s=5,
+        )  # fmt: skip
+        task = asyncio.create_task(feed.run())
+        try:
+            async with asyncio.timeout(60):
+                while feed.rebuilds < 10:
+                    await asyncio.sleep(0.05)
+            seen.append(alive())  # before: the dead connections wait for a collection
+            collector.after_cycle()
+            seen.append(alive())
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return feed
+
+    gc.disable()
+    try:
+        feed = asyncio.run(body())
+    finally:
+        gc.enable()
+        thread.stop()
+
+    assert feed.rebuilds >= 10
+    before, after = seen
+    assert before >= 5, f"only {before} connections alive before: the test no longer tests"
+    assert after <= 1, f"{after} WebSocket connections alive after a collection (1 is live)"

@@ -138,3 +138,6 @@ def test_a_silent_stream_is_detected_within_the_limit_and_rebuilt(emulator, tmp_
     stall_end = marks["fault_ms"] + 2_000
     after = [e for e in events if e["kind"] == "cycle" and e["ts"] > stall_end + 200]
     assert len(after) >= 2, "no bars after the stream was rebuilt"
+    # The loop collects what the dropped stream left (engine.memory), start-up frozen.
+    gcs = [e["proc"]["gc"] for e in events if e["kind"] == "cycle_stats"]
+    assert gcs and gcs[-1]["collections"] >= 1 and gcs[-1]["frozen"] > 0

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bastion.clock import wall_ms
+from bastion.engine.memory import Collector
 from bastion.engine.session import Session
 
 
@@ -26,6 +27,7 @@ def cycle_stats(
     feeds: Mapping[str, int | None],
     rebuilds: int,
     tasks: int | None = None,
+    collector: Collector | None = None,
 ) -> dict[str, Any]:
     bot = session.bot
     marks = bot.gate.view.marks()
@@ -38,7 +40,8 @@ def cycle_stats(
         "rebuilds": rebuilds,
         # What a months-long run must not accumulate (bench/soak.py watches them).
         "proc": {"threads": threading.active_count()}
-        | ({"tasks": tasks} if tasks is not None else {}),
+        | ({"tasks": tasks} if tasks is not None else {})
+        | ({"gc": collector.sample()} if collector is not None else {}),
     }
     if tick_to_order_ms is not None:
         out["tick_to_order_ms"] = round(tick_to_order_ms, 3)
@@ -66,15 +69,19 @@ def after_cycle(
     builders: Mapping[str, Any],
     feed: Any,
     tasks: int | None = None,
+    collector: Collector | None = None,
 ) -> None:
     """The live loop's sample: ``started`` is when the cycle's first bar was taken
     (``perf_counter``), so the figure is bar-in to cycle-done; it counts as tick
     to order when the cycle sent an order. ``tasks``: the live loop's asyncio
-    tasks, counted on the loop (this runs on a worker thread)."""
+    tasks, counted on the loop (this runs on a worker thread). ``collector``:
+    its collection, if one is due, runs after the sample is on disk."""
     took_ms = (time.perf_counter() - started) * 1000
     sent = session.bot.orders.submitted > orders_before
     journal_cycle_stats(
         session, now=wall_ms(), cycle_ms=took_ms, tick_to_order_ms=took_ms if sent else None,
         feeds={s: b.last_trade_ts or None for s, b in builders.items()},
-        rebuilds=getattr(feed, "rebuilds", 0), tasks=tasks,
+        rebuilds=getattr(feed, "rebuilds", 0), tasks=tasks, collector=collector,
     )  # fmt: skip
+    if collector is not None:
+        collector.after_cycle()

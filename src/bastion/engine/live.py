@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ from bastion.data.store import default_root
 from bastion.engine import version_gate, warmup
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
+from bastion.engine.memory import Collector
 from bastion.engine.observers import ObserveError, start_observers
 from bastion.engine.parts import protect_refusal
 from bastion.engine.service import (
@@ -297,6 +299,7 @@ async def _run_locked(
         for s in symbols
     }
     recorder = _recorder(config, folder, journal)
+    collector = Collector()  # full collections between cycles (engine.memory)
     wants = warmup.needed(strategies, symbols)
     await _warm_up(config, session, wants, status, data_dir=folder, recorder=recorder)
 
@@ -364,6 +367,7 @@ async def _run_locked(
             last_status = 0.0
             failing = 0
             last_done: int | None = None
+            collector.freeze()  # start-up is done: what it built is never garbage
             while not stopper.stopping:
                 first = await _next_bar(closed, stopper)
                 if first is None:
@@ -379,7 +383,7 @@ async def _run_locked(
                     await asyncio.to_thread(_cycle, session, bars, tops, corrected, recorder)
                     n_tasks = len(asyncio.all_tasks())
                     await asyncio.to_thread(
-                        after_cycle, session, t_bar, sent, builders, feed, n_tasks
+                        after_cycle, session, t_bar, sent, builders, feed, n_tasks, collector
                     )
                 except VenueError as exc:
                     # The venue refused or did not answer (a ban, an outage): this
@@ -399,6 +403,7 @@ async def _run_locked(
     except TimeoutError:
         pass  # the requested duration is over
     finally:
+        gc.unfreeze()  # the freeze is this run's: a process that goes on collects as before
         await _stopped(session, venue, summary, config, stopper, tasks, feed, run)
         if recorder is not None:  # after the feeds stopped: nothing appends any more
             with contextlib.suppress(Exception):
