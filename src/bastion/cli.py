@@ -449,6 +449,7 @@ def run(
 
     from bastion.engine.errors import Interrupted
     from bastion.engine.live import run_bot
+    from bastion.engine.memory import tune_allocator
 
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise _fail(f"--duration {duration}: expected a positive number of seconds")
@@ -456,6 +457,7 @@ def run(
         cfg = load_config(config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    tune_allocator()  # this process runs for months (engine.memory); before its threads
     try:
         summary = asyncio.run(
             run_bot(

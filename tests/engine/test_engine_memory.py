@@ -4,6 +4,12 @@ first at once; a freeze that leaves start-up's objects out of every later one.""
 from __future__ import annotations
 
 import gc
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
 
 from bastion.engine.memory import Collector
 
@@ -55,3 +61,19 @@ def test_a_freeze_keeps_start_up_out_of_later_collections() -> None:
     finally:
         gc.unfreeze()
     assert gc.get_freeze_count() == 0
+
+
+def test_the_allocator_is_tuned_on_glibc_unless_the_operator_chose() -> None:
+    """Runs in child processes: mallopt changes the allocator for good."""
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc's mallopt only; elsewhere tune_allocator is a no-op")
+    code = "from bastion.engine.memory import tune_allocator; print(sorted(tune_allocator()))"
+
+    def tuned(**extra: str) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | extra
+        cmd = [sys.executable, "-c", code]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    assert tuned() == "['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_']"
+    assert tuned(MALLOC_ARENA_MAX="4") == "['MALLOC_MMAP_THRESHOLD_']"  # the operator's wins

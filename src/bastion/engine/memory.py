@@ -16,14 +16,69 @@ every ``every_s``. Freezing what start-up built first (modules, markets,
 configuration: about 300,000 objects, which are never garbage) keeps each
 collection to what the run has made since: 2-15 ms on the soak, against
 80-200 ms for a full collection of everything.
+
+What the collections free, glibc's allocator must also give back. By default
+it does not: a freed block above its mmap threshold raises the threshold, so
+the event loop's 256 KB socket reads then land in the heap and leave holes
+there when they shrink, and each busy thread gets an arena of its own to
+fragment (the soak: memory free inside the arenas rose 4 to 8 MB in four
+minutes while memory in use stayed flat). ``tune_allocator`` fixes the
+threshold (large blocks are mapped and unmapped, never holes) and caps the
+arenas at two; each collection ends with ``malloc_trim``. Only where the C
+library is glibc; elsewhere these are no-ops.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameters (malloc.h)
+M_ARENA_MAX = -8
+MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
+ARENA_MAX = 2
+
+
+@cache
+def _glibc() -> Any | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def tune_allocator() -> dict[str, int]:
+    """For a process that runs for months: glibc's mmap threshold fixed and its
+    arenas capped, unless the operator set ``MALLOC_MMAP_THRESHOLD_`` or
+    ``MALLOC_ARENA_MAX`` (theirs win). Call before the bot's threads start.
+    Returns what was set (nothing off glibc)."""
+    libc = _glibc()
+    if libc is None:
+        return {}
+    done: dict[str, int] = {}
+    for env, param, value in (
+        ("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+        ("MALLOC_ARENA_MAX", M_ARENA_MAX, ARENA_MAX),
+    ):
+        if env not in os.environ and libc.mallopt(param, value) == 1:
+            done[env] = value
+    return done
+
+
+def trim() -> None:
+    """Hand the allocator's free pages back to the system (glibc only)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 @dataclass
@@ -55,13 +110,15 @@ class Collector:
         self._last = now
         t0 = time.perf_counter()
         self.freed += gc.collect()
+        trim()
         self.last_ms = (time.perf_counter() - t0) * 1000
         self.max_ms = max(self.max_ms, self.last_ms)
         self.collections += 1
         return True
 
     def sample(self) -> dict[str, float | int]:
-        """For the cycle's health sample: what the collections cost."""
+        """For the cycle's health sample: what the collections (and the trim
+        after each) cost."""
         return {
             "collections": self.collections,
             "last_ms": round(self.last_ms, 3),
