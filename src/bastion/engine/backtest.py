@@ -318,18 +318,16 @@ class _Tally:
 def _regimes(
     curve: CurveTape, cash: float, interval: int, config: BotConfig, tally: _Tally
 ) -> dict[str, Any]:
-    """The run broken down by market regime, the market being buy and hold."""
-    from bastion.research.regimes import RegimeRules, label_regimes, regime_breakdown
+    """The run broken down by market regime, the market being buy and hold:
+    ``regime_breakdown`` of ``label_regimes``, from the tape a chunk at a time."""
+    from bastion.research.regime_stream import streamed_breakdown
+    from bastion.research.regimes import RegimeRules
 
-    rules = RegimeRules.from_config(config.research.regimes)
-    equity_ts, equity, market = (curve.column(c) for c in ("ts", "equity", "market"))
-    return regime_breakdown(
-        equity_ts=equity_ts,
-        equity=equity,
+    return streamed_breakdown(
+        curve.chunks,
+        rows=len(curve),
         initial_equity=cash,
-        market=market,
-        labels=label_regimes(equity_ts, market, interval, rules),
         interval_ms=interval,
-        rules=rules,
-        trips=list(zip(tally.entries, tally.trip_pnl().tolist(), strict=True)),
+        rules=RegimeRules.from_config(config.research.regimes),
+        trips=(np.asarray(tally.entries, dtype=np.int64), tally.trip_pnl()),
     )
