@@ -148,7 +148,9 @@ class ParquetBars:
         names = self._names
         hint = TsHint()
         offset = 0
-        with pq.ParquetFile(self.path) as pf:
+        # pre_buffer (the default) reads ahead over every row group asked for, so
+        # the whole file would end up in Arrow's pool: one row group at a time.
+        with pq.ParquetFile(self.path, pre_buffer=False) as pf:
             for batch in pf.iter_batches(batch_size=rows, columns=list(names.values())):
                 where = Where(str(self.path), offset=offset)
                 cols = dict(zip(names, batch.columns, strict=True))
@@ -190,7 +192,7 @@ def _steps(path: Path, ts_name: str) -> Counter[int]:
     """How often each positive step between rows occurs, read a batch at a time."""
     counts: Counter[int] = Counter()
     hint, last, offset = TsHint(), None, 0
-    with pq.ParquetFile(path) as pf:
+    with pq.ParquetFile(path, pre_buffer=False) as pf:
         for batch in pf.iter_batches(batch_size=BATCH_ROWS * 16, columns=[ts_name]):
             ts = ts_column(batch.column(0), Where(str(path), offset=offset), ts_name, hint)
             offset += batch.num_rows
