@@ -41,14 +41,33 @@ _TZ_SUFFIX: Final = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where values came from, so an error can point at the file, row and line."""
+    """Where values came from, so an error can point at the file, row and line.
+
+    ``offset`` is the file row of the first value, for a chunk of a file read
+    piece by piece: errors name the row in the file, not in the chunk."""
 
     path: str
     lines: IntArray | None = None  # text line (1-based) of each data row
+    offset: int = 0
 
     def error(self, expected: str, *, row: int, column: str, value: object) -> DataError:
         line = None if self.lines is None else int(self.lines[row])
-        return DataError(expected, path=self.path, row=row, line=line, column=column, value=value)
+        return DataError(
+            expected, path=self.path, row=row + self.offset, line=line, column=column, value=value
+        )
+
+
+@dataclass(slots=True)
+class TsHint:
+    """What the first chunk of a timestamp column decided, carried to the next.
+
+    Read whole, a column's unit and its kind of text (numbers or ISO-8601) are
+    judged from the whole column and its row 0; read in chunks, each chunk is
+    held to the first chunk's judgement, so the result and any error are the
+    same as reading the file whole."""
+
+    unit: str | None = None  # epoch unit of the column ("s", "ms", "us", "ns")
+    numeric: bool | None = None  # text column: row 0 of the file is a number
 
 
 def all_null(table: pa.Table) -> npt.NDArray[np.bool_] | None:
@@ -96,7 +115,9 @@ def _floats_slow(texts: list[str], where: Where, name: str) -> FloatArray:
     return out
 
 
-def ts_column(column: pa.ChunkedArray, where: Where, name: str) -> IntArray:
+def ts_column(
+    column: pa.ChunkedArray, where: Where, name: str, hint: TsHint | None = None
+) -> IntArray:
     array = _flat(column)
     _reject_nulls(array, where, name, "a timestamp")
     kind = array.type
@@ -107,9 +128,9 @@ def ts_column(column: pa.ChunkedArray, where: Where, name: str) -> IntArray:
         return np.asarray(array.cast(pa.date64()).cast(pa.int64()).to_numpy(), np.int64)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         numbers = array.cast(pa.int64() if pa.types.is_integer(kind) else pa.float64())
-        return epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
+        return epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name, hint)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return _ts_from_strings(pc.utf8_trim_whitespace(array), where, name)
+        return _ts_from_strings(pc.utf8_trim_whitespace(array), where, name, hint)
     raise DataError(_TS_EXPECTED, path=where.path, column=name, value=str(kind))
 
 
@@ -124,19 +145,23 @@ def _scale_ints(raw: npt.NDArray[np.int64], unit: str) -> IntArray:
     return np.asarray(raw, np.int64) // (per_second // 1_000)
 
 
-def _epoch_unit_of(values: npt.NDArray[np.int64] | FloatArray, where: Where, name: str) -> str:
-    """The unit of a column of epoch numbers, judged by magnitude; mixed units are refused."""
+def _epoch_unit_of(
+    values: npt.NDArray[np.int64] | FloatArray, where: Where, name: str, first: str | None = None
+) -> str:
+    """The unit of a column of epoch numbers, judged by magnitude; mixed units are
+    refused. ``first``: the unit of row 0 of the file, when ``values`` is a later chunk."""
     lo, hi = np.abs(values).min(), np.abs(values).max()
     bins = np.searchsorted(_UNIT_BOUNDS, [lo, hi], side="right")
-    if bins[0] == bins[1]:  # both ends in one window, so is everything between
-        return _UNIT_OF_BIN[int(bins[0])]
+    if bins[0] == bins[1] and first in (None, _UNIT_OF_BIN[int(bins[0])]):
+        return _UNIT_OF_BIN[int(bins[0])]  # both ends in one window, so is everything between
     units = np.array(_UNIT_OF_BIN)[np.searchsorted(_UNIT_BOUNDS, np.abs(values), side="right")]
-    odd = units != units[0]
+    row0 = units[0] if first is None else first
+    odd = units != row0
     if not odd.any():
-        return str(units[0])
+        return str(row0)
     row = int(np.argmax(odd))
     raise where.error(
-        f"timestamps in one unit; row 0 looks like {units[0]} and this one like {units[row]} "
+        f"timestamps in one unit; row 0 looks like {row0} and this one like {units[row]} "
         "(judged by magnitude)",
         row=row,
         column=name,
@@ -144,7 +169,12 @@ def _epoch_unit_of(values: npt.NDArray[np.int64] | FloatArray, where: Where, nam
     )
 
 
-def epoch_to_ms(values: npt.NDArray[np.int64] | FloatArray, where: Where, name: str) -> IntArray:
+def epoch_to_ms(
+    values: npt.NDArray[np.int64] | FloatArray,
+    where: Where,
+    name: str,
+    hint: TsHint | None = None,
+) -> IntArray:
     if values.size == 0:
         return np.empty(0, np.int64)
     if values.dtype.kind == "f":
@@ -152,7 +182,9 @@ def epoch_to_ms(values: npt.NDArray[np.int64] | FloatArray, where: Where, name: 
         if bad.any():
             row = int(np.argmax(bad))
             raise where.error(_TS_EXPECTED, row=row, column=name, value=values[row])
-    unit = _epoch_unit_of(values, where, name)
+    unit = _epoch_unit_of(values, where, name, hint.unit if hint is not None else None)
+    if hint is not None:
+        hint.unit = unit
     if values.dtype.kind != "f":
         return _scale_ints(np.asarray(values, np.int64), unit)
     per_second = _UNIT_DIVISOR[unit]
@@ -168,25 +200,38 @@ def epoch_to_ms(values: npt.NDArray[np.int64] | FloatArray, where: Where, name: 
     return ms.astype(np.int64)
 
 
-def _ts_from_strings(array: pa.Array, where: Where, name: str) -> IntArray:
+def _ts_from_strings(
+    array: pa.Array, where: Where, name: str, hint: TsHint | None = None
+) -> IntArray:
     """Epoch numbers as text (Binance, CSV epochs) or ISO-8601, then row by row.
 
     Row 0 picks the vectorised parser to try, since a failed Arrow cast costs
     as much as a successful one.
     """
-    if len(array) and is_number(array[0].as_py()):
+    numeric = _row0_is_number(array, hint)
+    if numeric:
         for kind in (pa.int64(), pa.float64()):
             try:
                 numbers = pc.cast(array, kind)
             except pa.ArrowInvalid:
                 continue
-            return epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name)
-        return _ts_slow(array.to_pylist(), where, name)
+            return epoch_to_ms(numbers.to_numpy(zero_copy_only=False), where, name, hint)
+        return _ts_slow(array.to_pylist(), where, name, hint)
     upper = pc.utf8_upper(array)  # lower-case ``t`` and ``z`` are valid ISO-8601 too
     try:
         return _iso_to_ms(upper)
     except pa.ArrowInvalid:
-        return _ts_slow(array.to_pylist(), where, name)
+        return _ts_slow(array.to_pylist(), where, name, hint)
+
+
+def _row0_is_number(array: pa.Array, hint: TsHint | None) -> bool:
+    """Whether row 0 of the file holds a number (the hint's, for a later chunk)."""
+    if hint is not None and hint.numeric is not None:
+        return hint.numeric
+    numeric = bool(len(array)) and is_number(array[0].as_py())
+    if hint is not None and len(array):
+        hint.numeric = numeric
+    return numeric
 
 
 def _iso_to_ms(array: pa.Array) -> IntArray:
@@ -199,7 +244,7 @@ def _iso_to_ms(array: pa.Array) -> IntArray:
     return np.asarray(ns.to_numpy(zero_copy_only=False), np.int64) // 1_000_000
 
 
-def _ts_slow(texts: list[str], where: Where, name: str) -> IntArray:
+def _ts_slow(texts: list[str], where: Where, name: str, hint: TsHint | None = None) -> IntArray:
     """Row by row, on the way to an error or for forms only Python parses.
 
     Row 0 decides what the column holds: numbers (so the first non-number is
@@ -207,12 +252,12 @@ def _ts_slow(texts: list[str], where: Where, name: str) -> IntArray:
     ``20240101T000000Z``, a space before the offset, and dates outside the
     years 1678–2261 that Arrow's nanoseconds cannot hold).
     """
-    if is_number(texts[0]):
+    if hint.numeric if hint is not None and hint.numeric is not None else is_number(texts[0]):
         for row, text in enumerate(texts):
             if not is_number(text):
                 raise where.error(_TS_EXPECTED, row=row, column=name, value=text)
         numbers = np.array([float(text) for text in texts])
-        return epoch_to_ms(numbers, where, name)
+        return epoch_to_ms(numbers, where, name, hint)
     out = np.empty(len(texts), dtype=np.int64)
     for row, text in enumerate(texts):
         try:

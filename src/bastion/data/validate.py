@@ -29,19 +29,25 @@ class _Finding:
     expected: str
 
 
-def validate_bars(series: BarSeries, *, path: object = None) -> None:
+def validate_bars(series: BarSeries, *, path: object = None, row_offset: int = 0) -> None:
     """Raise ``DataError`` for the first row that breaks an OHLCV invariant.
 
     Checked: rows sorted by ``ts`` without duplicates and at least
     ``interval_ms`` apart (closer bars would overlap); prices finite and > 0;
     volume finite and >= 0; high >= low, high >= max(open, close),
-    low <= min(open, close). ``path`` only labels the error.
+    low <= min(open, close). ``path`` only labels the error. ``row_offset``:
+    the file row of ``series``' first row, when it is a chunk of a file read
+    piece by piece (``bastion.data.stream``), so the error names the file's row.
     """
-    findings = [f for check in _CHECKS if (f := check(series)) is not None]
+    findings = [f for check in _CHECKS if (f := check(series, row_offset)) is not None]
     if findings:
         first = min(findings, key=lambda f: f.row)  # min is stable: check order breaks ties
         raise DataError(
-            first.expected, path=path, row=first.row, column=first.column, value=first.value
+            first.expected,
+            path=path,
+            row=first.row + row_offset,
+            column=first.column,
+            value=first.value,
         )
 
 
@@ -51,16 +57,17 @@ def _first(mask: BoolArray) -> int | None:
     return int(np.argmax(mask))
 
 
-def _check_order(series: BarSeries) -> _Finding | None:
+def _check_order(series: BarSeries, offset: int) -> _Finding | None:
     ts = series.ts
     steps = np.diff(ts)
     i = _first(steps < series.interval_ms)
     if i is None:
         return None
-    row, prev = i + 1, int(ts[i])
-    if steps[i] == 0:
+    row, prev, step = i + 1, int(ts[i]), steps[i]
+    i += offset  # the previous row as the file numbers it
+    if step == 0:
         expected = f"a timestamp later than row {i}'s ({prev}): duplicate timestamp"
-    elif steps[i] < 0:
+    elif step < 0:
         expected = f"a timestamp later than row {i}'s ({prev}): rows must be sorted by ts"
     else:
         expected = (
@@ -70,8 +77,8 @@ def _check_order(series: BarSeries) -> _Finding | None:
     return _Finding(row, "ts", ts[row], expected)
 
 
-def _price_check(name: str) -> Callable[[BarSeries], _Finding | None]:
-    def check(series: BarSeries) -> _Finding | None:
+def _price_check(name: str) -> Callable[[BarSeries, int], _Finding | None]:
+    def check(series: BarSeries, _offset: int = 0) -> _Finding | None:
         values = getattr(series, name)
         # ``> 0`` is False for NaN, so one comparison catches both.
         row = _first(~((values > 0) & np.isfinite(values)))
@@ -82,7 +89,7 @@ def _price_check(name: str) -> Callable[[BarSeries], _Finding | None]:
     return check
 
 
-def _check_volume(series: BarSeries) -> _Finding | None:
+def _check_volume(series: BarSeries, _offset: int = 0) -> _Finding | None:
     volume = series.volume
     row = _first(~((volume >= 0) & np.isfinite(volume)))
     if row is None:
@@ -90,14 +97,14 @@ def _check_volume(series: BarSeries) -> _Finding | None:
     return _Finding(row, "volume", volume[row], "a finite volume >= 0")
 
 
-def _check_high_low(series: BarSeries) -> _Finding | None:
+def _check_high_low(series: BarSeries, _offset: int = 0) -> _Finding | None:
     row = _first(series.high < series.low)
     if row is None:
         return None
     return _Finding(row, "high", series.high[row], f"high >= low ({float(series.low[row])!r})")
 
 
-def _check_high(series: BarSeries) -> _Finding | None:
+def _check_high(series: BarSeries, _offset: int = 0) -> _Finding | None:
     top = np.maximum(series.open, series.close)
     row = _first(series.high < top)
     if row is None:
@@ -107,7 +114,7 @@ def _check_high(series: BarSeries) -> _Finding | None:
     )
 
 
-def _check_low(series: BarSeries) -> _Finding | None:
+def _check_low(series: BarSeries, _offset: int = 0) -> _Finding | None:
     bottom = np.minimum(series.open, series.close)
     row = _first(series.low > bottom)
     if row is None:
@@ -117,7 +124,7 @@ def _check_low(series: BarSeries) -> _Finding | None:
     )
 
 
-_CHECKS: tuple[Callable[[BarSeries], _Finding | None], ...] = (
+_CHECKS: tuple[Callable[[BarSeries, int], _Finding | None], ...] = (
     _check_order,
     *(_price_check(name) for name in ("open", "high", "low", "close")),
     _check_volume,

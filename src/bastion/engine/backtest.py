@@ -5,6 +5,13 @@ risk gate, the order manager and the journal are the ones live trading uses;
 only the clock (advanced by the data) and the venue (the simulated one) are
 swapped. Bars are fed in timestamp order across symbols; the decision for a
 bar is taken at its close, so a market order fills at the next bar's open.
+
+Memory does not grow with the length of history: the bars come a chunk at a
+time (``BarSource``), the equity curve and the fills go to a tape on disk as
+they are made (``bastion.engine.tape``), the order manager and the simulated
+venue keep a recent window as a live bot's do (``HISTORY``), and the summary's
+figures are computed from the tape a chunk at a time, the same floats as from
+whole arrays.
 """
 
 from __future__ import annotations
@@ -22,10 +29,13 @@ import numpy.typing as npt
 
 from bastion.config import BotConfig
 from bastion.engine.context import journal_strategies
-from bastion.engine.cycle import Bot, run_cycle
+from bastion.engine.cycle import Bot
+from bastion.engine.drive import drive
 from bastion.engine.parts import data_gate, protector, risk_gate, slots
+from bastion.engine.tape import CurveTape, FillTape
 from bastion.execution import OrderManager
-from bastion.model import BarSeries, Fill, Instrument
+from bastion.execution.retention import Retention
+from bastion.model import BarSeries, BarSource, Fill, Instrument
 from bastion.model.money import ZERO, to_decimal
 from bastion.observe.journal import Journal
 from bastion.state import Reconciler
@@ -35,19 +45,36 @@ from bastion.venues.sim.slippage import parse_slippage
 
 Progress = Callable[[int, int], None]
 _BPS = Decimal(10_000)
+# Orders and fills the order manager and the venue keep in memory during a run
+# (the run's fills are on its tape): enough for any late event, bounded.
+HISTORY = Retention(orders=1_024, fills=1_024, trades=16_384, foreign=1_024)
 
 
 @dataclass(slots=True)
 class BacktestResult:
+    """A run's summary, its fills and curve (on tapes: read back when asked
+    for), and the bot and venue as they ended."""
+
     summary: dict[str, Any]
-    equity_ts: npt.NDArray[np.int64]
-    equity: npt.NDArray[np.float64]
-    fills: list[tuple[str, Fill]]
+    curve: CurveTape
+    fills: FillTape  # every (strategy id, fill), in arrival order
     bot: Bot
     venue: SimVenue
-    benchmark: npt.NDArray[np.float64] | None = None  # buy and hold on the same timeline
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def equity_ts(self) -> npt.NDArray[np.int64]:
+        return self.curve.column("ts")
+
+    @property
+    def equity(self) -> npt.NDArray[np.float64]:
+        return self.curve.column("equity")
+
+    @property
+    def benchmark(self) -> npt.NDArray[np.float64]:
+        """Buy and hold on the same timeline."""
+        return self.curve.column("market")
 
 
 def make_instruments(symbols: Sequence[str], config: BotConfig) -> dict[str, Instrument]:
@@ -68,23 +95,26 @@ def make_instruments(symbols: Sequence[str], config: BotConfig) -> dict[str, Ins
     }
 
 
-def _run_id(strategies: Sequence[Strategy[Any, Any]], series: Sequence[BarSeries]) -> str:
+def _run_id(strategies: Sequence[Strategy[Any, Any]], series: Sequence[BarSource]) -> str:
     h = hashlib.sha256()
     for s in strategies:
         h.update(str(s.ref).encode())
     for b in series:
-        h.update(f"{b.symbol}:{len(b)}:{b.ts[0] if len(b) else 0}".encode())
+        h.update(f"{b.symbol}:{len(b)}:{b.first_ts if len(b) else 0}".encode())
     return h.hexdigest()[:6]
 
 
 def build_bot(
-    series: Sequence[BarSeries],
+    series: Sequence[BarSource],
     strategies: Sequence[Strategy[Any, Any]],
     config: BotConfig,
     journal: Any,
     *,
     guard: bool = False,
+    history: Retention | None = None,
 ) -> tuple[Bot, SimVenue]:
+    """The bot and its simulated venue; ``history`` bounds what they remember
+    (``None``: everything)."""
     symbols = [s.symbol for s in series]
     quotes = {s.partition("/")[2] for s in symbols}
     if len(quotes) != 1:
@@ -103,6 +133,7 @@ def build_bot(
         margin=v.margin,
         limit_fill=v.limit_fill,
         seed=config.backtest.seed,
+        history=history.fills if history is not None else None,
     )
     gate = data_gate({s.symbol: s.interval_ms for s in series}, strategies, config, journal)
     bot = Bot(
@@ -111,7 +142,7 @@ def build_bot(
         gate=gate,
         reconciler=Reconciler(venue, journal),
         risk=risk_gate(config),
-        orders=OrderManager(venue, journal),
+        orders=OrderManager(venue, journal, retention=history),
         journal=journal,
         instruments=instruments,
         slots=slots(strategies),
@@ -122,7 +153,7 @@ def build_bot(
 
 
 def run_backtest(
-    series: Sequence[BarSeries],
+    series: Sequence[BarSource],
     strategies: Sequence[Strategy[Any, Any]],
     config: BotConfig,
     *,
@@ -133,6 +164,9 @@ def run_backtest(
 ) -> BacktestResult:
     """Run ``strategies`` over ``series`` and return equity, fills and the summary.
 
+    ``series``: one ``BarSource`` per symbol, a ``BarSeries`` in memory or a
+    file streamed a chunk at a time (``bastion.data.stream.open_bars``); the
+    run, its journal and its summary are the same either way.
     ``warmup``: bars before the first of ``series``, passed through the data
     gate before the first cycle (as a live bot's warm-up), so the indicators
     are full from the first bar; no decision is taken on them."""
@@ -140,7 +174,7 @@ def run_backtest(
         raise ValueError("a backtest needs at least one non-empty bar series")
     started = time.perf_counter()  # wall time for the bars/s figure only; never seen by the cycle
     journal = Journal(journal_path if journal_path else ":memory:", flush_every=5000)
-    bot, venue = build_bot(series, strategies, config, journal, guard=guard)
+    bot, venue = build_bot(series, strategies, config, journal, guard=guard, history=HISTORY)
     if warmup:
         from bastion.engine.warmup import apply
 
@@ -154,7 +188,7 @@ def run_backtest(
     journal.set_meta(
         "data", [{"symbol": s.symbol, "source": s.source, "synthetic": s.synthetic} for s in series]
     )
-    journal_strategies(bot, int(series[0].ts[0]), venue_mode="backtest")
+    journal_strategies(bot, int(series[0].first_ts), venue_mode="backtest")
     quote = next(iter(bot.instruments.values())).quote
     halts: list[dict[str, Any]] = []
     bot.risk.latch.subscribe(
@@ -168,56 +202,54 @@ def run_backtest(
             }
         )
     )
-    equity_ts, equity, exposure_bars = _drive(bot, venue, series, quote, progress)
+    cash = float(config.backtest.cash)
+    curve = CurveTape()
+    tally = _Tally(bot.orders)
+    driven = drive(bot, venue, series, quote, cash, curve, tally.take, progress)
     elapsed = time.perf_counter() - started
 
     account = venue.fetch_account()
-    last_close = {s.symbol: to_decimal(float(s.close[-1])) for s in series}
+    last_close = {sym: to_decimal(c) for sym, c in driven.last_close.items()}
     final_equity = account.cash() + sum(
         (p.qty * last_close[sym] for sym, p in account.positions.items()), ZERO
     )
-    fees = sum((f.fee for _sid, f in bot.orders.fills), ZERO)
+    end_ts, _, market_end = curve.last()
+    orders, fills = bot.orders.registered, bot.orders.fills_applied
     journal.append(
         "run_end",
-        int(equity_ts[-1]),
+        end_ts,
         {
             "cycles": bot.cycle,
-            "orders": len(bot.orders.orders),
-            "fills": len(bot.orders.fills),
+            "orders": orders,
+            "fills": fills,
             "final_equity": str(final_equity),
             "decisions": bot.decisions,
         },
     )
     journal.close()
 
-    from bastion.observe.stats import summarize
-    from bastion.observe.trades import round_trips
+    from bastion.observe.breakdown import verdicts
+    from bastion.observe.curve_stats import CurveStats
 
-    trips = round_trips(bot.orders.fills)
     interval = min(s.interval_ms for s in series)
-    stats = summarize(
-        equity_ts=equity_ts,
-        equity=equity,
-        interval_ms=interval,
-        trips=trips,
-        exposure_bars=exposure_bars,
-        bars=len(equity),
-        initial_equity=float(config.backtest.cash),
-        fees=float(fees),
+    figures = CurveStats(cash, interval)
+    for ts, eq, _mk in curve.chunks():
+        figures.add(ts, eq)
+    stats = figures.summary(
+        trip_pnl=tally.trip_pnl(),
+        exposure_bars=driven.exposure_bars,
+        bars=len(curve),
+        fees=float(tally.fees),
     )
-    from bastion.observe.breakdown import breakdowns, buy_and_hold, monthly_returns, verdicts
-
-    cash = float(config.backtest.cash)
-    benchmark = buy_and_hold(series, equity_ts, cash)
-    bars = sum(len(s) for s in series)
+    bars = driven.bars
     summary: dict[str, Any] = {
         "bars": bars,
-        "orders": len(bot.orders.orders),
-        "fills": len(bot.orders.fills),
-        "round_trips": len(trips),
+        "orders": orders,
+        "fills": fills,
+        "round_trips": tally.trips,
         "final_equity": float(final_equity.quantize(Decimal("0.01"))),
         "final_equity_exact": str(final_equity),
-        "fees": float(fees),
+        "fees": float(tally.fees),
         # The ledger's exact figures win over the float equity curve's.
         **{k: v for k, v in stats.items() if k not in ("round_trips", "fees", "final_equity")},
         "elapsed_s": round(elapsed, 4),
@@ -230,195 +262,72 @@ def run_backtest(
         "halt_state": bot.risk.latch.state.value,
         "halt_reason": bot.risk.latch.reason or None,
         "halts": halts,
-        "buy_and_hold_final_equity": round(float(benchmark[-1]), 2),
-        "buy_and_hold_return": float(benchmark[-1]) / cash - 1.0,
-        "monthly_returns": monthly_returns(equity_ts, equity, cash, interval),
+        "buy_and_hold_final_equity": round(market_end, 2),
+        "buy_and_hold_return": market_end / cash - 1.0,
+        "monthly_returns": figures.monthly(),
         **verdicts(bot.decisions, bot.resized),
-        **breakdowns(trips, bot.orders.fills),
-        "regimes": _regimes(equity_ts, equity, benchmark, cash, interval, config, trips),
+        **tally.breakdown.result(),
+        "regimes": _regimes(curve, cash, interval, config, tally),
     }
-    return BacktestResult(
-        summary=summary,
-        equity_ts=equity_ts,
-        equity=equity,
-        fills=list(bot.orders.fills),
-        bot=bot,
-        venue=venue,
-        benchmark=benchmark,
-    )
+    return BacktestResult(summary=summary, curve=curve, fills=tally.tape, bot=bot, venue=venue)
+
+
+class _Tally:
+    """The run's fills taken from the order manager as they arrive: onto the
+    tape, into the round trips (of which only the figures are kept), the fees
+    and the per-strategy and per-symbol breakdown."""
+
+    def __init__(self, orders: OrderManager) -> None:
+        from bastion.observe.breakdown import Breakdown
+        from bastion.observe.trades import TripBook
+
+        self._orders = orders
+        self._seen = 0
+        self.tape = FillTape()
+        self.book = TripBook()
+        self.breakdown = Breakdown()
+        self.fees = ZERO
+        self.trips = 0
+        self._pnl: list[float] = []
+        self.entries: list[int] = []
+
+    def take(self) -> None:
+        new = self._orders.fills_applied - self._seen
+        if not new:
+            return
+        self._seen = self._orders.fills_applied
+        for sid, fill in self._orders.fills[-new:]:
+            self._add(sid, fill)
+
+    def _add(self, sid: str, fill: Fill) -> None:
+        self.tape.append(sid, fill)
+        self.fees += fill.fee
+        self.breakdown.add_fill(sid, fill)
+        trip = self.book.add(sid, fill)
+        if trip is not None:
+            self.book.forget_closed_before(trip.exit_ts + 1)  # its figures are kept below
+            self.trips += 1
+            self._pnl.append(float(trip.net_pnl))
+            self.entries.append(trip.entry_ts)
+            self.breakdown.add_trip(trip)
+
+    def trip_pnl(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self._pnl, dtype=np.float64)
 
 
 def _regimes(
-    equity_ts: npt.NDArray[np.int64],
-    equity: npt.NDArray[np.float64],
-    market: npt.NDArray[np.float64],
-    cash: float,
-    interval: int,
-    config: BotConfig,
-    trips: Sequence[Any],
+    curve: CurveTape, cash: float, interval: int, config: BotConfig, tally: _Tally
 ) -> dict[str, Any]:
-    """The run broken down by market regime, the market being buy and hold."""
-    from bastion.research.regimes import RegimeRules, label_regimes, regime_breakdown
+    """The run broken down by market regime, the market being buy and hold:
+    ``regime_breakdown`` of ``label_regimes``, from the tape a chunk at a time."""
+    from bastion.research.regime_stream import streamed_breakdown
+    from bastion.research.regimes import RegimeRules
 
-    rules = RegimeRules.from_config(config.research.regimes)
-    return regime_breakdown(
-        equity_ts=equity_ts,
-        equity=equity,
+    return streamed_breakdown(
+        curve.chunks,
+        rows=len(curve),
         initial_equity=cash,
-        market=market,
-        labels=label_regimes(equity_ts, market, interval, rules),
         interval_ms=interval,
-        rules=rules,
-        trips=[(t.entry_ts, float(t.net_pnl)) for t in trips],
+        rules=RegimeRules.from_config(config.research.regimes),
+        trips=(np.asarray(tally.entries, dtype=np.int64), tally.trip_pnl()),
     )
-
-
-def _drive(
-    bot: Bot,
-    venue: SimVenue,
-    series: Sequence[BarSeries],
-    quote: str,
-    progress: Progress | None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
-    """Feed bars in time order, one cycle per timestamp; returns the equity curve."""
-    timeline = (
-        series[0].ts if len(series) == 1 else np.unique(np.concatenate([s.ts for s in series]))
-    )
-    n = len(timeline)
-    equity = np.empty(n, dtype=np.float64)
-    interval = min(s.interval_ms for s in series)
-    step = max(1, n // 200)
-    state = _Marks(venue, quote, [s.symbol for s in series])
-    if len(series) == 1:
-        exposure_bars = _drive_one(bot, venue, series[0], equity, interval, state, progress, step)
-        if progress is not None:
-            progress(n, n)
-        return np.asarray(timeline, dtype=np.int64), equity, exposure_bars
-    cols = [
-        (
-            s.symbol,
-            s.interval_ms,
-            s.ts.tolist(),
-            s.open.tolist(),
-            s.high.tolist(),
-            s.low.tolist(),
-            s.close.tolist(),
-            s.volume.tolist(),
-        )
-        for s in series
-    ]
-    exposure_bars = _drive_many(
-        bot, venue, cols, timeline.tolist(), equity, interval, state, progress, step
-    )
-    if progress is not None:
-        progress(n, n)
-    return np.asarray(timeline, dtype=np.int64), equity, exposure_bars
-
-
-class _Marks:
-    """Float cash and holdings for the equity curve, refreshed only when the
-    venue's state changed (its ``version``), so marking costs a multiply per bar."""
-
-    __slots__ = ("cash", "held", "quote", "symbols", "venue", "version")
-
-    def __init__(self, venue: SimVenue, quote: str, symbols: list[str]) -> None:
-        self.venue, self.quote, self.symbols = venue, quote, symbols
-        self.version = -1
-        self.cash = 0.0
-        self.held = [0.0] * len(symbols)
-
-    def refresh(self) -> None:
-        if self.venue.version != self.version:
-            self.version = self.venue.version
-            acct = self.venue.fetch_account()
-            self.cash = float(acct.cash(self.quote))
-            self.held = [float(acct.position(s)) for s in self.symbols]
-
-
-CHUNK = 65_536  # bars converted to Python floats at a time: bounded memory, fast loops
-
-
-def _drive_one(
-    bot: Bot,
-    venue: SimVenue,
-    series: BarSeries,
-    equity: npt.NDArray[np.float64],
-    interval: int,
-    marks: _Marks,
-    progress: Progress | None,
-    step: int,
-) -> int:
-    sym = series.symbol
-    on_bar, gate_on_bar, set_time = venue.on_bar, bot.gate.on_bar, venue.set_time
-    exposure_bars = 0
-    n = len(series)
-    curve: list[float] = []  # list appends beat per-element NumPy stores in a Python loop
-    curve_append = curve.append
-    for lo_i in range(0, n, CHUNK):
-        hi_i = min(n, lo_i + CHUNK)
-        ts = series.ts[lo_i:hi_i].tolist()
-        o = series.open[lo_i:hi_i].tolist()
-        h = series.high[lo_i:hi_i].tolist()
-        lo = series.low[lo_i:hi_i].tolist()
-        c = series.close[lo_i:hi_i].tolist()
-        v = series.volume[lo_i:hi_i].tolist()
-        for j in range(hi_i - lo_i):
-            t = ts[j]
-            close = c[j]
-            on_bar(sym, t, o[j], h[j], lo[j], close, v[j])
-            gate_on_bar(sym, t, o[j], h[j], lo[j], close, v[j])
-            now = t + interval
-            set_time(now)
-            run_cycle(bot, now)
-            if venue.version != marks.version:
-                marks.refresh()
-            held = marks.held[0]
-            i = lo_i + j
-            if held:
-                exposure_bars += 1
-                curve_append(marks.cash + held * close)
-            else:
-                curve_append(marks.cash)
-            if progress is not None and i % step == 0:
-                progress(i, n)
-        equity[lo_i:hi_i] = curve
-        curve.clear()
-    return exposure_bars
-
-
-def _drive_many(
-    bot: Bot,
-    venue: SimVenue,
-    cols: list[tuple[Any, ...]],
-    timeline: list[int],
-    equity: npt.NDArray[np.float64],
-    interval: int,
-    marks: _Marks,
-    progress: Progress | None,
-    step: int,
-) -> int:
-    ptr = [0] * len(cols)
-    last_close = [0.0] * len(cols)
-    exposure_bars = 0
-    for i, t in enumerate(timeline):
-        for k, (sym, _iv, ts, o, h, lo, c, v) in enumerate(cols):
-            j = ptr[k]
-            if j < len(ts) and ts[j] == t:
-                venue.on_bar(sym, t, o[j], h[j], lo[j], c[j], v[j])
-                bot.gate.on_bar(sym, t, o[j], h[j], lo[j], c[j], v[j])
-                last_close[k] = c[j]
-                ptr[k] = j + 1
-        now = t + interval
-        venue.set_time(now)
-        run_cycle(bot, now)
-        marks.refresh()
-        value = marks.cash
-        for k, held in enumerate(marks.held):
-            if held:
-                value += held * last_close[k]
-        if any(marks.held):
-            exposure_bars += 1
-        equity[i] = value
-        if progress is not None and i % step == 0:
-            progress(i, len(timeline))
-    return exposure_bars

@@ -78,8 +78,9 @@ class OrderManager:
         self._clock = clock
         self.policy = policy or ExecutionPolicy()
         self._rng = random.Random(seed)
-        # Without a store nothing is forgotten (a backtest's result is built from memory).
-        keep = (retention or Retention()) if store is not None else None
+        # Without a store nothing is forgotten unless a retention is passed (a
+        # backtest that keeps its fills on a tape, bounded in memory like a live bot).
+        keep = (retention or Retention()) if store is not None else retention
         self._keep = keep
         self.orders: dict[str, ManagedOrder] = {}  # working and recent terminal ones
         self.working: dict[str, ManagedOrder] = {}
@@ -87,6 +88,7 @@ class OrderManager:
         self._seen_trades = RecentSet(keep.trades if keep else None)
         self.fills: list[tuple[str, Fill]] = []  # (strategy id, fill), recent, in arrival order
         self.submitted = 0  # orders registered (submitted or adopted): never shrinks
+        self.registered = 0  # every order ever put in ``orders`` (an OCO's legs too)
         self.fills_applied = 0  # fills applied (or re-applied after a restart): never shrinks
         self.attributed: dict[tuple[str, str], Decimal] = {}  # (strategy id, symbol) -> qty
         self.blocked: set[str] = set()  # symbols with an order of unknown outcome
@@ -103,6 +105,7 @@ class OrderManager:
         mo = ManagedOrder(request=req, created_ts=now, updated_ts=now)
         self.orders[req.client_id] = mo
         self.submitted += 1
+        self.registered += 1
         self.working[req.client_id] = mo
         why = self.guard(req, now) if self.guard is not None else None
         if self._store is not None:
@@ -135,6 +138,7 @@ class OrderManager:
             mo = ManagedOrder(request=req, created_ts=now, updated_ts=now)
             mo.no_resend = "a leg of an order list, never sent alone"
             self.orders[req.client_id] = self.working[req.client_id] = mo
+            self.registered += 1
             if self._store is not None:
                 self._store.save_order(req, mo.status, now)
             self._sink("order_submitted", now, submitted_payload(req))
@@ -325,6 +329,7 @@ class OrderManager:
         """Load an order from the store after a restart (before any decision)."""
         self.orders[mo.request.client_id] = mo
         self.submitted += 1
+        self.registered += 1
         if mo.status.terminal:
             self._ended[mo.request.client_id] = None  # forgotten at ``trim``
         else:
@@ -345,6 +350,7 @@ class OrderManager:
         mo.no_resend = "a kill switch's close: sent by another process"
         self.orders[req.client_id] = mo
         self.submitted += 1
+        self.registered += 1
         self.working[req.client_id] = mo
         if self._store is not None:
             self._store.save_order(req, mo.status, since)

@@ -8,7 +8,7 @@ Timestamps are integer milliseconds since the Unix epoch, UTC.
 """
 
 from bastion.model.account import AccountSnapshot, Balance, Position
-from bastion.model.bars import BarSeries
+from bastion.model.bars import BarSeries, BarSource
 from bastion.model.instrument import Instrument
 from bastion.model.intents import (
     CancelOrders,
@@ -40,6 +40,7 @@ __all__ = [
     "Balance",
     "Bar",
     "BarSeries",
+    "BarSource",
     "BookLevel",
     "BookSnapshot",
     "BookTop",

@@ -7,7 +7,9 @@ a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +50,15 @@ class BarSeries:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    @property
+    def first_ts(self) -> int:
+        return int(self.ts[0])
+
+    def chunks(self, rows: int) -> Iterator[BarSeries]:
+        """The series ``rows`` at a time (views): a ``BarSource`` in memory."""
+        for start in range(0, len(self), rows):
+            yield self.slice(start, min(len(self), start + rows))
 
     def bar(self, i: int) -> Bar:
         """Row ``i`` as a ``Bar`` (convenient, not for hot loops)."""
@@ -91,3 +102,28 @@ class BarSeries:
             source=self.source,
             synthetic=self.synthetic,
         )
+
+
+@runtime_checkable
+class BarSource(Protocol):
+    """Bars of one symbol that a backtest reads a chunk at a time.
+
+    A ``BarSeries`` is one (its chunks are views); so is a file streamed a
+    row group at a time (``bastion.data.stream``), which never holds more than
+    a chunk, so a backtest's memory does not grow with the length of history.
+    The bars are validated before the first chunk is handed out: a source
+    never fails half-way through a run.
+    """
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def interval_ms(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def synthetic(self) -> bool: ...
+    @property
+    def first_ts(self) -> int: ...
+    def __len__(self) -> int: ...
+    def chunks(self, rows: int) -> Iterator[BarSeries]: ...

@@ -65,24 +65,38 @@ def monthly_returns(
     return out
 
 
-def _group(trips: Iterable[RoundTrip], fills: Iterable[tuple[str, Fill]], by: str) -> Any:
-    rows: dict[str, dict[str, Any]] = {}
+class Breakdown:
+    """Per strategy and per symbol: closed trips, win rate, net PnL of the
+    closed trips, fees of every fill (open positions' fees included) and fills,
+    fed trip by trip and fill by fill as a run makes them."""
 
-    def row(key: str) -> dict[str, Any]:
-        return rows.setdefault(
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {"strategy": {}, "symbol": {}}
+
+    def _row(self, by: str, key: str) -> dict[str, Any]:
+        return self._rows[by].setdefault(
             key,
             {"round_trips": 0, "wins": 0, "net_pnl": Decimal(0), "fees": Decimal(0), "fills": 0},
         )
 
-    for t in trips:
-        r = row(t.strategy_id if by == "strategy" else t.symbol)
-        r["round_trips"] += 1
-        r["wins"] += t.net_pnl > 0
-        r["net_pnl"] += t.net_pnl
-    for sid, f in fills:
-        r = row(sid if by == "strategy" else f.symbol)
-        r["fills"] += 1
-        r["fees"] += f.fee
+    def add_trip(self, t: RoundTrip) -> None:
+        for by, key in (("strategy", t.strategy_id), ("symbol", t.symbol)):
+            r = self._row(by, key)
+            r["round_trips"] += 1
+            r["wins"] += t.net_pnl > 0
+            r["net_pnl"] += t.net_pnl
+
+    def add_fill(self, sid: str, f: Fill) -> None:
+        for by, key in (("strategy", sid), ("symbol", f.symbol)):
+            r = self._row(by, key)
+            r["fills"] += 1
+            r["fees"] += f.fee
+
+    def result(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return {f"by_{by}": _table(rows) for by, rows in self._rows.items()}
+
+
+def _table(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {
         key: {
             "round_trips": r["round_trips"],
@@ -96,14 +110,16 @@ def _group(trips: Iterable[RoundTrip], fills: Iterable[tuple[str, Fill]], by: st
 
 
 def breakdowns(
-    trips: Sequence[RoundTrip], fills: Sequence[tuple[str, Fill]]
+    trips: Iterable[RoundTrip], fills: Iterable[tuple[str, Fill]]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Per strategy and per symbol: closed trips, win rate, net PnL of the
     closed trips, fees of every fill (open positions' fees included) and fills."""
-    return {
-        "by_strategy": _group(trips, fills, "strategy"),
-        "by_symbol": _group(trips, fills, "symbol"),
-    }
+    b = Breakdown()
+    for t in trips:
+        b.add_trip(t)
+    for sid, f in fills:
+        b.add_fill(sid, f)
+    return b.result()
 
 
 def verdicts(decisions: Mapping[str, int], resized: Mapping[str, int]) -> dict[str, Any]:

@@ -178,10 +178,18 @@ def _trip_stats(trips: Sequence[RoundTrip]) -> Summary:
             "worst_trip": None,
         }
     pnl = np.fromiter((float(t.net_pnl) for t in trips), dtype=np.float64, count=len(trips))
+    return trip_figures(pnl)
+
+
+def trip_figures(pnl: FloatArray) -> Summary:
+    """Win rate, profit factor, average, best and worst of the trips' net PnL
+    (floats of the exact Decimals, in the order the trips closed)."""
+    if not pnl.size:
+        return _trip_stats(())
     wins = pnl[pnl > 0].sum()
     losses = -pnl[pnl < 0].sum()
     return {
-        "round_trips": len(trips),
+        "round_trips": int(pnl.size),
         "win_rate": float((pnl > 0).mean()),
         # No losing trip: the ratio is infinite (or 0/0); None keeps JSON valid,
         # and win_rate == 1.0 tells the two apart from "no trips".
@@ -229,14 +237,47 @@ def summarize(
         raise ValueError("equity contains NaN or infinity")
     if ts.size > 1 and bool((ts[1:] < ts[:-1]).any()):
         raise ValueError("equity_ts must not decrease")
+    empty = not eq.size
+    return assemble(
+        span=None if empty else (int(ts[0]), int(ts[-1]), float(eq[-1])),
+        returns=None if empty else daily_returns(ts, eq, initial_equity, interval_ms),
+        spells=None if empty else _drawdown_spells(ts, eq, initial_equity, interval_ms),
+        interval_ms=interval_ms,
+        trip_stats=_trip_stats(trips),
+        exposure_bars=exposure_bars,
+        bars=bars,
+        initial_equity=initial_equity,
+        fees=fees,
+    )
+
+
+Spells = tuple[float, int | None, int | None, int]  # max drawdown, peak ts, trough ts, longest ms
+
+
+def assemble(
+    *,
+    span: tuple[int, int, float] | None,
+    returns: FloatArray | None,
+    spells: Spells | None,
+    interval_ms: int,
+    trip_stats: Summary,
+    exposure_bars: int,
+    bars: int,
+    initial_equity: float,
+    fees: float,
+) -> Summary:
+    """The summary from its parts: ``span`` (first ts, last ts, last equity),
+    the daily returns, the drawdown spells (``None`` for an empty curve), and
+    the trips' figures. ``summarize`` computes the parts from whole arrays,
+    ``curve_stats.CurveStats`` from a curve fed a chunk at a time."""
     periods = annualization_periods(interval_ms)
     out: Summary = {
-        "start_ts": int(ts[0]) if ts.size else None,
-        "end_ts": int(ts[-1]) if ts.size else None,
+        "start_ts": span[0] if span else None,
+        "end_ts": span[1] if span else None,
         "bars": bars,
         "interval_ms": interval_ms,
         "initial_equity": float(initial_equity),
-        "final_equity": float(eq[-1]) if eq.size else None,
+        "final_equity": span[2] if span else None,
         "total_return": None,
         "cagr": None,
         "annualization_periods": periods,
@@ -248,19 +289,18 @@ def summarize(
         "ratio_basis": None,
         "sharpe": None,
         "sortino": None,
-        "max_drawdown": 0.0 if eq.size else None,
-        "max_drawdown_duration_s": 0.0 if eq.size else None,
+        "max_drawdown": 0.0 if span else None,
+        "max_drawdown_duration_s": 0.0 if span else None,
         "max_drawdown_peak_ts": None,
         "max_drawdown_trough_ts": None,
         "exposure": exposure_bars / bars if bars > 0 else None,
     }
-    if eq.size:
+    if span is not None and returns is not None and spells is not None:
         if initial_equity > 0:
-            growth = float(eq[-1]) / initial_equity
+            growth = span[2] / initial_equity
             out["total_return"] = growth - 1.0
-            out["cagr"] = _cagr(growth, int(ts[-1] - ts[0]) + interval_ms)
+            out["cagr"] = _cagr(growth, span[1] - span[0] + interval_ms)
 
-        returns = daily_returns(ts, eq, initial_equity, interval_ms)
         out["ratio_basis"] = (
             f"daily returns ({returns.size} UTC days, the last equity of each day), "
             "annualised by sqrt(365); risk-free rate 0"
@@ -276,14 +316,12 @@ def summarize(
             if downside > _MIN_STD:
                 out["sortino"] = mean / downside * scale
 
-        max_dd, peak_ts, trough_ts, longest_ms = _drawdown_spells(
-            ts, eq, initial_equity, interval_ms
-        )
+        max_dd, peak_ts, trough_ts, longest_ms = spells
         out["max_drawdown"] = max_dd
         out["max_drawdown_duration_s"] = longest_ms / 1000.0
         out["max_drawdown_peak_ts"] = peak_ts
         out["max_drawdown_trough_ts"] = trough_ts
 
-    out.update(_trip_stats(trips))
+    out.update(trip_stats)
     out["fees"] = float(fees)
     return out

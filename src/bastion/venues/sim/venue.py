@@ -69,7 +69,11 @@ class SimVenue:
         margin: bool = False,
         limit_fill: Literal["touch", "through"] = "touch",
         seed: int = 0,
+        history: int | None = None,
     ) -> None:
+        """``history``: how many of the newest fills and terminal orders the venue
+        remembers (``None``: all, as an exchange's history; a backtest bounds it,
+        the run's fills being on its own tape, so memory does not grow with the run)."""
         self._instruments = {i.symbol: i for i in instruments}
         self._balances: dict[str, Decimal] = {a: to_decimal(v) for a, v in balances.items()}
         self._locked: dict[str, Decimal] = {}
@@ -87,6 +91,8 @@ class SimVenue:
         self._working: dict[str, list[SimOrder]] = {}
         self._by_client: dict[str, SimOrder] = {}  # latest order per client id
         self._fills: list[Fill] = []
+        self._history = history
+        self._ended: dict[str, None] = {}  # terminal orders remembered, oldest first
         self._events: list[VenueEvent] = []
         self._last: dict[str, float] = {}
         self._quotes: dict[str, tuple[float, float, float, float]] = {}
@@ -483,6 +489,8 @@ class SimVenue:
             ts=ts,
         )
         self._fills.append(fill)
+        if self._history is not None and len(self._fills) > 2 * self._history:
+            del self._fills[: -self._history]  # amortised: cut back at twice the bound
         self._events.append(FillReceived(fill))
         if order.remaining <= 0:
             self._close(order, OrderStatus.FILLED, "")
@@ -540,6 +548,20 @@ class SimVenue:
         order.status = status
         order.updated_ts = max(order.updated_ts, self.now)
         self._emit(order)
+        if self._history is not None and status.terminal:
+            self._forget(order)
+
+    def _forget(self, order: SimOrder) -> None:
+        """Remember ``order`` as ended; forget the oldest ended beyond the bound."""
+        self._ended.pop(order.client_id, None)
+        self._ended[order.client_id] = None
+        assert self._history is not None
+        while len(self._ended) > self._history:
+            cid = next(iter(self._ended))
+            del self._ended[cid]
+            old = self._by_client.get(cid)
+            if old is not None and old.status.terminal:
+                del self._by_client[cid]
 
     def _emit(self, order: SimOrder) -> None:
         self.version += 1
