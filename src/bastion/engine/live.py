@@ -5,9 +5,11 @@ Structure (every task belongs to one scope; nothing outlives ``run_bot``):
 - the trade feed (ccxt.pro) folds trades into bars and, in paper mode, into
   the simulated venue's matching;
 - a clock ticker closes bars on time even when the market is quiet;
-- the cycle loop waits for closed bars and runs one decision per interval in
-  a worker thread (the cycle is synchronous and calls the venue, which has
-  its own event loop), so feeds keep flowing while exchange calls wait;
+- the feed hands each closed bar straight to the cycle thread, which runs one
+  decision per interval (``bastion.engine.cycle_thread``, the step in
+  ``bastion.engine.live_cycle``): the cycle is synchronous and calls the
+  venue, which has its own event loop, so feeds keep flowing while exchange
+  calls wait, and no bar waits for the loop or a thread pool on its way in;
 - start-up waits out transient exchange failures until a deadline and
   refuses a data folder another bot holds (``bastion.engine.service``);
 - on the way out (duration reached, Ctrl-C, SIGTERM) the cycle under way
@@ -40,15 +42,16 @@ from bastion.data.feedset import FeedSet
 from bastion.data.recorder import Recorder
 from bastion.data.store import default_root
 from bastion.engine import version_gate, warmup
+from bastion.engine.cycle_thread import CycleThread
 from bastion.engine.errors import LiveError
 from bastion.engine.health import after_cycle
+from bastion.engine.live_cycle import LiveCycle
 from bastion.engine.observers import ObserveError, start_observers
 from bastion.engine.parts import protect_refusal
 from bastion.engine.service import (
     StartupClock,
     Stopper,
     on_exit,
-    refetch_if_stale,
     retry_startup,
     stale_after_ms,
     turn_on_downtime_rule,
@@ -290,7 +293,6 @@ async def _run_locked(
     if set_sink is not None:
         set_sink(journal)  # stream errors and schema drift from now on reach the journal
     summary = LiveSummary(mode=config.exchange.mode, data_dir=str(folder))
-    closed: asyncio.Queue[Bar] = asyncio.Queue()
     corrected: deque[Bar] = deque()  # amended bars, applied at the next cycle
     builders = {
         s: BarBuilder(s, interval, journal, on_correction=lambda _b, a: corrected.append(a))
@@ -299,6 +301,34 @@ async def _run_locked(
     recorder = _recorder(config, folder, journal)
     wants = warmup.needed(strategies, symbols)
     await _warm_up(config, session, wants, status, data_dir=folder, recorder=recorder)
+    loop = asyncio.get_running_loop()
+    books = _book_feed(config, symbols, journal)
+    tasks_seen = [0]  # the loop's asyncio tasks, counted on the loop (the soak watches them)
+    last_status = [0.0]
+    feed: CcxtTradeFeed | FeedSet
+
+    def tops() -> dict[str, BookTop]:  # on the loop's thread, where the books live
+        async def read() -> dict[str, BookTop]:
+            assert books is not None
+            return {s: books.top(s, wall_ms()) for s in symbols}
+
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout=10)
+
+    def sample(taken: float, sent: int) -> None:
+        after_cycle(session, taken, sent, builders, feed, tasks_seen[0])
+
+    def after() -> None:
+        if summary.equity_start is None and session.bot.reconciler.last is not None:
+            summary.equity_start = _equity(session, run, session.bot.reconciler.last)
+        if time.monotonic() - last_status[0] >= status_every_s:
+            last_status[0] = time.monotonic()
+            status(_status_line(session, feed, run, wants))
+
+    step = LiveCycle(
+        session, stale_after_ms(config), corrected, recorder,
+        tops=tops if books is not None else None, sample=sample, after=after,
+    )  # fmt: skip
+    worker = CycleThread(step, len(symbols))
 
     def on_trade(t: Trade) -> None:
         run.last_price[t.symbol] = t.price
@@ -307,14 +337,12 @@ async def _run_locked(
         if sim is not None:
             sim.on_trade(t.symbol, t.ts, t.price, t.qty)  # paper: match on the live tape
         for bar in builders[t.symbol].on_trade(t.trade_id, t.ts, t.price, t.qty):
-            closed.put_nowait(bar)
+            worker.put(bar)
 
-    feed: CcxtTradeFeed | FeedSet
     if config.feeds.enabled:  # primary and fallback feeds per symbol, with failover
         tape = None if sim is None else (lambda t: sim.on_trade(t.symbol, t.ts, t.price, t.qty))
         feed = FeedSet(
-            config.exchange, config.feeds, symbols, interval, closed.put_nowait, journal,
-            on_tape=tape,
+            config.exchange, config.feeds, symbols, interval, worker.put, journal, on_tape=tape,
         )  # fmt: skip
     else:
         feed = CcxtTradeFeed(
@@ -332,20 +360,19 @@ async def _run_locked(
     async def ticker() -> None:
         while True:
             await asyncio.sleep(0.1)
+            tasks_seen[0] = len(asyncio.all_tasks())
             now = wall_ms()
             if isinstance(feed, FeedSet):
                 feed.on_clock(now)
                 continue
             for b in builders.values():
                 for bar in b.on_clock(now):
-                    closed.put_nowait(bar)
+                    worker.put(bar)
 
     tasks = [
         asyncio.create_task(feed.run(), name="feed"),
         asyncio.create_task(ticker(), name="clock"),
     ]
-    stale_ms = stale_after_ms(config)
-    books = _book_feed(config, symbols, journal)
     if books is not None:
         tasks.append(asyncio.create_task(books.run(), name="book"))
     try:
@@ -361,50 +388,34 @@ async def _run_locked(
             )
             with contextlib.suppress(VenueError):  # a ban at start is not a reason to stop
                 summary.equity_start = await asyncio.to_thread(_equity, session, run)
-            last_status = 0.0
-            failing = 0
-            last_done: int | None = None
-            while not stopper.stopping:
-                first = await _next_bar(closed, stopper)
-                if first is None:
-                    break  # SIGTERM / Ctrl-C: no new cycle
-                t_bar = time.perf_counter()
-                bars = await collect_interval(closed, first, len(symbols))
-                sent = session.bot.orders.submitted
-                try:
-                    await asyncio.to_thread(
-                        refetch_if_stale, session, last_done, wall_ms(), stale_ms
-                    )
-                    tops = {s: books.top(s, wall_ms()) for s in symbols} if books else {}
-                    await asyncio.to_thread(_cycle, session, bars, tops, corrected, recorder)
-                    n_tasks = len(asyncio.all_tasks())
-                    await asyncio.to_thread(
-                        after_cycle, session, t_bar, sent, builders, feed, n_tasks
-                    )
-                except VenueError as exc:
-                    # The venue refused or did not answer (a ban, an outage): this
-                    # decision is skipped, the bot stays up and tries at the next bar.
-                    failing += 1
-                    _cycle_failed(session, exc, failing)
-                    continue
-                last_done = wall_ms()
-                if failing:
-                    journal.append("cycle_recovered", wall_ms(), {"failed_cycles": failing})
-                    failing = 0
-                if summary.equity_start is None and session.bot.reconciler.last is not None:
-                    summary.equity_start = _equity(session, run, session.bot.reconciler.last)
-                if time.monotonic() - last_status >= status_every_s:
-                    last_status = time.monotonic()
-                    status(_status_line(session, feed, run, wants))
+            worker.start()  # from here on the cycle thread alone holds the session
+            await _until_stopped(worker, stopper)
     except TimeoutError:
         pass  # the requested duration is over
     finally:
+        worker.stop()  # the cycle under way finishes before anything is cleaned up
+        with contextlib.suppress(Exception):
+            await asyncio.shield(asyncio.to_thread(worker.join, config.service.shutdown_timeout_s))
         await _stopped(session, venue, summary, config, stopper, tasks, feed, run)
         if recorder is not None:  # after the feeds stopped: nothing appends any more
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(30):
                     await asyncio.shield(asyncio.to_thread(recorder.close))
     return summary
+
+
+async def _until_stopped(worker: CycleThread, stopper: Stopper) -> None:
+    """Until a stop is asked for, or the cycle thread ended (raising what ended it)."""
+    ended = asyncio.ensure_future(worker.wait())
+    stop = asyncio.ensure_future(stopper.event.wait())
+    try:
+        await asyncio.wait((ended, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not ended.done():
+            ended.cancel()
+    if ended.done() and not ended.cancelled():
+        ended.result()
 
 
 async def _first_of(ready: asyncio.Event, stopper: Stopper, timeout_s: float) -> bool:
@@ -416,24 +427,6 @@ async def _first_of(ready: asyncio.Event, stopper: Stopper, timeout_s: float) ->
         for w in waits:
             w.cancel()
     return ready.is_set() and not stopper.stopping
-
-
-async def _next_bar(closed: asyncio.Queue[Bar], stopper: Stopper) -> Bar | None:
-    """The next closed bar, or None once a stop is asked for."""
-    get = asyncio.ensure_future(closed.get())
-    stop = asyncio.ensure_future(stopper.event.wait())
-    try:
-        await asyncio.wait((get, stop), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-    if get.done() and not get.cancelled():
-        bar = get.result()
-        if not stopper.stopping:
-            return bar
-        closed.put_nowait(bar)
-        return None
-    get.cancel()
-    return None
 
 
 async def _stopped(
@@ -475,56 +468,6 @@ def _exit_orders(session: Session, policy: str, why: str) -> None:
         done = {"on_exit": policy, "error": f"{type(exc).__name__}: {exc}"[:300], "alert": True}
     session.journal.append("shutdown", now, {"why": why, **done})
     session.journal.flush()
-
-
-async def collect_interval(
-    closed: asyncio.Queue[Bar], first: Bar, n_symbols: int, wait_s: float = 0.05
-) -> list[Bar]:
-    """The bars one decision takes: ``first``, then the other symbols' bars of the
-    same interval as they close, for at most ``wait_s``, and whatever else is
-    already waiting. A bot on one symbol decides at once: the wait is there so
-    that symbols closing a few milliseconds apart share a cycle, and costs a
-    one-symbol bot its whole tick-to-order budget for nothing."""
-    bars = [first]
-    have = {first.symbol}
-    if n_symbols > 1:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(deadline):
-                while len(have) < n_symbols:
-                    bar = await closed.get()
-                    bars.append(bar)
-                    have.add(bar.symbol)
-    while not closed.empty():
-        bars.append(closed.get_nowait())
-    return bars
-
-
-def _cycle(
-    session: Session,
-    bars: list[Bar],
-    tops: dict[str, BookTop] | None = None,
-    corrected: deque[Bar] | None = None,
-    recorder: Recorder | None = None,
-) -> None:
-    gate = session.bot.gate
-    now = wall_ms()
-    fixes: list[Bar] = []
-    while corrected:
-        fixes.append(corrected.popleft())
-    # A bar before its own correction; a correction before any later bar.
-    steps = [(b.ts, 0, b) for b in bars] + [(b.ts, 1, b) for b in fixes]
-    for _, is_fix, bar in sorted(steps, key=lambda x: (x[0], x[1], x[2].symbol)):
-        if is_fix:
-            gate.amend(bar)
-        else:
-            gate.on_bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
-        if recorder is not None:
-            recorder.bar(bar, now, "amended" if is_fix else "closed")
-    for sym, top in (tops or {}).items():  # read on the loop's thread, where the book lives
-        gate.on_book(sym, top)
-    session.cycle(now)
 
 
 def _recorder(config: BotConfig, folder: Path, journal: Any) -> Recorder | None:
@@ -590,21 +533,6 @@ def _book_feed(config: BotConfig, symbols: Sequence[str], sink: Any) -> BookFeed
         ex.id, symbols, sink, base_url=ex.base_url, ws_url=ex.ws_url, sandbox=ex.sandbox,
         depth_bps=config.feeds.book_depth_bps, stale_ms=int(config.feeds.book_stale_s * 1000),
     )  # fmt: skip
-
-
-def _cycle_failed(session: Session, exc: VenueError, streak: int) -> None:
-    """Journal a decision the venue made impossible; the first of a streak alerts."""
-    session.journal.append(
-        "cycle_failed",
-        wall_ms(),
-        {
-            "cycle": session.bot.cycle,
-            "error": f"{type(exc).__name__}: {exc}"[:300],
-            "streak": streak,
-            "alert": streak == 1,
-        },
-    )
-    session.journal.flush()
 
 
 @dataclass(slots=True)
