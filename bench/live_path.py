@@ -115,6 +115,7 @@ class Marks:
     # --probe: per sample, the stamps of the steps between t0 and t1 (see ``STEPS``)
     stamps: dict[str, int] = field(default_factory=dict)
     probes: list[dict[str, int]] = field(default_factory=list)
+    catch_ups: int = 0  # account re-reads the cycle thread made between decisions
 
 
 MARKS = Marks()
@@ -281,7 +282,8 @@ async def tick_to_order(
         stamp("cycle")
         step(bars, taken)
 
-    worker = CycleThread(timed_step, 1)  # as run_bot's: the feed hands it bars
+    worker = CycleThread(timed_step, 1, idle=step)  # as run_bot's: the feed hands it bars
+    venue.on_change = worker.nudge
 
     def on_trade(t: Trade) -> None:  # as run_bot's
         if recorder is not None:
@@ -311,7 +313,7 @@ async def tick_to_order(
     finally:
         worker.stop()
         await asyncio.to_thread(worker.join, 30)
-        cycles = worker.cycles
+        cycles, MARKS.catch_ups = worker.cycles, worker.catch_ups
         if stack is not None:
             stack.stop()
         for t in tasks:
@@ -455,7 +457,8 @@ def report(label: str, cycles: int, orders: int, refused: int) -> None:
     with_io = sum(1 for r, n in zip(raw, net, strict=True) if r != n)
     print(
         f"tick to order, {label}: {len(net)} samples from {cycles} cycles, {orders} orders, "
-        f"{refused} refused by risk; {with_io} windows held a venue call (subtracted)"
+        f"{refused} refused by risk; {with_io} windows held a venue call (subtracted); "
+        f"{MARKS.catch_ups} account re-reads between decisions"
     )
     if net:
         verdict = "PASS" if pct(net, 0.99) < 1000 else "MISS"

@@ -158,3 +158,86 @@ def test_a_thread_never_started_joins_at_once() -> None:
     worker.stop()
 
     assert worker.join(0)
+
+
+class Account:
+    """``Idle``: whether the account is behind is the test's to say."""
+
+    def __init__(self, behind: bool, *, stays: bool = False) -> None:
+        self.is_behind = behind
+        self.stays = stays  # behind again at once (the venue keeps moving)
+        self.catch_ups = 0
+        self.reached = threading.Event()
+        self.want = 1
+
+    def behind(self) -> bool:
+        return self.is_behind
+
+    def catch_up(self) -> None:
+        self.catch_ups += 1
+        self.is_behind = self.stays
+        if self.catch_ups >= self.want:
+            self.reached.set()
+
+
+def test_between_decisions_a_behind_account_is_caught_up_at_most_twice_per_decision() -> None:
+    account = Account(behind=True, stays=True)
+    at_step: list[int] = []
+
+    def step(bars: list[Bar], taken: float) -> None:
+        at_step.append(account.catch_ups)
+
+    async def main() -> None:
+        worker = CycleThread(step, 1, idle=account, quiet_s=0.001)
+        account.want = 2
+        worker.start()
+        await until(account.reached)
+        account.reached.clear()
+        account.want = 4
+        worker.put(bar())
+        await until(account.reached)
+        worker.stop()
+        await worker.wait()
+
+    asyncio.run(main())
+
+    assert at_step == [2]  # twice before the decision, never more
+    assert account.catch_ups == 4  # and twice again after it
+
+
+def test_an_account_that_is_not_behind_is_never_read_between_decisions() -> None:
+    account = Account(behind=False)
+    step = Recorder()
+    step.want = 1
+
+    async def main() -> None:
+        worker = CycleThread(step, 1, idle=account, quiet_s=0.001)
+        worker.start()
+        worker.nudge()
+        worker.put(bar())
+        await until(step.done)
+        worker.stop()
+        await worker.wait()
+
+    asyncio.run(main())
+
+    assert account.catch_ups == 0
+    assert len(step.cycles) == 1
+
+
+def test_a_nudge_wakes_the_thread_to_catch_up() -> None:
+    account = Account(behind=False)
+
+    async def main() -> None:
+        worker = CycleThread(Recorder(), 1, idle=account, quiet_s=0.001)
+        worker.start()
+        await taken(worker)
+        account.is_behind = True  # an order answered on the venue's thread
+        worker.nudge()  # which tells the cycle thread
+        await until(account.reached)
+        worker.stop()
+        await worker.wait()
+
+    asyncio.run(main())
+
+    assert account.catch_ups == 1

@@ -12,6 +12,14 @@ thread, always the same one, holds the session: the cycles never overlap.
   decides at once), and takes whatever else is already waiting.
 - ``stop`` asks for no new cycle; the one under way finishes. Bars already
   taken for a cycle that has not begun are dropped, as the loop dropped them.
+- Between decisions the thread catches up with the account (``Idle``): when
+  the venue says the account may have changed (an order answered, a stream
+  update, the scheduled re-read; the venue ``nudge``s the thread) and nothing
+  has moved for ``quiet_s``, it makes the re-read the next decision would have
+  made, so that the decision finds it done instead of waiting for it. At most
+  ``CATCH_UPS`` times per decision (an order's reply, then the stream's report
+  of it), so a busy account is not read much more often than before; the
+  decision still re-reads whenever anything changed after.
 - ``wait`` returns when the thread has ended; an exception that ended it (a
   bug, never a refused or unanswered exchange call: the step handles those) is
   raised there, on the loop, so the shell's clean-up runs as before.
@@ -25,31 +33,65 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from enum import Enum
+from typing import Protocol
 
 from bastion.model import Bar
 
 Step = Callable[[list[Bar], float], None]  # (bars, perf_counter when the first was taken)
+CATCH_UPS = 2  # account re-reads between two decisions, at most
+
+
+class Idle(Protocol):
+    """What the thread does between decisions (``bastion.engine.live_cycle``)."""
+
+    def behind(self) -> bool:
+        """Whether the next decision would re-read the account (no side effects)."""
+        ...
+
+    def catch_up(self) -> None:
+        """Make that re-read now; never sends an order."""
+        ...
+
+
+class _Signal(Enum):
+    STOP = "stop"
+    NUDGE = "nudge"  # the account may have changed
 
 
 class CycleThread:
     def __init__(
-        self, step: Step, n_symbols: int, *, wait_s: float = 0.05, name: str = "bastion-cycle"
+        self,
+        step: Step,
+        n_symbols: int,
+        *,
+        wait_s: float = 0.05,
+        idle: Idle | None = None,
+        quiet_s: float = 0.01,
+        name: str = "bastion-cycle",
     ) -> None:
         self._step = step
         self._n_symbols = n_symbols
         self._wait_s = wait_s
-        self._bars: queue.SimpleQueue[Bar | None] = queue.SimpleQueue()  # None: stop
+        self._idle = idle
+        self._quiet_s = quiet_s
+        self._bars: queue.SimpleQueue[Bar | _Signal] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._ended: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.error: BaseException | None = None
         self.cycles = 0
+        self.catch_ups = 0
 
     # ------------------------------------------------------- the loop's side
     def put(self, bar: Bar) -> None:
         """Hand a closed bar to the cycle thread (any thread; never blocks)."""
         self._bars.put(bar)
+
+    def nudge(self) -> None:
+        """The account may have changed (any thread; never blocks)."""
+        self._bars.put(_Signal.NUDGE)
 
     def start(self) -> None:
         """Start the thread; call on the loop that will ``wait`` for it."""
@@ -60,7 +102,7 @@ class CycleThread:
     def stop(self) -> None:
         """No new cycle; the one under way finishes (any thread)."""
         self._stopping.set()
-        self._bars.put(None)
+        self._bars.put(_Signal.STOP)
 
     async def wait(self) -> None:
         """Until the thread has ended; re-raises what ended it."""
@@ -78,17 +120,31 @@ class CycleThread:
 
     # ------------------------------------------------------ the thread's side
     def _main(self) -> None:
+        caught_up = 0  # re-reads since the last decision
         try:
             while not self._stopping.is_set():
-                first = self._bars.get()
-                if first is None:
+                idle = self._idle
+                due = idle is not None and caught_up < CATCH_UPS and idle.behind()
+                wait = self._quiet_s if due else None
+                try:
+                    first = self._bars.get(timeout=wait)
+                except queue.Empty:  # quiet, and the account is behind: read it now
+                    assert idle is not None
+                    idle.catch_up()
+                    caught_up += 1
+                    self.catch_ups += 1
+                    continue
+                if first is _Signal.STOP:
                     break
+                if first is _Signal.NUDGE:
+                    continue  # behind now, perhaps: the quiet wait starts again
                 taken = time.perf_counter()
                 bars = self._collect(first)
                 if self._stopping.is_set():
                     break  # no new cycle once a stop is asked for
                 self._step(bars, taken)
                 self.cycles += 1
+                caught_up = 0
         except BaseException as exc:  # raised on the loop by ``wait``
             self.error = exc
         finally:
@@ -108,20 +164,22 @@ class CycleThread:
                 item = self._bars.get(timeout=left)
             except queue.Empty:
                 break
-            if item is None:
-                self._bars.put(None)
+            if item is _Signal.STOP:
+                self._bars.put(item)
                 return bars
-            bars.append(item)
-            have.add(item.symbol)
+            if isinstance(item, Bar):
+                bars.append(item)
+                have.add(item.symbol)
         while True:
             try:
                 item = self._bars.get_nowait()
             except queue.Empty:
                 return bars
-            if item is None:
-                self._bars.put(None)
+            if item is _Signal.STOP:
+                self._bars.put(item)
                 return bars
-            bars.append(item)
+            if isinstance(item, Bar):
+                bars.append(item)
 
     def _notify(self) -> None:
         loop, ended = self._loop, self._ended

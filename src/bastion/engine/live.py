@@ -328,7 +328,9 @@ async def _run_locked(
         session, stale_after_ms(config), corrected, recorder,
         tops=tops if books is not None else None, sample=sample, after=after,
     )  # fmt: skip
-    worker = CycleThread(step, len(symbols))
+    worker = CycleThread(step, len(symbols), idle=step)  # idle: catches up with the account
+    if isinstance(venue, CcxtVenue):
+        venue.on_change = worker.nudge
 
     def on_trade(t: Trade) -> None:
         run.last_price[t.symbol] = t.price

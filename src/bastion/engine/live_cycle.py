@@ -8,6 +8,12 @@ runs (``Session.cycle``: kill flag, latch, gate → reconcile → decide → rev
 exchange call skips this decision and the bot tries again at the next bar;
 the first of a streak alerts, and the end of one is journaled.
 
+Between decisions, ``catch_up`` makes the account re-read that the next
+decision would otherwise make inside its tick-to-order window (after an
+order's reply, a stream update, or on the venue's schedule): the decision
+then finds it cached, unless anything changed after, when it re-reads as
+before. The account still comes only from the venue's REST snapshot.
+
 Everything here runs on the cycle thread, which alone holds the session.
 """
 
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 
 from bastion.clock import wall_ms
 from bastion.data.recorder import Recorder
+from bastion.engine.cycle import catch_up
 from bastion.engine.service import refetch_if_stale
 from bastion.engine.session import Session
 from bastion.model import Bar, BookTop
@@ -63,6 +70,17 @@ class LiveCycle:
             self.failing = 0
         if self.after is not None:
             self.after()
+
+    # ``Idle`` for the cycle thread: between decisions
+    def behind(self) -> bool:
+        return self.session.bot.reconciler.behind()
+
+    def catch_up(self) -> None:
+        try:
+            catch_up(self.session.bot, wall_ms())
+        except VenueError:
+            return  # the decision re-reads, and a failure there is the decision's
+        self.session.journal.flush()  # what the re-read journaled (deltas)
 
 
 def cycle_on_bars(
