@@ -5,15 +5,19 @@ process, so it does not share the bot's interpreter lock):
 
 1. **Tick to order, bastion's own share.** The live loop's hot path, built
    from the same parts ``run_bot`` uses: the ccxt.pro trade feed
-   (``CcxtTradeFeed``), ``BarBuilder``, ``collect_interval`` and the live
-   ``_cycle`` in a worker thread, a durable session (SQLite journal and order
+   (``CcxtTradeFeed``), ``BarBuilder``, the cycle thread (``CycleThread``,
+   fed bars by the feed, catching up with the account between decisions) and
+   the live step (``LiveCycle``), a durable session (SQLite journal and order
    store, write-ahead), every default risk rule, the order manager and
    ``CcxtVenue`` on its own event-loop thread. A strategy flips between flat
-   and a small long on every bar, so every bar sends one market order.
+   and a small long on every bar (``every`` 1; or every 4th), so each change
+   of target sends one market order. Each window's steps are stamped too
+   (``STEPS``), and where the time goes is printed per step.
    ``t0``: ``perf_counter_ns`` when ccxt.pro hands the feed the trade that
    closes a bar (``CcxtTradeFeed._deliver``). ``t1``: when the venue thread
    calls the ccxt exchange's ``create_order`` for that bar's order. Venue
-   calls inside the window (an account refresh, every ``refresh_s``) are
+   calls inside the window (an account re-read not caught up before the bar)
+   are
    exchange time, not bastion's: they are timed and subtracted, and the raw
    figure is printed too. Bars closed by the clock (no trade) give no sample.
    Bars are 50 ms so that a minute gives ~1,000 samples; risk thresholds for
