@@ -1,6 +1,6 @@
 """Catching up with the account between decisions (``engine.cycle.catch_up``,
 run by the live cycle thread): the re-read the next decision would make,
-made early, that never sends and never hides a later change."""
+made early, that never places an order and never hides a later change."""
 
 from __future__ import annotations
 

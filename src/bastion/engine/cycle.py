@@ -152,8 +152,10 @@ def reconcile(bot: Bot, now: int, *, fresh: bool = False) -> AccountSnapshot:
 def catch_up(bot: Bot, now: int) -> AccountSnapshot:
     """Between decisions (live): what the venue told us, then the account as the
     next decision's ``reconcile`` would read it, read now so that the decision
-    finds it cached. The same steps, less the ones that may send (retries, and
-    unknown outcomes, stay the decision's); the decision still re-reads if
+    finds it cached. The same steps, less the ones that may place an order
+    (due retries and unknown-outcome checks stay the decision's; the one order
+    call left is a cancel the order manager owes, for an order whose cancel was
+    asked while its outcome was unknown); the decision still re-reads if
     anything changes after this."""
     take_news(bot, now)
     return account_of(bot, now)

@@ -50,7 +50,7 @@ class Idle(Protocol):
         ...
 
     def catch_up(self) -> None:
-        """Make that re-read now; never sends an order."""
+        """Make that re-read now; never places an order."""
         ...
 
 
