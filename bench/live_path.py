@@ -5,15 +5,19 @@ process, so it does not share the bot's interpreter lock):
 
 1. **Tick to order, bastion's own share.** The live loop's hot path, built
    from the same parts ``run_bot`` uses: the ccxt.pro trade feed
-   (``CcxtTradeFeed``), ``BarBuilder``, ``collect_interval`` and the live
-   ``_cycle`` in a worker thread, a durable session (SQLite journal and order
+   (``CcxtTradeFeed``), ``BarBuilder``, the cycle thread (``CycleThread``,
+   fed bars by the feed, catching up with the account between decisions) and
+   the live step (``LiveCycle``), a durable session (SQLite journal and order
    store, write-ahead), every default risk rule, the order manager and
    ``CcxtVenue`` on its own event-loop thread. A strategy flips between flat
-   and a small long on every bar, so every bar sends one market order.
+   and a small long on every bar (``every`` 1; or every 4th), so each change
+   of target sends one market order. Each window's steps are stamped too
+   (``STEPS``), and where the time goes is printed per step.
    ``t0``: ``perf_counter_ns`` when ccxt.pro hands the feed the trade that
    closes a bar (``CcxtTradeFeed._deliver``). ``t1``: when the venue thread
    calls the ccxt exchange's ``create_order`` for that bar's order. Venue
-   calls inside the window (an account refresh, every ``refresh_s``) are
+   calls inside the window (an account re-read not caught up before the bar)
+   are
    exchange time, not bastion's: they are timed and subtracted, and the raw
    figure is printed too. Bars closed by the clock (no trade) give no sample.
    Bars are 50 ms so that a minute gives ~1,000 samples; risk thresholds for
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -48,14 +53,17 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from bastion.clock import wall_ms
 from bastion.config import BotConfig
 from bastion.data.bar_builder import BarBuilder
 from bastion.data.feeds import CcxtTradeFeed
 from bastion.data.recorder import Recorder
 from bastion.emulator import CCXT_OPTIONS, TEST_API_KEY, TEST_API_SECRET, point_ccxt
 from bastion.emulator.server import Emulator, EmulatorConfig
+from bastion.engine.cycle_thread import CycleThread
 from bastion.engine.health import after_cycle
-from bastion.engine.live import _cycle, collect_interval, wall_ms
+from bastion.engine.live_cycle import LiveCycle
+from bastion.engine.service import stale_after_ms
 from bastion.engine.session import open_session
 from bastion.model import AccountSnapshot, Bar, Intent, TargetPosition, Trade
 from bastion.model.view import MarketView
@@ -108,9 +116,49 @@ class Marks:
     current_t0: int | None = None  # the trade that closed the bar being decided
     samples: list[tuple[int, int]] = field(default_factory=list)  # (t0, t1)
     io: list[tuple[int, int]] = field(default_factory=list)  # venue calls (start, end)
+    # --probe: per sample, the stamps of the steps between t0 and t1 (see ``STEPS``)
+    stamps: dict[str, int] = field(default_factory=dict)
+    probes: list[dict[str, int]] = field(default_factory=list)
+    catch_ups: int = 0  # account re-reads the cycle thread made between decisions
 
 
 MARKS = Marks()
+# Where a window's time goes (--probe): each step ends at its stamp, taken with
+# perf_counter_ns where the step's code runs; a step starts where the one before ended.
+STEPS = (
+    ("t0", "trade reaches the feed callback"),
+    ("cycle", "hand-off: the cycle starts on its thread"),
+    ("flush0", "gate, reconcile, protect, decide, plan, review, journal"),
+    ("flush1", "write-ahead journal flush"),
+    ("store0", "the send check (kill flag, latch)"),
+    ("store1", "order store write of the client id"),
+    ("submit", "order manager up to the venue call"),
+    ("t1", "hand-off to the venue's loop, up to create_order"),
+)
+
+
+def stamp(name: str) -> None:
+    if MARKS.current_t0 is not None:
+        MARKS.stamps[name] = time.perf_counter_ns()
+
+
+def probe(session: Any) -> None:
+    """Stamp the write-ahead flush and the order store write of ``session``."""
+    journal, store = session.journal, session.store
+    flush, save = journal.flush, store.save_order
+
+    def timed_flush() -> None:
+        stamp("flush0")
+        flush()
+        stamp("flush1")
+
+    def timed_save(*args: Any, **kwargs: Any) -> None:
+        stamp("store0")
+        save(*args, **kwargs)
+        stamp("store1")
+
+    journal.flush = timed_flush
+    store.save_order = timed_save
 
 
 class TimedFeed(CcxtTradeFeed):
@@ -127,11 +175,17 @@ class TimedVenue(CcxtVenue):
         async def timed_create(*args: Any, **kwargs: Any) -> Any:
             t0 = MARKS.current_t0
             if t0 is not None:
-                MARKS.samples.append((t0, time.perf_counter_ns()))
+                t1 = time.perf_counter_ns()
+                MARKS.samples.append((t0, t1))
+                MARKS.probes.append({**MARKS.stamps, "t0": t0, "t1": t1})
                 MARKS.current_t0 = None
             return await create(*args, **kwargs)
 
         self._ex.create_order = timed_create
+
+    def submit(self, request: Any) -> Any:
+        stamp("submit")
+        return super().submit(request)
 
     def _run(self, coro: Any, what: str) -> Any:
         if what == "create_order":
@@ -189,6 +243,7 @@ async def tick_to_order(
 ) -> tuple[int, int, int]:
     Flip.every = every
     MARKS.samples.clear()
+    MARKS.probes.clear()
     MARKS.io.clear()
     emu = EmulatorProcess.start(
         source="synthetic", rate=400.0, weight_limit=10**9,
@@ -210,50 +265,59 @@ async def tick_to_order(
         refresh_ms=30_000,
     )
     venue.set_sink(session.journal)
+    probe(session)
     builder = BarBuilder(SYMBOL, interval_ms, session.journal)
     recorder = Recorder(folder) if record else None  # as run_bot's with [data] record on
     if recorder is not None:
         recorder.start()
-    closed: asyncio.Queue[Bar] = asyncio.Queue()
     t0_by_bar: dict[int, int] = {}
+    stack = ObservedStack.start(folder) if observe else None
+    step = LiveCycle(session, stale_after_ms(bench_config()), recorder=recorder)
+    if stack is not None:  # as run_bot: the health sample after the cycle
+
+        def sample(taken: float, sent: int) -> None:
+            after_cycle(session, taken, sent, {SYMBOL: builder}, feed)
+
+        step.sample = sample
+
+    def timed_step(bars: list[Bar], taken: float) -> None:
+        MARKS.stamps.clear()
+        MARKS.current_t0 = t0_by_bar.pop(bars[0].ts, None) if len(bars) == 1 else None
+        stamp("cycle")
+        step(bars, taken)
+
+    worker = CycleThread(timed_step, 1, idle=step)  # as run_bot's: the feed hands it bars
+    venue.on_change = worker.nudge
 
     def on_trade(t: Trade) -> None:  # as run_bot's
         if recorder is not None:
             recorder.trade(t.symbol, t.trade_id, t.ts, wall_ms(), t.price, t.qty, t.buyer_is_maker)
         for bar in builder.on_trade(t.trade_id, t.ts, t.price, t.qty):
             t0_by_bar[bar.ts] = MARKS.arrival_ns
-            closed.put_nowait(bar)
+            worker.put(bar)
 
     async def ticker() -> None:  # as run_bot's: quiet intervals still close
         while True:
             await asyncio.sleep(0.1)
             for bar in builder.on_clock(wall_ms()):
-                closed.put_nowait(bar)
+                worker.put(bar)
 
     feed = TimedFeed(
         "binance", [SYMBOL], on_trade, session.journal, base_url=emu.url, ws_url=emu.ws_url,
         stale_s=10.0, clock=wall_ms,
     )  # fmt: skip
     tasks = [asyncio.create_task(feed.run()), asyncio.create_task(ticker())]
-    cycles = 0
-    stack = ObservedStack.start(folder) if observe else None
     try:
         await asyncio.wait_for(feed.ready.wait(), 30)
+        worker.start()
         async with asyncio.timeout(seconds):
-            while True:
-                first = await closed.get()
-                t_bar = time.perf_counter()
-                bars = await collect_interval(closed, first, 1)
-                MARKS.current_t0 = t0_by_bar.pop(bars[0].ts, None) if len(bars) == 1 else None
-                await asyncio.to_thread(_cycle, session, bars, None, None, recorder)
-                if stack is not None:  # as run_bot: the health sample after the cycle
-                    await asyncio.to_thread(
-                        after_cycle, session, t_bar, -1, {SYMBOL: builder}, feed
-                    )
-                cycles += 1
+            await worker.wait()
     except TimeoutError:
         pass
     finally:
+        worker.stop()
+        await asyncio.to_thread(worker.join, 30)
+        cycles, MARKS.catch_ups = worker.cycles, worker.catch_ups
         if stack is not None:
             stack.stop()
         for t in tasks:
@@ -397,7 +461,8 @@ def report(label: str, cycles: int, orders: int, refused: int) -> None:
     with_io = sum(1 for r, n in zip(raw, net, strict=True) if r != n)
     print(
         f"tick to order, {label}: {len(net)} samples from {cycles} cycles, {orders} orders, "
-        f"{refused} refused by risk; {with_io} windows held a venue call (subtracted)"
+        f"{refused} refused by risk; {with_io} windows held a venue call (subtracted); "
+        f"{MARKS.catch_ups} account re-reads between decisions"
     )
     if net:
         verdict = "PASS" if pct(net, 0.99) < 1000 else "MISS"
@@ -410,6 +475,19 @@ def report(label: str, cycles: int, orders: int, refused: int) -> None:
             f"  raw window       p50 {statistics.median(raw):7.1f} us"
             f"  p99 {pct(raw, 0.99):7.1f} us  max {max(raw):8.1f} us"
         )
+        report_steps()
+
+
+def report_steps() -> None:
+    """Each step's p50 and p99 over the windows that stamped every step."""
+    names = [n for n, _ in STEPS]
+    full = [p for p in MARKS.probes if all(n in p for n in names)]
+    if not full:
+        return
+    print(f"  where the time goes ({len(full)} windows with every stamp), p50 / p99 us:")
+    for (prev, _), (name, what) in itertools.pairwise(STEPS):
+        spans = [(p[name] - p[prev]) / 1000 for p in full]
+        print(f"    {statistics.median(spans):7.1f} / {pct(spans, 0.99):7.1f}  {what}")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 from live_support import admin, make_rig
 
 from bastion.emulator import TEST_API_KEY
-from bastion.engine.live import _cycle_failed
+from bastion.engine.live_cycle import cycle_failed
 from bastion.venues.ccxt.errors import redact
 from bastion.venues.errors import VenueError
 
@@ -23,7 +23,7 @@ def test_a_failed_signed_call_is_journaled_without_its_query_string(tmp_path) ->
         rig.bot.reconciler.invalidate()
         with pytest.raises(VenueError) as info:
             rig.step()
-        _cycle_failed(rig.session, info.value, 1)  # what the live loop journals
+        cycle_failed(rig.session, info.value, 1)  # what the live loop journals
         rig.session.journal.flush()
     finally:
         rig.close()

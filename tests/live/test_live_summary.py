@@ -11,7 +11,7 @@ import pytest
 from live_support import SYMBOL, LiveRig, admin, make_rig
 
 from bastion.config import BotConfig
-from bastion.engine.live import RunStart, _drain, _equity, _positions, _status_line
+from bastion.engine.live_summary import RunStart, drain, equity_of, positions_of, status_line
 from bastion.model import TargetPosition
 
 LOT = Decimal("0.01")
@@ -38,20 +38,20 @@ def test_status_line_shows_the_reconciled_position_after_the_cache_expired(rig: 
     rig.step(2, settle_s=0.05)
     rig.venue._changed()  # the cached account is no longer current (a stream update)
 
-    line = _status_line(rig.session, _Feed(), run)
+    line = status_line(rig.session, _Feed(), run)
 
     assert rig.bot.reconciler.last.position(SYMBOL) == LOT
     assert f"pos {LOT} of " in line  # found: "pos 0" from the expired cache
-    assert _positions(None, [SYMBOL]) == {SYMBOL: "unknown"}
+    assert positions_of(None, [SYMBOL]) == {SYMBOL: "unknown"}
 
 
 def test_equity_marks_every_holding_or_says_unknown(rig: LiveRig):
     run = RunStart.of(rig.session)
     # Found: at start the view had no price, so 1 BTC counted as 0 (100,000 →
     # 160,180 "+60%" for a run that only paid fees).
-    assert _equity(rig.session, run) is None or _equity(rig.session, run) > 150_000
+    assert equity_of(rig.session, run) is None or equity_of(rig.session, run) > 150_000
     run.last_price[SYMBOL] = 60_000.0
-    assert _equity(rig.session, run) == Decimal(100_000) + Decimal(60_000)
+    assert equity_of(rig.session, run) == Decimal(100_000) + Decimal(60_000)
 
 
 def test_counts_are_per_run_and_the_last_fill_is_recorded_in_its_run(tmp_path):
@@ -72,7 +72,7 @@ def test_counts_are_per_run_and_the_last_fill_is_recorded_in_its_run(tmp_path):
         rig.step(1)
         fills_before = len(rig.events("fill"))
 
-        _drain(rig.session)
+        drain(rig.session)
 
         last = rig.events("order_submitted")[-1]["client_id"]
         mine = [e for e in rig.events("fill") if e["client_id"] == last]

@@ -209,7 +209,7 @@ TRIGGERS = [
     _lit("engine/session.py", "session_start",
          {"boot": 3, "run_id": "r-20261202", "identity": {"config": "abc123"}},
          "info", "bot started", "run_id=r-20261202", "boot=3"),
-    _lit("engine/live.py", "run_end", {"cycles": 1440, "orders": 12, "fills": 9},
+    _lit("engine/live_summary.py", "run_end", {"cycles": 1440, "orders": 12, "fills": 9},
          "info", "bot stopped", "cycles=1440", "fills=9"),
 ]  # fmt: skip
 

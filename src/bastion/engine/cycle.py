@@ -155,15 +155,37 @@ def run_cycle(bot: Bot, now: int) -> None:
 def reconcile(bot: Bot, now: int, *, fresh: bool = False) -> AccountSnapshot:
     if fresh:
         bot.reconciler.invalidate()
+    take_news(bot, now)
+    if bot.orders.working:
+        bot.caps.extend(bot.orders.tick(now))  # due retries, unknown outcomes
+    if bot.orders.settling:
+        settle(bot, now)
+    return account_of(bot, now)
+
+
+def catch_up(bot: Bot, now: int) -> AccountSnapshot:
+    """Between decisions (live): what the venue told us, then the account as the
+    next decision's ``reconcile`` would read it, read now so that the decision
+    finds it cached. The same steps, less the ones that may place an order
+    (due retries and unknown-outcome checks stay the decision's; the one order
+    call left is a cancel the order manager owes, for an order whose cancel was
+    asked while its outcome was unknown); the decision still re-reads if
+    anything changes after this."""
+    take_news(bot, now)
+    return account_of(bot, now)
+
+
+def take_news(bot: Bot, now: int) -> None:
+    """The kill switch's closes, then the venue's order updates and fills."""
     if bot.kill_orders is not None:
         adopt_kill_closes(bot, bot.kill_orders.read_new(), now)
     events = bot.venue.drain_events()
     if events:
         bot.orders.on_events(events, now)
-    if bot.orders.working:
-        bot.caps.extend(bot.orders.tick(now))  # due retries, unknown outcomes
-    if bot.orders.settling:
-        settle(bot, now)
+
+
+def account_of(bot: Bot, now: int) -> AccountSnapshot:
+    """The reconciled account: cached while nothing can have changed, else re-read."""
     cached = bot.reconciler.current(now)
     if cached is not None:
         return cached

@@ -74,7 +74,7 @@ def after_cycle(
     """The live loop's sample: ``started`` is when the cycle's first bar was taken
     (``perf_counter``), so the figure is bar-in to cycle-done; it counts as tick
     to order when the cycle sent an order. ``tasks``: the live loop's asyncio
-    tasks, counted on the loop (this runs on a worker thread). ``collector``:
+    tasks, counted on the loop (this runs on the cycle thread). ``collector``:
     its collection, if one is due, runs after the sample is on disk."""
     took_ms = (time.perf_counter() - started) * 1000
     sent = session.bot.orders.submitted > orders_before

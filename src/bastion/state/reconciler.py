@@ -108,6 +108,14 @@ class Reconciler:
             return cached if self._venue.version == self._version else None  # type: ignore[attr-defined]
         return cached if now - self._fetched_at < self.refresh_ms else None
 
+    def behind(self) -> bool:
+        """Whether the cached account is known to be out of date: none read yet,
+        or the venue's ``version`` moved since. No side effects (``current``
+        applies the downtime and baseline rules, and remembers ``now``)."""
+        if self._account is None:
+            return True
+        return self._versioned and self._venue.version != self._version  # type: ignore[attr-defined]
+
     def account(
         self,
         now: int,

@@ -107,6 +107,9 @@ class CcxtVenue:
         self.stream_errors = 0
         self.snapshot_every_s = snapshot_every_s
         self._changes = 0  # bumped whenever the account may have changed (see ``version``)
+        # Told (on the venue's thread) whenever ``version`` moves: the live loop
+        # re-reads the account between decisions instead of inside one.
+        self.on_change: Callable[[], None] | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="bastion-venue", daemon=True
@@ -411,6 +414,8 @@ class CcxtVenue:
 
     def _changed(self, *_: Any) -> None:
         self._changes += 1
+        if self.on_change is not None:
+            self.on_change()
 
     def _retry_after(self) -> float | None:
         headers = getattr(self._ex, "last_response_headers", None) or {}
