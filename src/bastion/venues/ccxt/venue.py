@@ -66,6 +66,15 @@ REMEMBERED = 10_000
 Sink = Callable[[str, int, dict[str, Any]], None]
 
 
+# ccxt.pro keeps the newest 1,000 orders and 1,000 own trades from the private
+# streams (each with its raw message) though the venue reads every update as it
+# comes and the order store keeps them all: a few MB that fill for as long as a
+# bot takes to make a thousand orders (issue 17's soak: most of its first
+# half-hour). Two hundred of each is ample between two reads; an update lost to
+# a full cache would still be read back from REST by the next reconcile.
+STREAM_CACHES = {"ordersLimit": 200, "tradesLimit": 200}
+
+
 class CcxtVenue:
     """Implements ``bastion.venues.Venue`` for a ccxt exchange."""
 
@@ -144,7 +153,7 @@ class CcxtVenue:
             sandbox=self._sandbox,
             rate_limit=self._rate_limit,
             timeout_ms=int(self.call_timeout_s * 1000),
-            options={"warnOnFetchOpenOrdersWithoutSymbol": False, **self._options},
+            options={"warnOnFetchOpenOrdersWithoutSymbol": False, **STREAM_CACHES, **self._options},
         )
         self._ex = ex
         markets = await ex.load_markets()
