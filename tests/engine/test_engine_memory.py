@@ -59,7 +59,7 @@ def test_a_freeze_keeps_start_up_out_of_later_collections() -> None:
         assert c.sample()["frozen"] == c.frozen
         assert len(gc.get_objects()) < c.frozen  # a collection now scans only what is new
     finally:
-        gc.unfreeze()
+        c.thaw()
     assert gc.get_freeze_count() == 0
 
 

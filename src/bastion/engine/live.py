@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import time
 from collections import deque
 from collections.abc import Callable
@@ -232,7 +231,7 @@ async def _run_locked(
     except TimeoutError:
         pass  # the requested duration is over
     finally:
-        gc.unfreeze()  # the freeze is this run's: a process that goes on collects as before
+        collector.thaw()  # the freeze is this run's
         worker.stop()  # the cycle under way finishes before anything is cleaned up
         with contextlib.suppress(Exception):
             await asyncio.shield(asyncio.to_thread(worker.join, config.service.shutdown_timeout_s))

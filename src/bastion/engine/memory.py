@@ -83,7 +83,8 @@ def trim() -> None:
 
 @dataclass
 class Collector:
-    """``freeze()`` once start-up is done; ``after_cycle()`` after every cycle."""
+    """``freeze()`` once start-up is done, ``after_cycle()`` after every cycle,
+    ``thaw()`` when the run ends."""
 
     every_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
@@ -100,6 +101,12 @@ class Collector:
         gc.collect()
         gc.freeze()
         self.frozen = gc.get_freeze_count()
+
+    def thaw(self) -> None:
+        """The run is over: its frozen objects go back to being collected, so a
+        process that goes on (a test, a service restarting the bot) collects
+        as before."""
+        gc.unfreeze()
 
     def after_cycle(self) -> bool:
         """A full collection if ``every_s`` has passed since the last (the first
