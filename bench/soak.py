@@ -426,17 +426,27 @@ def verdict(samples: list[Sample], warmup_s: float, b: Budgets) -> dict[str, Any
     check("largest WAL after warm-up (MB)", wal_after <= b.wal_bound_mb, wal_after,
           f"<= {b.wal_bound_mb} (checkpoint cadence)")  # fmt: skip
     first, last = _windows(after)
-    for label, attr in (
-        ("cycle latency p99 (ms)", "cycle_ms"),
-        ("tick-to-order p99 (ms)", "t2o_ms"),
+    for label, attr, series in (
+        ("cycle latency p99 (ms)", "cycle_ms", "cycle_p99_ms"),
+        ("tick-to-order p99 (ms)", "t2o_ms", "t2o_p99_ms"),
     ):
         p_first, p_last = _p99(first, attr), _p99(last, attr)
         if p_first is None or p_last is None:
             check(label, False, [p_first, p_last], "samples in both windows")
             continue
         limit = p_first * (1 + b.latency_drift)
-        check(label + ": last window vs first", p_last <= limit, [p_first, p_last],
-              f"last <= {limit:.1f} (first + {b.latency_drift:.0%})")  # fmt: skip
+        ok = p_last <= limit
+        budget = f"last <= {limit:.1f} (first + {b.latency_drift:.0%})"
+        if span_s < SHORT_S:
+            # A short run's window is a few dozen cycles, so its p99 is its
+            # slowest cycle: one burst of load from a neighbour on a shared
+            # machine decides it. A drift that is the bot's own is a trend
+            # across every sample, which the robust slope still sees.
+            rise = (slopes[series] or 0.0) * span_s / 3600
+            ok = ok or rise <= p_first * b.latency_drift
+            budget += (f"; judged under {SHORT_S / 60:.0f} min: or the per-sample p99's trend "
+                       f"rose <= {p_first * b.latency_drift:.1f} (rose {rise:.1f})")  # fmt: skip
+        check(label + ": last window vs first", ok, [p_first, p_last], budget)
     for attr in ("bot_fds", "bot_threads", "bot_tasks", "sentinel_fds", "sentinel_threads"):
         a = [getattr(s, attr) for s in first if getattr(s, attr) is not None]
         z = [getattr(s, attr) for s in last if getattr(s, attr) is not None]
