@@ -23,9 +23,10 @@ from bastion.model.money import ZERO
 from bastion.model.orders import Fill, Liquidity, Side
 from bastion.observe.holdings import Holdings
 from bastion.observe.trades import RoundTrip, TripBook
+from bastion.observe.windowed import Windowed
 
 DAY_MS = 86_400_000
-KEEP_MS = 8 * DAY_MS  # fills and closed trips kept in memory: the 7-day window and a day
+KEEP_MS = 8 * DAY_MS  # quarter-hour sums kept in memory: the 7-day window and a day
 WINDOWS = {"today": None, "7d": 7 * DAY_MS, "all": None}
 TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 RECENT = 50
@@ -126,11 +127,13 @@ class LiveBook:
 
     def __init__(self) -> None:
         self.last_seq = 0
-        self.trips = TripBook()
-        # (strategy id, fill) in journal order, the last KEEP_MS (the widest window
-        # short of "all", which ``fees`` and ``realised`` keep as running totals).
-        self.fills: deque[tuple[str, Fill]] = deque()
+        self.trips = TripBook(keep_closed=False)  # the open trips; closed ones are summed
+        self.last_trip: RoundTrip | None = None  # closed by the last fill applied, if any
+        # (strategy id, fill), the newest RECENT, in journal order: the page's list.
+        self.fills: deque[tuple[str, Fill]] = deque(maxlen=RECENT)
         self.fills_total = 0
+        # "today" and "7d" from quarter-hour sums, "all" from the running totals.
+        self.windows = Windowed(KEEP_MS)
         self.realised: dict[tuple[str, str], Decimal] = {}  # every closed trip's net PnL
         self.fees: dict[tuple[str, str], Decimal] = {}
         self.position: dict[tuple[str, str], Decimal] = {}  # the bot's share, from fills
@@ -243,15 +246,12 @@ class LiveBook:
         self.fills.append((sid, fill))
         self.fills_total += 1
         key = (sid, fill.symbol)
-        trip = self.trips.add(sid, fill)
+        trip = self.last_trip = self.trips.add(sid, fill)
+        # Memory holds sums, not the fills (a bot runs for months).
+        self.windows.add(key, fill.ts, fees=fill.fee)
         if trip is not None:
             self.realised[key] = self.realised.get(key, ZERO) + trip.net_pnl
-        # Memory holds a window, not the whole history (a bot runs for months).
-        horizon = fill.ts - KEEP_MS
-        while self.fills and self.fills[0][1].ts < horizon:
-            self.fills.popleft()
-        if trip is not None:
-            self.trips.forget_closed_before(horizon)
+            self.windows.add(key, trip.exit_ts, realised=trip.net_pnl)
         self.fees[key] = self.fees.get(key, ZERO) + fill.fee
         self.position[key] = self.position.get(key, ZERO) + fill.signed_qty
         self.marks.setdefault(fill.symbol, fill.price)
@@ -338,7 +338,6 @@ class LiveBook:
         starts = {"today": day_start, "7d": now - 7 * DAY_MS, "all": None}
         open_trips = {(t.strategy_id, t.symbol): t for t in self.trips.open_trips()}
         keys = sorted(set(self.fees) | set(open_trips))
-        closed = self.trips.closed
         rows: list[dict[str, Any]] = []
         totals = {w: {"realised": ZERO, "unrealised": ZERO, "fees": ZERO} for w in starts}
         for sid, sym in keys:
@@ -350,15 +349,8 @@ class LiveBook:
                 if start is None:  # "all": the running totals
                     realised = self.realised.get((sid, sym), ZERO)
                     fees = self.fees.get((sid, sym), ZERO)
-                else:
-                    realised = _sum(
-                        t.net_pnl
-                        for t in closed
-                        if _in((t.strategy_id, t.symbol), t.exit_ts, (sid, sym), start)
-                    )
-                    fees = _sum(
-                        f.fee for s, f in self.fills if _in((s, f.symbol), f.ts, (sid, sym), start)
-                    )
+                else:  # from the quarter hour holding the window's start
+                    fees, realised = self.windows.since((sid, sym), start)
                 row[w] = {"realised": str(realised), "unrealised": str(unreal), "fees": str(fees)}
                 for name, v in (("realised", realised), ("unrealised", unreal), ("fees", fees)):
                     totals[w][name] += v
@@ -426,14 +418,6 @@ class LiveBook:
         }
 
 
-def _in(key: tuple[str, str], ts: int, want: tuple[str, str], start: int | None) -> bool:
-    return key == want and (start is None or ts >= start)
-
-
-def _sum(values: Any) -> Decimal:
-    return sum(values, ZERO)
-
-
 def _str(v: Decimal | None) -> str | None:
     return None if v is None else str(v)
 
@@ -454,10 +438,6 @@ def _fill_row(sid: str, f: Fill) -> dict[str, Any]:
 def _brief(e: dict[str, Any]) -> dict[str, Any]:
     skip = {"seq", "alert", "payload"}
     return {k: v for k, v in e.items() if k not in skip and v is not None}
-
-
-def closed_trips(book: LiveBook) -> list[RoundTrip]:
-    return book.trips.closed
 
 
 _HANDLERS = {

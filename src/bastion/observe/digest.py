@@ -120,6 +120,10 @@ def build_digest(
         book.apply(e)
         if e["kind"] in ("fill", "cycle_stats", "cycle"):
             seen.append(e)
+        trip = book.last_trip if e["kind"] == "fill" else None
+        if trip is not None and start <= trip.exit_ts < end:
+            d.round_trips += 1
+            d.pnl[trip.strategy_id] = d.pnl.get(trip.strategy_id, ZERO) + trip.net_pnl
         if ts < start:
             continue
         kind = e["kind"]
@@ -154,10 +158,6 @@ def build_digest(
             d.incidents[kind] += 1
         if e.get("alert"):
             d.alerts.append(f"{_when(ts, tz)} {kind} {e.get('symbol') or ''}".rstrip())
-    for trip in book.trips.closed:
-        if start <= trip.exit_ts < end:
-            d.round_trips += 1
-            d.pnl[trip.strategy_id] = d.pnl.get(trip.strategy_id, ZERO) + trip.net_pnl
     for sid in d.fees:
         d.pnl.setdefault(sid, ZERO)
     d.stats = dict(strategy_stats(seen, interval_ms=interval_ms, since_ts=start))

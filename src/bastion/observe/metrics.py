@@ -48,7 +48,7 @@ def _metrics(b: LiveBook, now: int) -> Iterator[Metric]:
     for outcome, n in sorted(b.orders_by_outcome.items()):
         orders.add_metric([outcome], n)
     yield orders
-    yield _counter("bastion_fills", "Fills applied.", len(b.fills))
+    yield _counter("bastion_fills", "Fills applied.", b.fills_total)
     rej = CounterMetricFamily("bastion_rejections", "Risk rejections by reason.", labels=["reason"])
     for reason, n in sorted(b.rejections.items()):
         rej.add_metric([reason], n)

@@ -193,9 +193,11 @@ class TripBook:
     their venue order only in the journal.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_closed: bool = True) -> None:
         self._open: dict[tuple[str, str], _Building] = {}
         self._closed: list[RoundTrip] = []
+        # A live book sums each closed trip as it comes and keeps none of them.
+        self._keep_closed = keep_closed
 
     @property
     def closed(self) -> list[RoundTrip]:
@@ -238,7 +240,8 @@ class TripBook:
         )
         building.shrink(held, fill.price, close_fee)
         trip = building.closed(fill.ts)
-        self._closed.append(trip)
+        if self._keep_closed:
+            self._closed.append(trip)
         del self._open[key]
         if remainder > 0:
             self._open[key] = self._start(strategy_id, fill, remainder, open_fee)
