@@ -50,6 +50,11 @@ from bastion.venues.port import Venue
 # MB of WAL at most); the journal and the latch every this many cycles.
 WAL_WRITES = 256
 WAL_CYCLES = 256
+# SQLite's page cache per connection, for the journal and the order store. Its
+# default (about 2 MB) fills page by page as a file grows, so a bot's memory
+# rose for its first hour or so (issue 17's soak). A cycle writes a few pages
+# and reads back by index; the operating system's file cache is behind it.
+SESSION_CACHE_KIB = 256
 
 
 @dataclass(slots=True)
@@ -104,10 +109,10 @@ def open_session(
     cycle's ``now``. ``shadows`` run beside the strategies, never sent
     (``bastion.engine.shadow``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = OrderStore(data_dir / "state.sqlite")
+    store = OrderStore(data_dir / "state.sqlite", cache_kib=SESSION_CACHE_KIB)
     # Flushed by the cycle itself: once after the decisions are journaled and
     # before any order is sent, and once at the end of the cycle.
-    journal = Journal(data_dir / "journal.sqlite", flush_every=10_000)
+    journal = Journal(data_dir / "journal.sqlite", flush_every=10_000, cache_kib=SESSION_CACHE_KIB)
     identity = store.identity()  # drawn once per folder: ids never repeat across folders
     boot = store.next_boot()
     run_id = run_identity(identity, boot)

@@ -56,12 +56,18 @@ def encode(payload: dict[str, Any]) -> str:
 class Journal:
     """Append events; read them back in order."""
 
-    def __init__(self, path: str | Path, *, flush_every: int = 1) -> None:
+    def __init__(
+        self, path: str | Path, *, flush_every: int = 1, cache_kib: int | None = None
+    ) -> None:
+        """``cache_kib`` caps SQLite's page cache on this connection (its default
+        is about 2 MB, which a growing file fills page by page)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        if cache_kib is not None:
+            self._db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         open_schema(self._db, JOURNAL_SCHEMA, self.path)  # migrates an old one; refuses a newer
         self._buf: list[tuple[int, str, str | None, str | None, str]] = []
         # The live loop appends from the feed's loop, the cycle worker and the

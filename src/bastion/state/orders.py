@@ -111,7 +111,11 @@ class StoredOrder:
 class OrderStore:
     """Orders, applied fills and counters in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, durable: bool = False, cache_kib: int | None = None
+    ) -> None:
+        """``cache_kib`` caps SQLite's page cache on this connection (its default
+        is about 2 MB, which a growing file fills page by page)."""
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +123,8 @@ class OrderStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=5000")
+        if cache_kib is not None:
+            self._db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         # Checkpoints copy the WAL back into the database: slow, and never
         # needed on the order path. The session runs them between cycles.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
