@@ -10,6 +10,7 @@ mean in a backtest report; turnover is traded notional over starting equity.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 from bastion.model.money import ZERO
 from bastion.observe.book import fill_of, strategy_id
 from bastion.observe.stats import Summary, summarize
-from bastion.observe.trades import TripBook
+from bastion.observe.trades import RoundTrip, TripBook
 
 KEYS = (
     "round_trips",
@@ -40,20 +41,29 @@ def strategy_stats(
     since_ts: int | None = None,
     initial_equity: Decimal | None = None,
 ) -> dict[str, Summary]:
-    book = TripBook()
+    # The dashboard refreshes this from a journal months deep, in the bot's own
+    # process: only the span's trips are kept, and the curves are packed arrays
+    # (17 bytes a point, not a tuple of three objects).
+    book = TripBook(keep_closed=False)
+    trips: list[RoundTrip] = []
+    traded: set[str] = set()  # strategies that closed a trip at any time (listed, as before)
     cash: dict[str, Decimal] = {}
     fees: dict[str, Decimal] = {}
     notional: dict[str, Decimal] = {}
     pos: dict[tuple[str, str], Decimal] = {}
     marks: dict[str, Decimal] = {}
-    curves: dict[str, list[tuple[int, float, bool]]] = {}
+    curves: dict[str, Curve] = {}
     start_equity = initial_equity
     trips_from = since_ts or 0
     for e in events:
         ts, kind = int(e["ts"]), e["kind"]
         if kind == "fill":
             sid, f = strategy_id(e.get("strategy")), fill_of(e)
-            book.add(sid, f)
+            trip = book.add(sid, f)
+            if trip is not None:
+                traded.add(sid)
+                if trip.exit_ts >= trips_from:
+                    trips.append(trip)
             marks[f.symbol] = f.price
             if ts < trips_from:
                 continue
@@ -62,7 +72,7 @@ def strategy_stats(
             notional[sid] = notional.get(sid, ZERO) + f.qty * f.price
             key = (sid, f.symbol)
             pos[key] = pos.get(key, ZERO) + f.signed_qty
-            curves.setdefault(sid, [])
+            curves.setdefault(sid, Curve())
         elif kind in ("cycle_stats", "cycle") and ts >= trips_from:
             for sym, m in (e.get("marks") or {}).items():
                 marks[sym] = Decimal(m)
@@ -75,34 +85,54 @@ def strategy_stats(
                         ZERO,
                     )
                     held = any(q != 0 for (s, _), q in pos.items() if s == sid)
-                    curve.append((ts, float(value), held))
+                    curve.append(ts, float(value), held)
     base = float(start_equity) if start_equity else 100_000.0
     out: dict[str, Summary] = {}
-    for sid in sorted(set(curves) | {t.strategy_id for t in book.closed}):
-        points = _dedupe(curves.get(sid, []))
-        trips = [t for t in book.closed if t.strategy_id == sid and t.exit_ts >= trips_from]
+    for sid in sorted(set(curves) | traded):
+        ts_, values, held_ = curves.get(sid, Curve()).points()
+        own = [t for t in trips if t.strategy_id == sid]
         summary = summarize(
-            equity_ts=np.array([p[0] for p in points], dtype=np.int64),
-            equity=np.array([base + p[1] for p in points], dtype=np.float64),
+            equity_ts=ts_,
+            equity=base + values,
             interval_ms=interval_ms,
-            trips=trips,
-            exposure_bars=sum(1 for p in points if p[2]),
-            bars=len(points),
+            trips=own,
+            exposure_bars=int(held_.sum()),
+            bars=len(ts_),
             initial_equity=base,
             fees=float(fees.get(sid, ZERO)),
         )
         summary["turnover"] = float(notional.get(sid, ZERO)) / base
-        summary["net_pnl"] = float(sum((t.net_pnl for t in trips), ZERO))
+        summary["net_pnl"] = float(sum((t.net_pnl for t in own), ZERO))
         out[sid] = summary
     return out
 
 
-def _dedupe(points: list[tuple[int, float, bool]]) -> list[tuple[int, float, bool]]:
-    """One point per timestamp (the last), in time order: summarize needs ts not to fall."""
-    by_ts: dict[int, tuple[int, float, bool]] = {}
-    for p in points:
-        by_ts[p[0]] = p
-    return [by_ts[t] for t in sorted(by_ts)]
+class Curve:
+    """One strategy's rebuilt equity points, packed as they come."""
+
+    __slots__ = ("held", "ts", "values")
+
+    def __init__(self) -> None:
+        self.ts = array("q")
+        self.values = array("d")
+        self.held = array("b")
+
+    def append(self, ts: int, value: float, held: bool) -> None:
+        self.ts.append(ts)
+        self.values.append(value)
+        self.held.append(held)
+
+    def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One point per timestamp (the last), in time order: summarize needs ts
+        not to fall."""
+        ts = np.frombuffer(self.ts, dtype=np.int64) if self.ts else np.zeros(0, np.int64)
+        values = np.frombuffer(self.values, dtype=np.float64) if self.values else np.zeros(0)
+        held = np.frombuffer(self.held, dtype=np.int8) if self.held else np.zeros(0, np.int8)
+        order = np.argsort(ts, kind="stable")
+        ts, values, held = ts[order], values[order], held[order]
+        last = np.ones(len(ts), dtype=bool)
+        last[:-1] = ts[1:] != ts[:-1]  # the last of each run of equal stamps
+        return ts[last].copy(), values[last].copy(), held[last].astype(bool)
 
 
 def render(stats: dict[str, Summary]) -> str:
