@@ -111,6 +111,7 @@ class DataGate:
             return False
         sv._indicators = _copy_indicators(prior)
         sv._by_id.clear()
+        sv._asked.clear()
         sv._specs = tuple(sv._indicators)
         sv.open, sv.high, sv.low, sv.close, sv.volume = (
             bar.open,

@@ -51,6 +51,7 @@ class SymbolView:
     """Latest market state of one symbol. Read-only for strategies."""
 
     __slots__ = (
+        "_asked",
         "_by_id",
         "_history",
         "_indicators",
@@ -91,8 +92,11 @@ class SymbolView:
         self._specs: tuple[IndicatorSpec, ...] = ()
         self._indicators: dict[IndicatorSpec, Indicator] = {}
         # Strategies ask for the same spec object every bar; looking it up by
-        # identity skips re-hashing a dataclass on the hot path.
-        self._by_id: dict[int, tuple[IndicatorSpec, Indicator]] = {}
+        # identity skips re-hashing a dataclass on the hot path. ``_asked`` keeps
+        # each spec looked up alive, so no other object can take its id while
+        # its entry stands.
+        self._by_id: dict[int, Indicator] = {}
+        self._asked: list[IndicatorSpec] = []
         self._history: deque[PastBar] | None = None  # appended to by the data gate
         self.add_indicators(specs)
 
@@ -109,9 +113,9 @@ class SymbolView:
 
     def value(self, spec: IndicatorSpec) -> float | None:
         """Current value of ``spec`` (None until its window is full)."""
-        entry = self._by_id.get(id(spec))
-        if entry is not None and entry[0] is spec:
-            return entry[1].value
+        ind = self._by_id.get(id(spec))
+        if ind is not None:
+            return ind.value
         return self.indicator(spec).value
 
     def indicator(self, spec: IndicatorSpec) -> Indicator:
@@ -119,7 +123,9 @@ class SymbolView:
         ind = self._indicators.get(spec)
         if ind is None:
             raise KeyError(f"{self.symbol}: indicator {spec} was not requested by any strategy")
-        self._by_id[id(spec)] = (spec, ind)
+        if id(spec) not in self._by_id:
+            self._asked.append(spec)
+            self._by_id[id(spec)] = ind
         return ind
 
     def history(self, n: int) -> tuple[PastBar, ...]:
