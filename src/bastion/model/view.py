@@ -10,7 +10,7 @@ older than the configured limit, ``gap_ms`` when the latest bar followed a gap
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -56,6 +56,7 @@ class SymbolView:
         "_history",
         "_indicators",
         "_specs",
+        "_updates",
         "ask",
         "bars",
         "bid",
@@ -91,6 +92,9 @@ class SymbolView:
         self.stale = True
         self._specs: tuple[IndicatorSpec, ...] = ()
         self._indicators: dict[IndicatorSpec, Indicator] = {}
+        # Each indicator's bound ``update``, which the data gate calls every bar:
+        # kept with ``_indicators`` (``_bind``) so a bar does not look them up.
+        self._updates: tuple[Callable[[float, float, float, float, float], None], ...] = ()
         # Strategies ask for the same spec object every bar; looking it up by
         # identity skips re-hashing a dataclass on the hot path. ``_asked`` keeps
         # each spec looked up alive, so no other object can take its id while
@@ -109,7 +113,15 @@ class SymbolView:
                 continue
             if spec not in self._indicators:
                 self._indicators[spec] = spec.build()
-        self._specs = tuple(self._indicators)
+        self._bind(self._indicators)
+
+    def _bind(self, indicators: dict[IndicatorSpec, Indicator]) -> None:
+        """Make ``indicators`` this view's (the data gate's ``amend`` swaps them)."""
+        self._indicators = indicators
+        self._specs = tuple(indicators)
+        self._updates = tuple(ind.update for ind in indicators.values())
+        self._by_id.clear()
+        self._asked.clear()
 
     def value(self, spec: IndicatorSpec) -> float | None:
         """Current value of ``spec`` (None until its window is full)."""
