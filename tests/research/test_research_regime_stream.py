@@ -1,7 +1,8 @@
 """The regime breakdown of a curve read a chunk at a time is the whole-array
 ``regime_breakdown(labels=label_regimes(...))``, to the bit, wherever it is cut:
 gaps in the bars, windows longer than a chunk, trips before the first bar and
-after the last, and the volatility quantile taken by radix select."""
+after the last, and the volatility quantile taken by radix select; with the
+market's series kept between passes (a short run) or recomputed each pass."""
 
 from __future__ import annotations
 
@@ -24,9 +25,17 @@ MINUTE = 60_000
     quantile=st.floats(0.01, 0.99),
     trips=st.integers(0, 25),
     seed=st.integers(0, 2**16),
+    keep=st.booleans(),
 )
 def test_streamed_breakdown_is_the_whole_arrays(
-    n: int, rows: int, trend_bars: int, vol_bars: int, quantile: float, trips: int, seed: int
+    n: int,
+    rows: int,
+    trend_bars: int,
+    vol_bars: int,
+    quantile: float,
+    trips: int,
+    seed: int,
+    keep: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
     ts = 1_700_000_000_000 + np.cumsum(rng.choice([1, 1, 1, 2, 7], n)) * MINUTE
@@ -62,6 +71,7 @@ def test_streamed_breakdown_is_the_whole_arrays(
         interval_ms=MINUTE,
         rules=rules,
         trips=(entries.astype(np.int64), pnl),
+        keep_rows=n if keep else n - 1,  # the market series kept between passes, or recomputed
     )
 
     assert streamed == whole

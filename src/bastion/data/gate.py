@@ -84,8 +84,8 @@ class DataGate:
         sv.bars += 1
         if self.keep_prior:
             self._prior[symbol] = _copy_indicators(sv._indicators)
-        for ind in sv._indicators.values():
-            ind.update(o, h, low, c, v)
+        for update in sv._updates:
+            update(o, h, low, c, v)
         if sv._history is not None:
             sv._history.append(PastBar(ts, o, h, low, c, v))
         return True
@@ -109,9 +109,7 @@ class DataGate:
         prior = self._prior.get(bar.symbol)
         if sv is None or prior is None or sv.bars == 0 or bar.ts != sv.ts:
             return False
-        sv._indicators = _copy_indicators(prior)
-        sv._by_id.clear()
-        sv._specs = tuple(sv._indicators)
+        sv._bind(_copy_indicators(prior))
         sv.open, sv.high, sv.low, sv.close, sv.volume = (
             bar.open,
             bar.high,

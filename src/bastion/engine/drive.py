@@ -122,11 +122,10 @@ def _drive_one(
             chunk.low.tolist(),
         )
         c, v = chunk.close.tolist(), chunk.volume.tolist()
-        for j in range(len(ts)):
-            t = ts[j]
-            close = c[j]
-            on_bar(sym, t, o[j], h[j], lo[j], close, v[j])
-            gate_on_bar(sym, t, o[j], h[j], lo[j], close, v[j])
+        # One tuple a bar from zip beats six list reads by index (twice) and a range.
+        for t, oj, hj, lj, close, vj in zip(ts, o, h, lo, c, v, strict=True):
+            on_bar(sym, t, oj, hj, lj, close, vj)
+            gate_on_bar(sym, t, oj, hj, lj, close, vj)
             now = t + interval
             set_time(now)
             run_cycle(bot, now)

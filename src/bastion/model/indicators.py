@@ -77,14 +77,17 @@ class _Sma(Indicator):
         x = c if self._close else _pick(self._source, o, h, low, c, v)
         buf = self._buf
         buf.append(x)
-        self.prev = self.value
-        if len(buf) > self._period:
-            self._sum += x - buf.popleft()
-            self._left -= 1
-            if self._left == 0:
+        value = self.prev = self.value
+        if value is not None:  # the window is full: one value in, one out
+            left = self._left - 1
+            if left:
+                self._left = left
+                total = self._sum = self._sum + (x - buf.popleft())
+            else:
+                buf.popleft()
                 self._left = self._period
-                self._sum = math.fsum(buf)
-            self.value = self._sum / self._period
+                total = self._sum = math.fsum(buf)
+            self.value = total / self._period
             return
         self._sum += x
         if len(buf) == self._period:

@@ -10,7 +10,7 @@ older than the configured limit, ``gap_ms`` when the latest bar followed a gap
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -51,10 +51,12 @@ class SymbolView:
     """Latest market state of one symbol. Read-only for strategies."""
 
     __slots__ = (
+        "_asked",
         "_by_id",
         "_history",
         "_indicators",
         "_specs",
+        "_updates",
         "ask",
         "bars",
         "bid",
@@ -90,9 +92,15 @@ class SymbolView:
         self.stale = True
         self._specs: tuple[IndicatorSpec, ...] = ()
         self._indicators: dict[IndicatorSpec, Indicator] = {}
+        # Each indicator's bound ``update``, which the data gate calls every bar:
+        # kept with ``_indicators`` (``_bind``) so a bar does not look them up.
+        self._updates: tuple[Callable[[float, float, float, float, float], None], ...] = ()
         # Strategies ask for the same spec object every bar; looking it up by
-        # identity skips re-hashing a dataclass on the hot path.
-        self._by_id: dict[int, tuple[IndicatorSpec, Indicator]] = {}
+        # identity skips re-hashing a dataclass on the hot path. ``_asked`` keeps
+        # each spec looked up alive, so no other object can take its id while
+        # its entry stands.
+        self._by_id: dict[int, Indicator] = {}
+        self._asked: list[IndicatorSpec] = []
         self._history: deque[PastBar] | None = None  # appended to by the data gate
         self.add_indicators(specs)
 
@@ -105,13 +113,21 @@ class SymbolView:
                 continue
             if spec not in self._indicators:
                 self._indicators[spec] = spec.build()
-        self._specs = tuple(self._indicators)
+        self._bind(self._indicators)
+
+    def _bind(self, indicators: dict[IndicatorSpec, Indicator]) -> None:
+        """Make ``indicators`` this view's (the data gate's ``amend`` swaps them)."""
+        self._indicators = indicators
+        self._specs = tuple(indicators)
+        self._updates = tuple(ind.update for ind in indicators.values())
+        self._by_id.clear()
+        self._asked.clear()
 
     def value(self, spec: IndicatorSpec) -> float | None:
         """Current value of ``spec`` (None until its window is full)."""
-        entry = self._by_id.get(id(spec))
-        if entry is not None and entry[0] is spec:
-            return entry[1].value
+        ind = self._by_id.get(id(spec))
+        if ind is not None:
+            return ind.value
         return self.indicator(spec).value
 
     def indicator(self, spec: IndicatorSpec) -> Indicator:
@@ -119,7 +135,9 @@ class SymbolView:
         ind = self._indicators.get(spec)
         if ind is None:
             raise KeyError(f"{self.symbol}: indicator {spec} was not requested by any strategy")
-        self._by_id[id(spec)] = (spec, ind)
+        if id(spec) not in self._by_id:
+            self._asked.append(spec)
+            self._by_id[id(spec)] = ind
         return ind
 
     def history(self, n: int) -> tuple[PastBar, ...]:

@@ -1,6 +1,9 @@
 """``label_regimes`` and ``regime_breakdown`` over a curve read a chunk at a
 time, in a few passes, so that a run of ten million bars is broken down by
-regime without holding its curve.
+regime without holding its curve. The market's trend and volatility
+(``regime_series``) are computed in the first pass that needs them; a run of
+up to ``KEEP_ROWS`` bars keeps them for the five passes after it (the same
+arrays), a longer one recomputes them each pass.
 
 The figures are the whole-array functions' floats, bit for bit (a property
 test holds them to it): a pass is elementwise work plus carries across the
@@ -29,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from bastion.research.regime_series import Chunks, MarketSeries
 from bastion.research.regimes import (
     DAY_MS,
     TREND_NAMES,
@@ -36,7 +40,6 @@ from bastion.research.regimes import (
     UNLABELLED,
     VOL_NAMES,
     VOL_ORDER,
-    YEAR_MS,
     FloatArray,
     IntArray,
     RegimeRules,
@@ -44,8 +47,11 @@ from bastion.research.regimes import (
     _sharpe,
 )
 
-Chunks = Callable[[], Iterator[tuple[IntArray, FloatArray, FloatArray]]]
 _LEAF = 1 << 16  # pairwise blocks summed whole (NumPy's own split above this)
+# Runs up to this many bars keep the market's trend and volatility (16 bytes a
+# bar, 32 MB at most) from the first pass for the other five; longer ones
+# recompute them each pass, as memory stays bounded whatever the run's length.
+KEEP_ROWS = 1 << 21
 
 
 def streamed_breakdown(
@@ -56,95 +62,19 @@ def streamed_breakdown(
     interval_ms: int,
     rules: RegimeRules,
     trips: tuple[IntArray, FloatArray],
+    keep_rows: int = KEEP_ROWS,
 ) -> dict[str, Any]:
     """``regime_breakdown(labels=label_regimes(ts, market, ...))`` of the curve
-    that ``passes`` yields (``rows`` points); ``trips``: entry ts and net PnL."""
+    that ``passes`` yields (``rows`` points); ``trips``: entry ts and net PnL.
+    ``keep_rows``: the longest run whose market series is kept between passes."""
     mean = _pairwise_mean(passes, rows)
-    defined, key = _count_defined(passes, mean, interval_ms, rules)
-    threshold = _linear_quantile(passes, mean, interval_ms, rules, defined, key)
+    series = MarketSeries(passes, mean, interval_ms, rules, keep=rows <= keep_rows)
+    defined, key = _count_defined(series)
+    threshold = _linear_quantile(series, rules, defined, key)
     table = _Tables(initial_equity, interval_ms, trips)
-    for ts, eq, mk, trend, vol in _labelled(passes, mean, interval_ms, rules, threshold):
+    for ts, eq, mk, trend, vol in _labelled(series, rules, threshold):
         table.add(ts, eq, mk, trend, vol)
     return table.result(rules, threshold)
-
-
-# --- the market's series, a chunk at a time ---------------------------------------
-
-
-class _Market:
-    """Per bar, as ``label_regimes``: the trailing trend return and realised
-    volatility, with the tail of the curve carried from chunk to chunk."""
-
-    def __init__(self, mean: float, interval_ms: int, rules: RegimeRules) -> None:
-        self.mean, self.interval, self.rules = mean, interval_ms, rules
-        self.tail = max(rules.trend_window_ms, rules.vol_window_ms) // interval_ms + 2
-        self.ts = np.empty(0, np.int64)
-        self.price = np.empty(0)
-        self.p1 = np.zeros(1)  # running sums of the centred log returns, from 0
-        self.p2 = np.zeros(1)
-        self.first_ts: int | None = None
-        self.offset = 0  # global index of ``self.ts[0]``
-        self.rows = 0  # bars seen
-
-    def add(self, ts: IntArray, price: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if self.first_ts is None:
-            self.first_ts = int(ts[0])
-        n_old = self.ts.size
-        all_ts = np.concatenate([self.ts, ts])
-        all_price = np.concatenate([self.price, price])
-        logret = np.diff(np.log(all_price))  # from the tail's first bar on
-        # Bar 0 of the run has no return; later, the new bars' are the last ones.
-        logret = np.concatenate(([0.0], logret)) if self.rows == 0 else logret[n_old - 1 :]
-        centred = logret - self.mean
-        if self.rows == 0:
-            centred[0] = 0.0
-        p1 = np.cumsum(np.concatenate(([self.p1[-1]], centred)))[1:]
-        p2 = np.cumsum(np.concatenate(([self.p2[-1]], centred * centred)))[1:]
-        all_p1 = np.concatenate([self.p1, p1])  # prefix sums p[g] for g = offset .. rows+len
-        all_p2 = np.concatenate([self.p2, p2])
-        trend = self._trend(all_ts, all_price, n_old)
-        sigma = self._vol(all_ts, all_p1, all_p2, n_old)
-        self.rows += ts.size
-        keep = min(self.tail, all_ts.size)
-        self.offset += all_ts.size - keep
-        self.ts, self.price = all_ts[-keep:], all_price[-keep:]
-        self.p1, self.p2 = all_p1[-(keep + 1) :], all_p2[-(keep + 1) :]
-        return trend, sigma
-
-    def _back(self, all_ts: IntArray, n_old: int, window: int) -> IntArray:
-        """Global index of the last bar at or before ``ts - window`` (-1: none)."""
-        local = np.searchsorted(all_ts, all_ts[n_old:] - window, side="right") - 1
-        back = local + self.offset
-        # A window reaching before the carried tail reaches before the first bar.
-        return np.where((local < 0) & (self.offset == 0), -1, back)
-
-    def _trend(self, all_ts: IntArray, all_price: FloatArray, n_old: int) -> FloatArray:
-        window = self.rules.trend_window_ms
-        ts = all_ts[n_old:]
-        back = self._back(all_ts, n_old, window)
-        assert self.first_ts is not None
-        ok = (ts - window >= self.first_ts) & (back >= 0)
-        out = np.full(ts.size, np.nan)
-        out[ok] = all_price[n_old:][ok] / all_price[back[ok] - self.offset] - 1.0
-        return out
-
-    def _vol(self, all_ts: IntArray, p1: FloatArray, p2: FloatArray, n_old: int) -> FloatArray:
-        window = self.rules.vol_window_ms
-        ts = all_ts[n_old:]
-        out = np.full(ts.size, np.nan)
-        start = self.rows  # global index of the first new bar
-        g = np.arange(start, start + ts.size)
-        first = np.maximum(self._back(all_ts, n_old, window) + 1, 1)
-        count = g + 1 - first
-        assert self.first_ts is not None
-        ok = (ts - window >= self.first_ts) & (count >= 2)
-        base = self.offset  # p index of global prefix ``offset`` is local 0
-        s1 = p1[g + 1 - base] - p1[first - base]
-        s2 = p2[g + 1 - base] - p2[first - base]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = (s2 - s1 * s1 / count) / (count - 1)
-        out[ok] = np.sqrt(np.maximum(var[ok], 0.0) * (YEAR_MS / self.interval))
-        return out
 
 
 def _pairwise_mean(passes: Chunks, rows: int) -> float:
@@ -191,20 +121,9 @@ def _pairwise_mean(passes: Chunks, rows: int) -> float:
     return float(np.float64(total(0, n)) / n)
 
 
-def _market_series(
-    passes: Chunks, mean: float, interval: int, rules: RegimeRules
-) -> Iterator[tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]]:
-    market = _Market(mean, interval, rules)
-    for ts, eq, mk in passes():
-        trend, sigma = market.add(ts, mk)
-        yield ts, eq, mk, trend, sigma
-
-
-def _count_defined(
-    passes: Chunks, mean: float, interval: int, rules: RegimeRules
-) -> tuple[int, Callable[[FloatArray], Any]]:
+def _count_defined(series: MarketSeries) -> tuple[int, Callable[[FloatArray], Any]]:
     n = 0
-    for *_, sigma in _market_series(passes, mean, interval, rules):
+    for sigma in series.sigmas():
         n += int((~np.isnan(sigma)).sum())
 
     def key(sigma: FloatArray) -> Any:  # order-preserving bits of the (non-negative) values
@@ -214,12 +133,7 @@ def _count_defined(
 
 
 def _linear_quantile(
-    passes: Chunks,
-    mean: float,
-    interval: int,
-    rules: RegimeRules,
-    n: int,
-    key: Callable[[FloatArray], Any],
+    series: MarketSeries, rules: RegimeRules, n: int, key: Callable[[FloatArray], Any]
 ) -> float | None:
     """``np.quantile(defined sigma, q)`` ("linear"): the two order statistics by
     radix select, 16 bits a pass, then NumPy's interpolation."""
@@ -237,7 +151,7 @@ def _linear_quantile(
     prefix = [0, 0]
     for shift in (48, 32, 16, 0):
         hist = [np.zeros(1 << 16, np.int64), np.zeros(1 << 16, np.int64)]
-        for *_, sigma in _market_series(passes, mean, interval, rules):
+        for sigma in series.sigmas():
             bits = key(sigma)
             for s in range(2):
                 above = bits >> np.uint64(shift + 16) if shift < 48 else None
@@ -255,9 +169,9 @@ def _linear_quantile(
 
 
 def _labelled(
-    passes: Chunks, mean: float, interval: int, rules: RegimeRules, threshold: float | None
+    series: MarketSeries, rules: RegimeRules, threshold: float | None
 ) -> Iterator[tuple[IntArray, FloatArray, FloatArray, IntArray, IntArray]]:
-    for ts, eq, mk, r, sigma in _market_series(passes, mean, interval, rules):
+    for ts, eq, mk, r, sigma in series():
         trend = np.full(ts.size, UNLABELLED, dtype=np.int64)
         has = ~np.isnan(r)
         trend[has] = 0
