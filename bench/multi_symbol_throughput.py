@@ -57,7 +57,7 @@ def _one(coins: tuple[str, ...], data: Path) -> dict[str, Any]:
     return {
         "symbols": symbols,
         "symbol_bars": bars,
-        "timestamps": len(result.equity),
+        "timestamps": len(result.curve),  # not len(result.equity): that reads the curve whole
         "elapsed_s": round(elapsed, 3),
         "symbol_bars_per_s": round(bars / elapsed),
         "fills": result.summary["fills"],

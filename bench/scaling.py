@@ -84,7 +84,7 @@ def _run(paths: list[Path], journal: Path, whole: bool) -> dict[str, Any]:
     return {
         "symbols": len(series),
         "symbol_bars": bars,
-        "timestamps": len(result.equity),
+        "timestamps": len(result.curve),  # not len(result.equity): that reads the curve whole
         "load_s": loaded - started,
         "backtest_s": done - loaded,
         "bars_per_s": bars / (done - loaded),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -288,8 +289,11 @@ class _Tally:
         self.breakdown = Breakdown()
         self.fees = ZERO
         self.trips = 0
-        self._pnl: list[float] = []
-        self.entries: list[int] = []
+        # Per closed trip, its net PnL and entry time: packed (16 B a trip, not
+        # about 70 B as two lists of Python numbers), the only figures a run
+        # keeps per trip.
+        self._pnl = array("d")
+        self._entries = array("q")
 
     def take(self) -> None:
         new = self._orders.fills_applied - self._seen
@@ -308,11 +312,14 @@ class _Tally:
             self.book.forget_closed_before(trip.exit_ts + 1)  # its figures are kept below
             self.trips += 1
             self._pnl.append(float(trip.net_pnl))
-            self.entries.append(trip.entry_ts)
+            self._entries.append(trip.entry_ts)
             self.breakdown.add_trip(trip)
 
     def trip_pnl(self) -> npt.NDArray[np.float64]:
-        return np.asarray(self._pnl, dtype=np.float64)
+        return np.frombuffer(self._pnl, dtype=np.float64).copy()
+
+    def trip_entries(self) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self._entries, dtype=np.int64).copy()
 
 
 def _regimes(
@@ -329,5 +336,5 @@ def _regimes(
         initial_equity=cash,
         interval_ms=interval,
         rules=RegimeRules.from_config(config.research.regimes),
-        trips=(np.asarray(tally.entries, dtype=np.int64), tally.trip_pnl()),
+        trips=(tally.trip_entries(), tally.trip_pnl()),
     )
